@@ -1,0 +1,79 @@
+# zcimport: zero-copy bulk loading of pandas DataFrames into PostgreSQL.
+#
+#   make            build the extension and the Python package in place
+#   make install    install the extension into the PostgreSQL found by PG_CONFIG
+#   make test       everything, against a private throwaway cluster
+#   make demo       load the 10M-row seed frame on that cluster and report
+#
+# The extension is built with PGXS.
+
+EXTENSION = zcimport
+EXTVERSION = 0.1
+MODULE_big = zcimport
+DATA = zcimport--$(EXTVERSION).sql
+OBJS = \
+	src/zcimport.o \
+	src/hook.o \
+	src/copyin.o \
+	src/stream.o \
+	src/convert.o \
+	src/insert.o \
+	src/load.o
+
+PG_CPPFLAGS = -I$(srcdir)/src
+# -Wextra's unused-parameter, sign-compare and missing-field-initializers
+# warnings fire inside PostgreSQL's own headers and macros.
+PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
+	-Wno-missing-field-initializers
+
+REGRESS = setup version copy_basic copy_types copy_errors
+REGRESS_OPTS = --dbname=zcimport_regress
+
+PYTHON ?= /usr/bin/python3
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(PGXS),)
+include $(PGXS)
+else
+# On a fresh machine pg_config comes with the packages that make deps
+# (and so make test and make demo) installs.
+all install installcheck:
+	@echo "pg_config not found: run 'make deps' first, or 'make test' / 'make demo', which run it" >&2; exit 1
+endif
+
+.PHONY: python-ext check-c fuzz test demo deps
+
+all: python-ext
+
+# The Python package's _wire C module, built in place so that
+# PYTHONPATH=python imports it.
+python-ext:
+	cd python && $(PYTHON) setup.py -q build_ext --inplace
+
+# C unit tests of the stream decoder, under AddressSanitizer and UBSan.
+TEST_CFLAGS = -std=c11 -O1 -g -Wall -Wextra -Werror -fno-omit-frame-pointer \
+	-fsanitize=address,undefined -fno-sanitize-recover=all -Isrc
+test/c/test_stream: test/c/test_stream.c test/c/streambuild.c test/c/streambuild.h src/stream.c src/stream.h
+	$(CC) $(TEST_CFLAGS) -o $@ test/c/test_stream.c test/c/streambuild.c src/stream.c
+
+check-c: test/c/test_stream
+	./test/c/test_stream
+
+# libFuzzer harness for the decoder; FUZZ_SECONDS bounds the run.
+FUZZ_SECONDS ?= 30
+CLANG ?= clang
+test/fuzz/fuzz_stream: test/fuzz/fuzz_stream.c test/c/streambuild.c test/c/streambuild.h src/stream.c src/stream.h
+	$(CLANG) -std=c11 -g -O1 -Isrc -Itest/c -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=all -o $@ test/fuzz/fuzz_stream.c test/c/streambuild.c src/stream.c
+
+fuzz: test/fuzz/fuzz_stream
+	./test/fuzz/run.sh $(FUZZ_SECONDS)
+
+deps:
+	bash test/deps.sh
+
+test: deps
+	bash test/run.sh
+
+demo: deps
+	bash test/demo.sh

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Install the Debian packages zcimport needs to build, test, demo and benchmark.
+#
+# Idempotent: it asks dpkg what is missing and installs only that, running
+# apt-get update at most once.  Must run as root (as CI and sessions do).
+set -euo pipefail
+
+packages=(
+	build-essential
+	postgresql-15
+	postgresql-server-dev-15
+	libkrb5-dev
+	python3-dev
+	python3-setuptools
+	python3-numpy
+	python3-pandas
+	python3-psycopg
+	python3-psycopg2
+	python3-asyncpg
+	python3-sqlalchemy
+	python3-pytest
+	python3-tqdm
+	python3-hypothesis
+	clang
+	libclang-rt-14-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing+=("$p")
+	fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+	exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps.sh: missing packages: ${missing[*]}; run as root to install them" >&2
+	exit 1
+fi
+
+echo "deps.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
