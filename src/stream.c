@@ -1,0 +1,1513 @@
+/*-------------------------------------------------------------------------
+ *
+ * stream.c
+ *	  Incremental, validating decoder for the zcimport stream format.
+ *
+ * The decoder is fed the bytes of a stream as they arrive.  Each call to
+ * zc_decoder_next() looks at the bytes available after the previous unit
+ * (the header, then one message at a time) and either decodes one whole
+ * unit, or says how many bytes it needs at least, or fails.  A batch is
+ * presented as per-column views into the caller's buffer; no column data is
+ * copied.
+ *
+ * Every count, length, offset and code read from the stream is untrusted.
+ * Lengths are checked against what the row counts imply and against the
+ * message size limit before any arithmetic that could overflow, offsets and
+ * dictionary codes are range-checked in branch-free loops, and nothing is
+ * read past the bytes the caller handed in.
+ *
+ * Only the C standard library is used here: this file is compiled into the
+ * backend, but also unit-tested (test/c) and fuzzed (test/fuzz) on its own.
+ *
+ * src/stream.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "stream.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__)
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the zcimport stream decoder hands out little-endian data in place and needs a little-endian host"
+#endif
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define ZC_PRINTF_ATTR(f, a)	__attribute__((format(printf, f, a)))
+#else
+#define ZC_PRINTF_ATTR(f, a)
+#endif
+
+/* Used when the caller passes max_message_len = 0. */
+#define ZC_DEFAULT_MAX_MESSAGE_LEN	((uint64_t) 1 << 30)
+
+/* Hard ceiling on max_message_len, so that sums of bounded lengths fit. */
+#define ZC_MAX_MESSAGE_CEILING	((uint64_t) 1 << 62)
+
+/* Longest column name (in bytes) quoted in an error message. */
+#define ZC_LABEL_NAME_LEN		40
+
+/* Size of the buffer a column label is formatted into. */
+#define ZC_LABEL_LEN			(ZC_LABEL_NAME_LEN + 32)
+
+const unsigned char zc_magic[ZC_MAGIC_LEN] = {
+	0x89, 'Z', 'C', 'I', '\r', '\n', 0x1a, '\n'
+};
+
+/* What a PostgreSQL binary COPY file starts with: "PGCOPY\n\377\r\n\0". */
+static const unsigned char pgcopy_signature[8] = {
+	'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff
+};
+
+static const char *const wire_type_names[ZC_T_MAX + 1] = {
+	NULL,
+	"bool", "int8", "int16", "int32", "int64",
+	"uint8", "uint16", "uint32", "uint64",
+	"float32", "float64",
+	"timestamp", "timestamptz", "duration", "date32",
+	"utf8", "binary", "dictionary"
+};
+
+static const int wire_type_widths[ZC_T_MAX + 1] = {
+	0,
+	1, 1, 2, 4, 8,
+	1, 2, 4, 8,
+	4, 8,
+	8, 8, 8, 4,
+	0, 0, 0
+};
+
+/* Outcome of walking one buffer of a message. */
+typedef enum WalkResult
+{
+	WALK_OK,					/* the buffer and its padding are present */
+	WALK_MORE,					/* more bytes are needed */
+	WALK_BAD_LENGTH,			/* the length is not what the count implies */
+	WALK_TOO_LARGE,				/* the message would exceed the limit */
+	WALK_BAD_PADDING			/* non-zero padding after the buffer */
+} WalkResult;
+
+/* Walker over the length-prefixed buffers of one message. */
+typedef struct Walk
+{
+	const uint8_t *buf;			/* start of the message */
+	uint64_t	len;			/* bytes available from buf */
+	uint64_t	limit;			/* largest message accepted */
+	uint64_t	pos;			/* position of the next length prefix */
+	uint64_t	need;			/* lower bound of the message's length */
+	uint64_t	at;				/* position of the last buffer's prefix */
+	uint64_t	blen;			/* the last buffer's length */
+	const uint8_t *data;		/* the last buffer's bytes */
+} Walk;
+
+/* Expected length meaning "any length" (data buffers). */
+#define ANY_LENGTH				UINT64_MAX
+
+static ZcStatus fail(ZcDecoder *dec, ZcError *err, const char *fmt,...)
+			ZC_PRINTF_ATTR(3, 4);
+static void set_message(ZcError *err, const char *fmt,...)
+			ZC_PRINTF_ATTR(2, 3);
+
+
+/* ---------------------------------------------------------------------------
+ * Small public helpers
+ * ---------------------------------------------------------------------------
+ */
+
+/* The wire type's name as in docs/FORMAT.md, or NULL for an unknown code. */
+const char *
+zc_wire_type_name(int type)
+{
+	if (type < 1 || type > ZC_T_MAX)
+		return NULL;
+	return wire_type_names[type];
+}
+
+/* The wire type's fixed width in bytes, or 0 for variable-width types. */
+int
+zc_wire_type_width(int type)
+{
+	if (type < 1 || type > ZC_T_MAX)
+		return 0;
+	return wire_type_widths[type];
+}
+
+/* The null encoding's name, or NULL for an unknown code. */
+const char *
+zc_null_encoding_name(int nulls)
+{
+	switch (nulls)
+	{
+		case ZC_NULLS_NONE:
+			return "none";
+		case ZC_NULLS_BITMAP:
+			return "bitmap";
+		case ZC_NULLS_BYTEMASK:
+			return "bytemask";
+	}
+	return NULL;
+}
+
+/* The time unit's name, or NULL for an unknown code. */
+const char *
+zc_time_unit_name(int unit)
+{
+	switch (unit)
+	{
+		case ZC_UNIT_S:
+			return "s";
+		case ZC_UNIT_MS:
+			return "ms";
+		case ZC_UNIT_US:
+			return "us";
+		case ZC_UNIT_NS:
+			return "ns";
+	}
+	return NULL;
+}
+
+
+/* ---------------------------------------------------------------------------
+ * Internal helpers
+ * ---------------------------------------------------------------------------
+ */
+
+/* Read little-endian integers (the host is little-endian, see above). */
+static inline uint16_t
+read_u16(const uint8_t *p)
+{
+	uint16_t	v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline uint32_t
+read_u32(const uint8_t *p)
+{
+	uint32_t	v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline uint64_t
+read_u64(const uint8_t *p)
+{
+	uint64_t	v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/*
+ * If vsnprintf() cut a message short, drop a UTF-8 sequence it may have cut
+ * in two (column names are quoted in messages), so the result stays valid.
+ */
+static void
+trim_truncated(ZcError *err, int n)
+{
+	size_t		len;
+	size_t		lead;
+
+	if (n < (int) sizeof(err->message) - 1)
+		return;
+	len = strlen(err->message);
+	lead = len;
+	while (lead > 0 && (err->message[lead - 1] & 0xc0) == 0x80)
+		lead--;
+	if (lead > 0 && ((unsigned char) err->message[lead - 1] & 0x80))
+	{
+		unsigned char c = (unsigned char) err->message[lead - 1];
+		size_t		need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+
+		if (len - (lead - 1) < need)
+			err->message[lead - 1] = '\0';
+	}
+}
+
+/* Format an error message into err. */
+static void
+set_message(ZcError *err, const char *fmt,...)
+{
+	va_list		ap;
+	int			n;
+
+	if (err == NULL)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	va_end(ap);
+	trim_truncated(err, n);
+}
+
+/* Format an error message, mark the decoder failed and return ZC_ERROR. */
+static ZcStatus
+fail(ZcDecoder *dec, ZcError *err, const char *fmt,...)
+{
+	va_list		ap;
+	int			n;
+
+	dec->state = ZC_STATE_FAILED;
+	if (err != NULL)
+	{
+		va_start(ap, fmt);
+		n = vsnprintf(err->message, sizeof(err->message), fmt, ap);
+		va_end(ap);
+		trim_truncated(err, n);
+	}
+	return ZC_ERROR;
+}
+
+/*
+ * Length of the well-formed, printable UTF-8 character at p (at most n bytes
+ * available), or 0 if it is not one.  Control characters count as not
+ * printable, so that error messages stay on one line.
+ */
+static int
+utf8_char_len(const uint8_t *p, size_t n)
+{
+	uint8_t		c = p[0];
+	int			len;
+	int			i;
+
+	if (c < 0x80)
+		return (c >= 0x20 && c != 0x7f) ? 1 : 0;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if ((size_t) len > n)
+		return 0;
+	for (i = 1; i < len; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	/* overlong forms, surrogates, beyond U+10FFFF */
+	if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] > 0x9f) ||
+		(c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] > 0x8f))
+		return 0;
+	/* C1 control characters */
+	if (c == 0xc2 && p[1] < 0xa0)
+		return 0;
+	return len;
+}
+
+/*
+ * Format "column N \"name\"" (N counted from 1) into dst, quoting at most
+ * ZC_LABEL_NAME_LEN bytes of the name.  Bytes that are not printable UTF-8
+ * become '?', so the result is always valid UTF-8 whatever the stream holds.
+ */
+static const char *
+column_label(char *dst, uint32_t index, const uint8_t *name, size_t name_len)
+{
+	size_t		o;
+	size_t		i;
+
+	o = (size_t) snprintf(dst, ZC_LABEL_LEN, "column %lu",
+						  (unsigned long) index + 1);
+	if (name == NULL || name_len == 0)
+		return dst;
+	dst[o++] = ' ';
+	dst[o++] = '"';
+	i = 0;
+	while (i < name_len)
+	{
+		int			clen = utf8_char_len(name + i, name_len - i);
+		size_t		take = clen > 0 ? (size_t) clen : 1;
+
+		if (i + take > ZC_LABEL_NAME_LEN)
+		{
+			memcpy(dst + o, "...", 3);
+			o += 3;
+			break;
+		}
+		if (clen > 0)
+		{
+			memcpy(dst + o, name + i, take);
+			o += take;
+		}
+		else
+			dst[o++] = '?';
+		i += take;
+	}
+	dst[o++] = '"';
+	dst[o] = '\0';
+	return dst;
+}
+
+/* Label of a column whose descriptor has been decoded. */
+static const char *
+decoded_column_label(const ZcDecoder *dec, char *dst, uint32_t index)
+{
+	const ZcColumnDesc *desc = &dec->columns[index];
+
+	return column_label(dst, index, (const uint8_t *) desc->name,
+						desc->name_len);
+}
+
+/* Name of a wire type for messages, "unknown" for an invalid code. */
+static const char *
+type_name_or_unknown(int type)
+{
+	const char *name = zc_wire_type_name(type);
+
+	return name ? name : "unknown";
+}
+
+/* Does the wire type accept the sentinel-is-NULL flag? */
+static bool
+type_has_sentinel(int type)
+{
+	return type == ZC_T_FLOAT32 || type == ZC_T_FLOAT64 ||
+		type == ZC_T_TIMESTAMP || type == ZC_T_TIMESTAMPTZ ||
+		type == ZC_T_DURATION;
+}
+
+/* Is the wire type one with a time unit? */
+static bool
+type_has_unit(int type)
+{
+	return type == ZC_T_TIMESTAMP || type == ZC_T_TIMESTAMPTZ ||
+		type == ZC_T_DURATION;
+}
+
+/* Are all bytes of p[0 .. n) zero? */
+static bool
+all_zero(const uint8_t *p, uint64_t n)
+{
+	uint64_t	i;
+	uint8_t		acc = 0;
+
+	for (i = 0; i < n; i++)
+		acc |= p[i];
+	return acc == 0;
+}
+
+
+/* ---------------------------------------------------------------------------
+ * Decoder setup and the header
+ * ---------------------------------------------------------------------------
+ */
+
+/* Prepare a decoder; max_message_len bounds the header and each message. */
+void
+zc_decoder_init(ZcDecoder *dec, ZcAllocFn alloc, void *alloc_arg,
+				uint64_t max_message_len)
+{
+	memset(dec, 0, sizeof(*dec));
+	dec->alloc = alloc;
+	dec->alloc_arg = alloc_arg;
+	if (max_message_len == 0)
+		max_message_len = ZC_DEFAULT_MAX_MESSAGE_LEN;
+	if (max_message_len > ZC_MAX_MESSAGE_CEILING)
+		max_message_len = ZC_MAX_MESSAGE_CEILING;
+	if (max_message_len > (uint64_t) (SIZE_MAX / 2))
+		max_message_len = (uint64_t) (SIZE_MAX / 2);
+	dec->max_message_len = max_message_len;
+	dec->state = ZC_STATE_HEADER;
+}
+
+/*
+ * The stream does not start with the magic number.  Say what it looks like.
+ * A prefix of a PostgreSQL binary COPY signature is given the benefit of the
+ * doubt until 8 bytes have arrived, so that the message does not depend on
+ * how the stream was split.
+ */
+static ZcStatus
+bad_magic(ZcDecoder *dec, const uint8_t *buf, size_t len, size_t *used,
+		  ZcError *err)
+{
+	size_t		n = len < ZC_MAGIC_LEN ? len : ZC_MAGIC_LEN;
+	size_t		mismatch;
+	uint8_t		c = buf[0];
+
+	if (memcmp(buf, pgcopy_signature, n) == 0)
+	{
+		if (len < ZC_MAGIC_LEN)
+		{
+			*used = ZC_MAGIC_LEN;
+			return ZC_NEED_MORE;
+		}
+		return fail(dec, err,
+					"not a zcimport stream: it starts with the signature of a PostgreSQL binary COPY file (use FORMAT binary for that)");
+	}
+
+	for (mismatch = 0; mismatch < n; mismatch++)
+		if (buf[mismatch] != zc_magic[mismatch])
+			break;
+
+	if (mismatch >= 4)
+		return fail(dec, err,
+					"not a zcimport stream: the magic number is damaged at byte offset %lu, as by a text-mode transfer that rewrote line endings",
+					(unsigned long) mismatch);
+	/* printable ASCII, or the first byte of a UTF-8 byte order mark */
+	if ((c >= 0x20 && c < 0x7f) || c == '\t' || c == '\n' || c == '\r' ||
+		c == 0xef)
+		return fail(dec, err,
+					"not a zcimport stream: it starts with text (byte 0x%02x), not the zcimport magic number; is this a CSV or text COPY file?",
+					c);
+	return fail(dec, err,
+				"not a zcimport stream: bad magic number (byte 0x%02x at byte offset %lu)",
+				buf[mismatch], (unsigned long) mismatch);
+}
+
+/*
+ * Validate one column descriptor at buf[pos ..] of a complete header of
+ * header_len bytes.  On success *next is where the next descriptor starts.
+ */
+static ZcStatus
+check_descriptor(ZcDecoder *dec, const uint8_t *buf, uint32_t header_len,
+				 uint32_t index, uint64_t pos, uint64_t *next, ZcError *err)
+{
+	char		label[ZC_LABEL_LEN];
+	uint64_t	at = dec->offset + pos;
+	const uint8_t *d = buf + pos;
+	uint8_t		type,
+				nulls,
+				flags,
+				unit,
+				index_type,
+				value_type;
+	uint16_t	name_len,
+				tz_len,
+				reserved;
+	uint64_t	end;
+	const char *tname;
+
+	if (pos + ZC_DESC_FIXED_LEN > header_len)
+		return fail(dec, err,
+					"header length %lu disagrees with the column descriptors: the descriptor of column %lu at byte offset %llu does not fit in it",
+					(unsigned long) header_len, (unsigned long) index + 1,
+					(unsigned long long) at);
+
+	type = d[0];
+	nulls = d[1];
+	flags = d[2];
+	unit = d[3];
+	index_type = d[4];
+	value_type = d[5];
+	name_len = read_u16(d + 6);
+	tz_len = read_u16(d + 8);
+	reserved = read_u16(d + 10);
+
+	/* quote the name if it is there */
+	if (name_len <= ZC_MAX_NAME_LEN &&
+		pos + ZC_DESC_FIXED_LEN + name_len <= header_len)
+		column_label(label, index, d + ZC_DESC_FIXED_LEN, name_len);
+	else
+		column_label(label, index, NULL, 0);
+
+	if (type < 1 || type > ZC_T_MAX)
+		return fail(dec, err,
+					"%s: unknown wire type %u in its descriptor at byte offset %llu",
+					label, type, (unsigned long long) at);
+	tname = zc_wire_type_name(type);
+
+	if (nulls > ZC_NULLS_BYTEMASK)
+		return fail(dec, err,
+					"%s: unknown null encoding %u in its descriptor at byte offset %llu",
+					label, nulls, (unsigned long long) at + 1);
+
+	if ((flags & ~ZC_FLAG_SENTINEL_NULL) != 0)
+		return fail(dec, err,
+					"%s: unknown flags 0x%02x in its descriptor at byte offset %llu",
+					label, flags, (unsigned long long) at + 2);
+	if ((flags & ZC_FLAG_SENTINEL_NULL) && !type_has_sentinel(type))
+		return fail(dec, err,
+					"%s: the sentinel-is-null flag is not allowed for type %s (only for float32, float64, timestamp, timestamptz and duration)",
+					label, tname);
+
+	if (type_has_unit(type))
+	{
+		if (unit > ZC_UNIT_NS)
+			return fail(dec, err,
+						"%s: unknown time unit %u for a %s column in its descriptor at byte offset %llu",
+						label, unit, tname, (unsigned long long) at + 3);
+	}
+	else if (unit != 0)
+		return fail(dec, err,
+					"%s: time unit %u is set for type %s (only timestamp, timestamptz and duration have a unit)",
+					label, unit, tname);
+
+	if (type == ZC_T_DICTIONARY)
+	{
+		if (index_type < ZC_T_INT8 || index_type > ZC_T_INT64)
+			return fail(dec, err,
+						"%s: dictionary index type %u (%s) is not int8, int16, int32 or int64",
+						label, index_type, type_name_or_unknown(index_type));
+		if (value_type != ZC_T_UTF8)
+			return fail(dec, err,
+						"%s: dictionary value type %u (%s) is not utf8",
+						label, value_type, type_name_or_unknown(value_type));
+	}
+	else
+	{
+		if (index_type != 0)
+			return fail(dec, err,
+						"%s: index type %u is set for type %s (only dictionary has one)",
+						label, index_type, tname);
+		if (value_type != 0)
+			return fail(dec, err,
+						"%s: value type %u is set for type %s (only dictionary has one)",
+						label, value_type, tname);
+	}
+
+	if (name_len > ZC_MAX_NAME_LEN)
+		return fail(dec, err,
+					"%s: name length %u exceeds the limit of %d bytes",
+					label, name_len, ZC_MAX_NAME_LEN);
+	if (tz_len > ZC_MAX_TZ_LEN)
+		return fail(dec, err,
+					"%s: time zone length %u exceeds the limit of %d bytes",
+					label, tz_len, ZC_MAX_TZ_LEN);
+	if (tz_len != 0 && type != ZC_T_TIMESTAMPTZ)
+		return fail(dec, err,
+					"%s: a time zone is set for type %s (only timestamptz has one)",
+					label, tname);
+	if (reserved != 0)
+		return fail(dec, err,
+					"%s: non-zero reserved field in its descriptor at byte offset %llu",
+					label, (unsigned long long) at + 10);
+
+	end = pos + ZC_DESC_FIXED_LEN + name_len + tz_len;
+	if (end > header_len)
+		return fail(dec, err,
+					"header length %lu disagrees with the column descriptors: the name and time zone of %s run past it",
+					(unsigned long) header_len, label);
+	if (memchr(d + ZC_DESC_FIXED_LEN, 0, name_len) != NULL)
+		return fail(dec, err, "%s: the column name contains a NUL byte",
+					label);
+	if (memchr(d + ZC_DESC_FIXED_LEN + name_len, 0, tz_len) != NULL)
+		return fail(dec, err, "%s: the time zone name contains a NUL byte",
+					label);
+
+	/* header_len is a multiple of 8, so the padding fits too */
+	if (!all_zero(buf + end, ZC_ALIGN8(end) - end))
+		return fail(dec, err,
+					"%s: non-zero padding after its descriptor at byte offset %llu",
+					label, (unsigned long long) (dec->offset + end));
+
+	*next = ZC_ALIGN8(end);
+	return ZC_OK;
+}
+
+/* Copy n bytes to a NUL-terminated string at *space, advancing it. */
+static char *
+copy_string(char **space, const uint8_t *src, size_t n)
+{
+	char	   *s = *space;
+
+	if (n > 0)
+		memcpy(s, src, n);
+	s[n] = '\0';
+	*space += n + 1;
+	return s;
+}
+
+/* Decode the header: the fixed part, then all column descriptors. */
+static ZcStatus
+decode_header(ZcDecoder *dec, const uint8_t *buf, size_t len, size_t *used,
+			  ZcEvent *event, ZcError *err)
+{
+	size_t		n = len < ZC_MAGIC_LEN ? len : ZC_MAGIC_LEN;
+	uint16_t	version;
+	uint32_t	ncolumns;
+	uint32_t	header_len;
+	uint32_t	min_len;
+	uint64_t	limit;
+	uint64_t	pos;
+	uint64_t	strings;
+	size_t		cols_size,
+				views_size,
+				sizes_size;
+	char	   *space;
+	uint32_t	i;
+	ZcStatus	st;
+
+	if (len == 0)
+	{
+		*used = ZC_HEADER_FIXED_LEN;
+		return ZC_NEED_MORE;
+	}
+
+	/* the magic number is checked on whatever prefix has arrived */
+	if (memcmp(buf, zc_magic, n) != 0)
+		return bad_magic(dec, buf, len, used, err);
+	if (len < ZC_HEADER_FIXED_LEN)
+	{
+		*used = ZC_HEADER_FIXED_LEN;
+		return ZC_NEED_MORE;
+	}
+
+	version = read_u16(buf + 8);
+	if (version != ZC_VERSION)
+		return fail(dec, err,
+					"unsupported zcimport stream version %u (this server reads version %d)",
+					version, ZC_VERSION);
+	if (buf[10] != ZC_BYTE_ORDER_LITTLE)
+		return fail(dec, err,
+					"unsupported byte order 0x%02x in the stream header (only 'L', little-endian, is accepted)",
+					buf[10]);
+	if (buf[11] != 0)
+		return fail(dec, err,
+					"non-zero flags 0x%02x in the stream header at byte offset 11",
+					buf[11]);
+	ncolumns = read_u32(buf + 12);
+	if (ncolumns == 0)
+		return fail(dec, err, "the stream header declares no columns");
+	if (ncolumns > ZC_MAX_COLUMNS)
+		return fail(dec, err,
+					"the stream header declares %lu columns, more than the limit of %d",
+					(unsigned long) ncolumns, ZC_MAX_COLUMNS);
+	header_len = read_u32(buf + 16);
+	if (header_len % 8 != 0)
+		return fail(dec, err,
+					"header length %lu is not a multiple of 8",
+					(unsigned long) header_len);
+	limit = dec->max_message_len < ZC_MAX_HEADER_LEN ?
+		dec->max_message_len : ZC_MAX_HEADER_LEN;
+	if (header_len > limit)
+		return fail(dec, err,
+					"header length %lu exceeds the limit of %llu bytes",
+					(unsigned long) header_len, (unsigned long long) limit);
+	/* every descriptor takes at least 16 bytes with its padding */
+	min_len = ZC_HEADER_FIXED_LEN + ncolumns * ZC_ALIGN8(ZC_DESC_FIXED_LEN);
+	if (header_len < min_len)
+		return fail(dec, err,
+					"header length %lu is too small for %lu column descriptors (at least %lu bytes)",
+					(unsigned long) header_len, (unsigned long) ncolumns,
+					(unsigned long) min_len);
+	if (read_u32(buf + 20) != 0)
+		return fail(dec, err,
+					"non-zero reserved field in the stream header at byte offset 20");
+
+	if (len < header_len)
+	{
+		*used = header_len;
+		return ZC_NEED_MORE;
+	}
+
+	/* validate every descriptor before allocating anything */
+	pos = ZC_HEADER_FIXED_LEN;
+	strings = 0;
+	for (i = 0; i < ncolumns; i++)
+	{
+		st = check_descriptor(dec, buf, header_len, i, pos, &pos, err);
+		if (st != ZC_OK)
+			return st;
+	}
+	if (pos != header_len)
+		return fail(dec, err,
+					"header length %lu disagrees with the column descriptors, which end at byte offset %llu",
+					(unsigned long) header_len, (unsigned long long) pos);
+
+	/* names and time zones, each with a terminator */
+	pos = ZC_HEADER_FIXED_LEN;
+	for (i = 0; i < ncolumns; i++)
+	{
+		uint64_t	dlen = ZC_DESC_FIXED_LEN + read_u16(buf + pos + 6) +
+			read_u16(buf + pos + 8);
+
+		strings += dlen - ZC_DESC_FIXED_LEN + 2;
+		pos += ZC_ALIGN8(dlen);
+	}
+
+	cols_size = ZC_ALIGN8(sizeof(ZcColumnDesc) * (size_t) ncolumns);
+	views_size = ZC_ALIGN8(sizeof(ZcColumnView) * (size_t) ncolumns);
+	sizes_size = sizeof(int64_t) * (size_t) ncolumns;
+	if (dec->alloc == NULL)
+		return fail(dec, err, "the stream decoder has no allocator");
+	space = dec->alloc(dec->alloc_arg,
+					   cols_size + views_size + sizes_size + (size_t) strings);
+	if (space == NULL)
+		return fail(dec, err, "out of memory for %lu column descriptors",
+					(unsigned long) ncolumns);
+
+	dec->columns = (ZcColumnDesc *) space;
+	dec->views = (ZcColumnView *) (space + cols_size);
+	dec->dict_sizes = (int64_t *) (space + cols_size + views_size);
+	space += cols_size + views_size + sizes_size;
+	memset(dec->views, 0, sizeof(ZcColumnView) * (size_t) ncolumns);
+
+	pos = ZC_HEADER_FIXED_LEN;
+	for (i = 0; i < ncolumns; i++)
+	{
+		const uint8_t *d = buf + pos;
+		ZcColumnDesc *desc = &dec->columns[i];
+
+		desc->type = d[0];
+		desc->nulls = d[1];
+		desc->flags = d[2];
+		desc->unit = d[3];
+		desc->index_type = d[4];
+		desc->value_type = d[5];
+		desc->name_len = read_u16(d + 6);
+		desc->tz_len = read_u16(d + 8);
+		desc->name = copy_string(&space, d + ZC_DESC_FIXED_LEN,
+								 desc->name_len);
+		desc->tz = copy_string(&space, d + ZC_DESC_FIXED_LEN + desc->name_len,
+							   desc->tz_len);
+		dec->dict_sizes[i] = -1;
+		pos += ZC_ALIGN8(ZC_DESC_FIXED_LEN + desc->name_len + desc->tz_len);
+	}
+
+	dec->ncolumns = ncolumns;
+	dec->state = ZC_STATE_MESSAGES;
+	dec->offset += header_len;
+	*used = header_len;
+	*event = ZC_EV_HEADER;
+	return ZC_OK;
+}
+
+
+/* ---------------------------------------------------------------------------
+ * Buffers of messages
+ * ---------------------------------------------------------------------------
+ */
+
+/*
+ * Walk the buffer whose length prefix is at w->pos.  expected is the length
+ * the count implies, or ANY_LENGTH for a data buffer.  w->need, a lower
+ * bound of the message's length, counts data buffers not yet seen as empty;
+ * a data buffer's length is added to it as soon as it is known.
+ */
+static WalkResult
+walk_buffer(Walk *w, uint64_t expected)
+{
+	uint64_t	blen;
+	uint64_t	end;
+
+	w->at = w->pos;
+	if (w->len < w->pos + 8)
+		return WALK_MORE;
+	blen = read_u64(w->buf + w->pos);
+	w->blen = blen;
+	if (expected == ANY_LENGTH)
+	{
+		/* w->need <= w->limit <= 2^62 here, so nothing below overflows */
+		if (blen > w->limit - w->need)
+			return WALK_TOO_LARGE;
+		w->need += ZC_ALIGN8(blen);
+		if (w->need > w->limit)
+			return WALK_TOO_LARGE;
+	}
+	else if (blen != expected)
+		return WALK_BAD_LENGTH;
+
+	end = w->pos + 8 + ZC_ALIGN8(blen);
+	if (end > w->len)
+		return WALK_MORE;
+	if (!all_zero(w->buf + w->pos + 8 + blen, ZC_ALIGN8(blen) - blen))
+		return WALK_BAD_PADDING;
+	w->data = w->buf + w->pos + 8;
+	w->pos = end;
+	return WALK_OK;
+}
+
+/*
+ * Turn a failed walk into an error (or a NEED_MORE).  where says whose
+ * buffer it is ("column 2 \"b\", batch 3"), what which buffer ("values").
+ */
+static ZcStatus
+walk_failure(ZcDecoder *dec, const Walk *w, WalkResult r, const char *where,
+			 const char *what, uint64_t expected, const char *why,
+			 size_t *used, ZcError *err)
+{
+	uint64_t	at = dec->offset + w->at;
+
+	switch (r)
+	{
+		case WALK_MORE:
+			*used = (size_t) w->need;
+			return ZC_NEED_MORE;
+		case WALK_BAD_LENGTH:
+			return fail(dec, err,
+						"%s: the %s buffer at byte offset %llu has length %llu, expected %llu (%s)",
+						where, what, (unsigned long long) at,
+						(unsigned long long) w->blen,
+						(unsigned long long) expected, why);
+		case WALK_TOO_LARGE:
+			return fail(dec, err,
+						"%s: the %s buffer at byte offset %llu has length %llu, too large for the limit of %llu bytes per message",
+						where, what, (unsigned long long) at,
+						(unsigned long long) w->blen,
+						(unsigned long long) w->limit);
+		case WALK_BAD_PADDING:
+			return fail(dec, err,
+						"%s: non-zero padding after the %s buffer at byte offset %llu",
+						where, what, (unsigned long long) at);
+		case WALK_OK:
+			break;
+	}
+	return fail(dec, err, "internal error in the stream decoder");
+}
+
+/*
+ * Rows checked per block by the O(rows) loops.  The inner loops over a block
+ * have a constant trip count, which lets GCC vectorize them even under the
+ * "very cheap" cost model of -O2; the few remaining rows are checked one by
+ * one.
+ */
+#define ZC_BLOCK				16
+
+/*
+ * Check 0 <= offsets[0] <= offsets[1] <= ... <= offsets[n] <= data_len.
+ *
+ * Branch-free, so that the compiler can vectorize it: OR together every
+ * offset and every difference offsets[i+1] - offsets[i] (computed unsigned),
+ * and look at the sign bit.  If every offset is non-negative, no difference
+ * can wrap, so a set sign bit means exactly that the offsets decrease
+ * somewhere; if some offset is negative, its own sign bit is set, and that
+ * is an error too (offsets[0] >= 0 and monotonicity imply all are >= 0).
+ */
+static bool
+offsets_valid(const int64_t *offsets, uint64_t n, uint64_t data_len)
+{
+	const uint64_t *o = (const uint64_t *) offsets;
+	uint64_t	acc = o[n];
+	uint64_t	i = 0;
+	int			j;
+
+	for (; i + ZC_BLOCK <= n; i += ZC_BLOCK)
+		for (j = 0; j < ZC_BLOCK; j++)
+			acc |= o[i + j] | (o[i + j + 1] - o[i + j]);
+	for (; i < n; i++)
+		acc |= o[i] | (o[i + 1] - o[i]);
+	return (acc >> 63) == 0 && offsets[n] <= (int64_t) data_len;
+}
+
+/* Report the first offset that breaks the rules of offsets_valid(). */
+static ZcStatus
+offsets_failure(ZcDecoder *dec, const int64_t *offsets, uint64_t n,
+				uint64_t data_len, const char *where, uint64_t at,
+				ZcError *err)
+{
+	uint64_t	i;
+
+	if (offsets[0] < 0)
+		return fail(dec, err,
+					"%s: offsets[0] = %lld is negative (offsets buffer at byte offset %llu)",
+					where, (long long) offsets[0], (unsigned long long) at);
+	for (i = 0; i < n; i++)
+		if (offsets[i + 1] < offsets[i])
+			return fail(dec, err,
+						"%s: offsets[%llu] = %lld is less than offsets[%llu] = %lld (offsets buffer at byte offset %llu)",
+						where, (unsigned long long) i + 1,
+						(long long) offsets[i + 1], (unsigned long long) i,
+						(long long) offsets[i], (unsigned long long) at);
+	return fail(dec, err,
+				"%s: offsets[%llu] = %lld is beyond the end of the data buffer of %llu bytes (offsets buffer at byte offset %llu)",
+				where, (unsigned long long) n, (long long) offsets[n],
+				(unsigned long long) data_len, (unsigned long long) at);
+}
+
+/*
+ * Define a range check of dictionary codes of one C type: a code is fine
+ * when it is -1 (NULL) or 0 <= code < dictionary size, that is when
+ * (unsigned) code + 1 <= size, computed in UTYPE (uint32_t for codes of up to
+ * 32 bits, which is enough since size <= INT32_MAX; uint64_t for int64).
+ * With no dictionary, size is 0 and only -1 passes.  Rows the validity
+ * buffer marks NULL are not inspected.  The loops are branch-free so that
+ * the compiler can vectorize them.
+ */
+#define DEFINE_CODES_VALID(NAME, CTYPE, UTYPE) \
+static bool \
+NAME(const CTYPE *codes, int nulls, const uint8_t *validity, uint64_t n, \
+	 uint64_t size64) \
+{ \
+	const UTYPE size = (UTYPE) size64; \
+	UTYPE		bad = 0; \
+	uint64_t	i; \
+\
+	int			j; \
+\
+	if (nulls == ZC_NULLS_NONE) \
+	{ \
+		for (i = 0; i + ZC_BLOCK <= n; i += ZC_BLOCK) \
+			for (j = 0; j < ZC_BLOCK; j++) \
+				bad |= (UTYPE) codes[i + j] + 1 > size; \
+		for (; i < n; i++) \
+			bad |= (UTYPE) codes[i] + 1 > size; \
+	} \
+	else if (nulls == ZC_NULLS_BYTEMASK) \
+	{ \
+		for (i = 0; i + ZC_BLOCK <= n; i += ZC_BLOCK) \
+			for (j = 0; j < ZC_BLOCK; j++) \
+				bad |= (UTYPE) (validity[i + j] == 0) & \
+					((UTYPE) codes[i + j] + 1 > size); \
+		for (; i < n; i++) \
+			bad |= (UTYPE) (validity[i] == 0) & \
+				((UTYPE) codes[i] + 1 > size); \
+	} \
+	else \
+	{ \
+		for (i = 0; i + ZC_BLOCK <= n; i += ZC_BLOCK) \
+		{ \
+			unsigned	bits = validity[i >> 3] | \
+				(unsigned) validity[(i >> 3) + 1] << 8; \
+\
+			for (j = 0; j < ZC_BLOCK; j++) \
+				bad |= (UTYPE) ((bits >> j) & 1) & \
+					((UTYPE) codes[i + j] + 1 > size); \
+		} \
+		for (; i < n; i++) \
+			bad |= (UTYPE) ((validity[i >> 3] >> (i & 7)) & 1) & \
+				((UTYPE) codes[i] + 1 > size); \
+	} \
+	return bad == 0; \
+}
+
+DEFINE_CODES_VALID(codes8_valid, int8_t, uint32_t)
+DEFINE_CODES_VALID(codes16_valid, int16_t, uint32_t)
+DEFINE_CODES_VALID(codes32_valid, int32_t, uint32_t)
+DEFINE_CODES_VALID(codes64_valid, int64_t, uint64_t)
+
+/* Read dictionary code i of the given width (1, 2, 4 or 8 bytes). */
+static int64_t
+read_code(const uint8_t *codes, int width, uint64_t i)
+{
+	switch (width)
+	{
+		case 1:
+			return ((const int8_t *) codes)[i];
+		case 2:
+			return ((const int16_t *) codes)[i];
+		case 4:
+			return ((const int32_t *) codes)[i];
+		default:
+			return ((const int64_t *) codes)[i];
+	}
+}
+
+/* Check the codes of a dictionary column of a complete batch. */
+static ZcStatus
+check_codes(ZcDecoder *dec, uint32_t col, uint64_t n, ZcError *err)
+{
+	const ZcColumnDesc *desc = &dec->columns[col];
+	const ZcColumnView *view = &dec->views[col];
+	int			width = zc_wire_type_width(desc->index_type);
+	int64_t		dsize = dec->dict_sizes[col];
+	uint64_t	size = dsize < 0 ? 0 : (uint64_t) dsize;
+	bool		ok;
+	uint64_t	i;
+	char		label[ZC_LABEL_LEN];
+
+	switch (width)
+	{
+		case 1:
+			ok = codes8_valid((const int8_t *) view->values, desc->nulls,
+							  view->validity, n, size);
+			break;
+		case 2:
+			ok = codes16_valid((const int16_t *) view->values, desc->nulls,
+							   view->validity, n, size);
+			break;
+		case 4:
+			ok = codes32_valid((const int32_t *) view->values, desc->nulls,
+							   view->validity, n, size);
+			break;
+		default:
+			ok = codes64_valid((const int64_t *) view->values, desc->nulls,
+							   view->validity, n, size);
+			break;
+	}
+	if (ok)
+		return ZC_OK;
+
+	/* find the first bad code for the message */
+	decoded_column_label(dec, label, col);
+	for (i = 0; i < n; i++)
+	{
+		int64_t		code;
+
+		if (!zc_row_valid(desc, view, i))
+			continue;
+		code = read_code(view->values, width, i);
+		if (code == -1 || (code >= 0 && (uint64_t) code < size))
+			continue;
+		if (code < -1)
+			return fail(dec, err,
+						"%s, batch %llu: dictionary code %lld at row index %llu is negative (only -1, meaning NULL, may be)",
+						label, (unsigned long long) dec->batches + 1,
+						(long long) code, (unsigned long long) i);
+		if (dsize < 0)
+			return fail(dec, err,
+						"%s, batch %llu: dictionary code %lld at row index %llu, but the column has no dictionary yet",
+						label, (unsigned long long) dec->batches + 1,
+						(long long) code, (unsigned long long) i);
+		return fail(dec, err,
+					"%s, batch %llu: dictionary code %lld at row index %llu is out of range (the dictionary has %lld entries)",
+					label, (unsigned long long) dec->batches + 1,
+					(long long) code, (unsigned long long) i,
+					(long long) dsize);
+	}
+	return fail(dec, err, "internal error in the stream decoder");
+}
+
+
+/* ---------------------------------------------------------------------------
+ * Messages
+ * ---------------------------------------------------------------------------
+ */
+
+/* Length of the validity buffer of n rows, 0 when there is none. */
+static uint64_t
+validity_len(const ZcColumnDesc *desc, uint64_t n)
+{
+	if (desc->nulls == ZC_NULLS_BITMAP)
+		return (n + 7) / 8;
+	if (desc->nulls == ZC_NULLS_BYTEMASK)
+		return n;
+	return 0;
+}
+
+/* Length of the values (or codes) buffer of n rows; not for utf8/binary. */
+static uint64_t
+values_len(const ZcColumnDesc *desc, uint64_t n)
+{
+	if (desc->type == ZC_T_DICTIONARY)
+		return n * (uint64_t) zc_wire_type_width(desc->index_type);
+	return n * (uint64_t) zc_wire_type_width(desc->type);
+}
+
+/* Is the column's value buffer pair offsets + data? */
+static bool
+is_varlen(const ZcColumnDesc *desc)
+{
+	return desc->type == ZC_T_UTF8 || desc->type == ZC_T_BINARY;
+}
+
+/*
+ * The smallest possible length of a batch of n rows: every buffer at the
+ * length the row count implies, data buffers empty.  n <= 2^31 - 1 and there
+ * are at most 1600 columns, so this stays far below 2^64.
+ */
+static uint64_t
+batch_min_len(const ZcDecoder *dec, uint64_t n)
+{
+	uint64_t	total = ZC_MESSAGE_FIXED_LEN;
+	uint32_t	c;
+
+	for (c = 0; c < dec->ncolumns; c++)
+	{
+		const ZcColumnDesc *desc = &dec->columns[c];
+
+		if (desc->nulls != ZC_NULLS_NONE)
+			total += 8 + ZC_ALIGN8(validity_len(desc, n));
+		if (is_varlen(desc))
+			total += 8 + (n + 1) * 8 + 8;
+		else
+			total += 8 + ZC_ALIGN8(values_len(desc, n));
+	}
+	return total;
+}
+
+/*
+ * Decode a batch message whose fixed part is at buf[0 .. 16).  First walk
+ * the length prefixes of all buffers (O(columns)); only when the whole batch
+ * is there, check offsets and dictionary codes (O(rows)).  The views are
+ * filled in as the walk goes, so they are meaningful only after ZC_OK.
+ */
+static ZcStatus
+decode_batch(ZcDecoder *dec, const uint8_t *buf, size_t len, size_t *used,
+			 ZcEvent *event, ZcError *err)
+{
+	uint64_t	n = read_u64(buf + 8);
+	unsigned long long batchno = (unsigned long long) dec->batches + 1;
+	Walk		w;
+	WalkResult	r;
+	uint32_t	c;
+	char		label[ZC_LABEL_LEN];
+	char		where[ZC_LABEL_LEN + 32];
+	char		why[96];
+
+	if (read_u32(buf + 4) != 0)
+		return fail(dec, err,
+					"batch %llu at byte offset %llu: non-zero reserved field in the message",
+					batchno, (unsigned long long) dec->offset);
+	if (n > ZC_MAX_COUNT)
+		return fail(dec, err,
+					"batch %llu at byte offset %llu has %llu rows, more than the limit of %d",
+					batchno, (unsigned long long) dec->offset,
+					(unsigned long long) n, ZC_MAX_COUNT);
+	if (n > UINT64_MAX - dec->total_rows)
+		return fail(dec, err,
+					"batch %llu at byte offset %llu: the stream has too many rows",
+					batchno, (unsigned long long) dec->offset);
+
+	w.buf = buf;
+	w.len = len;
+	w.limit = dec->max_message_len;
+	w.pos = ZC_MESSAGE_FIXED_LEN;
+	w.need = batch_min_len(dec, n);
+	w.at = 0;
+	w.blen = 0;
+	w.data = NULL;
+	if (w.need > w.limit)
+		return fail(dec, err,
+					"batch %llu at byte offset %llu has %llu rows, which take at least %llu bytes, more than the limit of %llu bytes per message",
+					batchno, (unsigned long long) dec->offset,
+					(unsigned long long) n, (unsigned long long) w.need,
+					(unsigned long long) w.limit);
+
+	/* walk the length prefixes: O(columns) */
+	for (c = 0; c < dec->ncolumns; c++)
+	{
+		const ZcColumnDesc *desc = &dec->columns[c];
+		ZcColumnView *view = &dec->views[c];
+		uint64_t	expected;
+		const char *what;
+
+		view->validity = NULL;
+		view->values = NULL;
+		view->offsets = NULL;
+		view->data = NULL;
+		view->data_len = 0;
+
+		if (desc->nulls != ZC_NULLS_NONE)
+		{
+			expected = validity_len(desc, n);
+			r = walk_buffer(&w, expected);
+			if (r != WALK_OK)
+			{
+				what = desc->nulls == ZC_NULLS_BITMAP ?
+					"validity bitmap" : "null byte mask";
+				if (r == WALK_MORE)
+					return walk_failure(dec, &w, r, "", what, 0, "", used,
+										err);
+				snprintf(where, sizeof(where), "%s, batch %llu",
+						 decoded_column_label(dec, label, c), batchno);
+				snprintf(why, sizeof(why), "%llu rows",
+						 (unsigned long long) n);
+				return walk_failure(dec, &w, r, where, what, expected, why,
+									used, err);
+			}
+			view->validity = w.data;
+		}
+
+		if (is_varlen(desc))
+		{
+			expected = (n + 1) * 8;
+			r = walk_buffer(&w, expected);
+			if (r == WALK_OK)
+			{
+				view->offsets = (const int64_t *) w.data;
+				expected = ANY_LENGTH;
+				r = walk_buffer(&w, expected);
+				what = "data";
+			}
+			else
+				what = "offsets";
+			if (r != WALK_OK)
+			{
+				if (r == WALK_MORE)
+					return walk_failure(dec, &w, r, "", what, 0, "", used,
+										err);
+				snprintf(where, sizeof(where), "%s, batch %llu",
+						 decoded_column_label(dec, label, c), batchno);
+				snprintf(why, sizeof(why), "%llu rows need %llu offsets of 8 bytes",
+						 (unsigned long long) n,
+						 (unsigned long long) n + 1);
+				return walk_failure(dec, &w, r, where, what, expected, why,
+									used, err);
+			}
+			view->data = w.data;
+			view->data_len = w.blen;
+		}
+		else
+		{
+			expected = values_len(desc, n);
+			r = walk_buffer(&w, expected);
+			if (r != WALK_OK)
+			{
+				bool		dict = desc->type == ZC_T_DICTIONARY;
+
+				what = dict ? "codes" : "values";
+				if (r == WALK_MORE)
+					return walk_failure(dec, &w, r, "", what, 0, "", used,
+										err);
+				snprintf(where, sizeof(where), "%s, batch %llu",
+						 decoded_column_label(dec, label, c), batchno);
+				snprintf(why, sizeof(why), "%llu rows of %s%s",
+						 (unsigned long long) n,
+						 dict ? "dictionary codes of type " : "",
+						 zc_wire_type_name(dict ? desc->index_type : desc->type));
+				return walk_failure(dec, &w, r, where, what, expected, why,
+									used, err);
+			}
+			view->values = w.data;
+		}
+	}
+
+	/* the whole batch is here: check offsets and codes, O(rows) */
+	for (c = 0; c < dec->ncolumns; c++)
+	{
+		const ZcColumnDesc *desc = &dec->columns[c];
+		const ZcColumnView *view = &dec->views[c];
+
+		if (is_varlen(desc))
+		{
+			if (!offsets_valid(view->offsets, n, view->data_len))
+			{
+				snprintf(where, sizeof(where), "%s, batch %llu",
+						 decoded_column_label(dec, label, c), batchno);
+				return offsets_failure(dec, view->offsets, n, view->data_len,
+									   where,
+									   dec->offset + (uint64_t) ((const uint8_t *) view->offsets - buf) - 8,
+									   err);
+			}
+		}
+		else if (desc->type == ZC_T_DICTIONARY)
+		{
+			if (check_codes(dec, c, n, err) != ZC_OK)
+				return ZC_ERROR;
+		}
+	}
+
+	dec->batch_rows = n;
+	dec->batches++;
+	dec->total_rows += n;
+	dec->offset += w.pos;
+	*used = (size_t) w.pos;
+	*event = ZC_EV_BATCH;
+	return ZC_OK;
+}
+
+/* Decode a dictionary message whose fixed part is at buf[0 .. 16). */
+static ZcStatus
+decode_dictionary(ZcDecoder *dec, const uint8_t *buf, size_t len,
+				  size_t *used, ZcEvent *event, ZcError *err)
+{
+	uint32_t	col = read_u32(buf + 4);
+	uint64_t	m = read_u64(buf + 8);
+	const ZcColumnDesc *desc;
+	Walk		w;
+	WalkResult	r;
+	const int64_t *offsets;
+	uint64_t	offsets_at;
+	const char *what;
+	uint64_t	expected;
+	char		label[ZC_LABEL_LEN];
+	char		where[ZC_LABEL_LEN + 64];
+	char		why[64];
+
+	if (col >= dec->ncolumns)
+		return fail(dec, err,
+					"dictionary message at byte offset %llu is for column index %lu, but the stream has %lu columns (indexes 0 to %lu)",
+					(unsigned long long) dec->offset, (unsigned long) col,
+					(unsigned long) dec->ncolumns,
+					(unsigned long) dec->ncolumns - 1);
+	desc = &dec->columns[col];
+	decoded_column_label(dec, label, col);
+	if (desc->type != ZC_T_DICTIONARY)
+		return fail(dec, err,
+					"dictionary message at byte offset %llu is for %s, which is of type %s, not dictionary",
+					(unsigned long long) dec->offset, label,
+					zc_wire_type_name(desc->type));
+	if (m > ZC_MAX_COUNT)
+		return fail(dec, err,
+					"dictionary message at byte offset %llu for %s has %llu entries, more than the limit of %d",
+					(unsigned long long) dec->offset, label,
+					(unsigned long long) m, ZC_MAX_COUNT);
+
+	w.buf = buf;
+	w.len = len;
+	w.limit = dec->max_message_len;
+	w.pos = ZC_MESSAGE_FIXED_LEN;
+	w.need = ZC_MESSAGE_FIXED_LEN + 8 + (m + 1) * 8 + 8;
+	w.at = 0;
+	w.blen = 0;
+	w.data = NULL;
+	if (w.need > w.limit)
+		return fail(dec, err,
+					"dictionary message at byte offset %llu for %s has %llu entries, which take at least %llu bytes, more than the limit of %llu bytes per message",
+					(unsigned long long) dec->offset, label,
+					(unsigned long long) m, (unsigned long long) w.need,
+					(unsigned long long) w.limit);
+
+	expected = (m + 1) * 8;
+	what = "offsets";
+	r = walk_buffer(&w, expected);
+	offsets = (const int64_t *) w.data;
+	offsets_at = w.at;
+	if (r == WALK_OK)
+	{
+		expected = ANY_LENGTH;
+		what = "data";
+		r = walk_buffer(&w, expected);
+	}
+	if (r != WALK_OK)
+	{
+		snprintf(where, sizeof(where),
+				 "dictionary message at byte offset %llu for %s",
+				 (unsigned long long) dec->offset, label);
+		snprintf(why, sizeof(why), "%llu entries need %llu offsets of 8 bytes",
+				 (unsigned long long) m, (unsigned long long) m + 1);
+		return walk_failure(dec, &w, r, where, what, expected, why, used,
+							err);
+	}
+
+	if (!offsets_valid(offsets, m, w.blen))
+	{
+		snprintf(where, sizeof(where), "dictionary message for %s", label);
+		return offsets_failure(dec, offsets, m, w.blen, where,
+							   dec->offset + offsets_at, err);
+	}
+
+	dec->dict.column = col;
+	dec->dict.count = m;
+	dec->dict.offsets = offsets;
+	dec->dict.data = w.data;
+	dec->dict.data_len = w.blen;
+	dec->dict_sizes[col] = (int64_t) m;
+	dec->offset += w.pos;
+	*used = (size_t) w.pos;
+	*event = ZC_EV_DICTIONARY;
+	return ZC_OK;
+}
+
+/* Decode the end marker at buf[0 .. 16). */
+static ZcStatus
+decode_end(ZcDecoder *dec, const uint8_t *buf, size_t *used, ZcEvent *event,
+		   ZcError *err)
+{
+	uint64_t	total = read_u64(buf + 8);
+
+	if (read_u32(buf + 4) != 0)
+		return fail(dec, err,
+					"end marker at byte offset %llu: non-zero reserved field in the message",
+					(unsigned long long) dec->offset);
+	if (total != dec->total_rows)
+		return fail(dec, err,
+					"end marker at byte offset %llu says the stream has %llu rows, but its %llu batches held %llu",
+					(unsigned long long) dec->offset,
+					(unsigned long long) total,
+					(unsigned long long) dec->batches,
+					(unsigned long long) dec->total_rows);
+
+	dec->state = ZC_STATE_DONE;
+	dec->offset += ZC_MESSAGE_FIXED_LEN;
+	*used = ZC_MESSAGE_FIXED_LEN;
+	*event = ZC_EV_END;
+	return ZC_OK;
+}
+
+/*
+ * Decode the next unit of the stream from buf[0 .. len); see stream.h.
+ *
+ * On a decoder that has decoded the end marker, len == 0 gives ZC_NEED_MORE
+ * (with *used = 1, since nothing more can make progress) and any byte is an
+ * error.
+ */
+ZcStatus
+zc_decoder_next(ZcDecoder *dec, const uint8_t *buf, size_t len,
+				size_t *used, ZcEvent *event, ZcError *err)
+{
+	uint32_t	kind;
+
+	*used = 0;
+	*event = ZC_EV_NONE;
+	if (err != NULL)
+		err->message[0] = '\0';
+
+	if (len > 0 && ((uintptr_t) buf & 7) != 0)
+		return fail(dec, err,
+					"internal error: the stream buffer is not 8-byte aligned");
+
+	switch (dec->state)
+	{
+		case ZC_STATE_HEADER:
+			return decode_header(dec, buf, len, used, event, err);
+
+		case ZC_STATE_MESSAGES:
+			/* the header fit, so max_message_len >= 40 >= 16 */
+			if (len < ZC_MESSAGE_FIXED_LEN)
+			{
+				*used = ZC_MESSAGE_FIXED_LEN;
+				return ZC_NEED_MORE;
+			}
+			kind = read_u32(buf);
+			switch (kind)
+			{
+				case ZC_MSG_BATCH:
+					return decode_batch(dec, buf, len, used, event, err);
+				case ZC_MSG_DICTIONARY:
+					return decode_dictionary(dec, buf, len, used, event, err);
+				case ZC_MSG_END:
+					return decode_end(dec, buf, used, event, err);
+			}
+			return fail(dec, err,
+						"unknown message kind %lu at byte offset %llu (after %llu batches)",
+						(unsigned long) kind,
+						(unsigned long long) dec->offset,
+						(unsigned long long) dec->batches);
+
+		case ZC_STATE_DONE:
+			if (len == 0)
+			{
+				*used = 1;
+				return ZC_NEED_MORE;
+			}
+			return fail(dec, err,
+						"unexpected data after the end marker at byte offset %llu",
+						(unsigned long long) dec->offset);
+
+		case ZC_STATE_FAILED:
+			break;
+	}
+	return fail(dec, err, "the stream decoder has already failed");
+}
+
+/*
+ * Call when the input ends, with the number of bytes given to the decoder
+ * and not consumed.  ZC_OK only if the end marker was decoded and nothing
+ * follows it.
+ */
+ZcStatus
+zc_decoder_finish(const ZcDecoder *dec, size_t pending, ZcError *err)
+{
+	switch (dec->state)
+	{
+		case ZC_STATE_DONE:
+			if (pending == 0)
+				return ZC_OK;
+			set_message(err,
+						"unexpected data after the end marker at byte offset %llu",
+						(unsigned long long) dec->offset);
+			return ZC_ERROR;
+
+		case ZC_STATE_HEADER:
+			if (pending == 0)
+				set_message(err, "the stream is empty: no zcimport header");
+			else
+				set_message(err,
+							"stream ended inside the header, after %llu bytes",
+							(unsigned long long) pending);
+			return ZC_ERROR;
+
+		case ZC_STATE_MESSAGES:
+			if (pending == 0)
+				set_message(err,
+							"stream ended after %llu batches (%llu rows) without an end marker",
+							(unsigned long long) dec->batches,
+							(unsigned long long) dec->total_rows);
+			else
+				set_message(err,
+							"stream ended inside a message at byte offset %llu, after %llu batches",
+							(unsigned long long) dec->offset,
+							(unsigned long long) dec->batches);
+			return ZC_ERROR;
+
+		case ZC_STATE_FAILED:
+			break;
+	}
+	set_message(err, "the stream decoder has already failed");
+	return ZC_ERROR;
+}
