@@ -1,0 +1,755 @@
+/*-------------------------------------------------------------------------
+ *
+ * convert.c
+ *	  Converters from stream wire types to PostgreSQL column types.
+ *
+ * zc_converter_init() picks one function per (wire type, column type) pair,
+ * once per stream.  Each function converts a range of rows of one column
+ * into Datums in a single loop: NULLs come from the null encoding (a
+ * separate pass) and from sentinels (NaN, NaT), values are widened exactly
+ * or range-checked, and errors name the column and the frame row.  A
+ * domain's constraints and a column's typmod (numeric(p,s), timestamp(p))
+ * are applied afterwards to the values that need it.
+ *
+ * src/convert.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "common/int.h"
+#include "datatype/timestamp.h"
+#include "parser/parse_coerce.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/float.h"
+#include "utils/fmgrprotos.h"
+#include "utils/lsyscache.h"
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
+
+#include "convert.h"
+
+/* Microseconds between the Unix epoch and PostgreSQL's (2000-01-01). */
+#define ZC_UNIX_TO_PG_USECS \
+	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY)
+
+/* Record where an error happened, for the error context line. */
+static void
+mark_position(ZcConverter *cv, uint64 row)
+{
+	cv->pos->column = cv->column;
+	cv->pos->row = row;
+	cv->pos->has_row = true;
+}
+
+/* Report a value that does not fit the column's type. */
+static void
+pg_attribute_noreturn()
+report_out_of_range(ZcConverter *cv, uint64 row, const char *value)
+{
+	mark_position(cv, row);
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("value %s for column \"%s\" in row " UINT64_FORMAT " is out of range for type %s",
+					value, cv->attname, row,
+					format_type_with_typemod(cv->typid, cv->typmod))));
+}
+
+/* Report a float that cannot become an integer (NaN, inf, fraction). */
+static void
+pg_attribute_noreturn()
+report_not_integral(ZcConverter *cv, uint64 row, double v)
+{
+	char		buf[64];
+
+	snprintf(buf, sizeof(buf), "%.17g", v);
+	mark_position(cv, row);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+			 errmsg("value %s for column \"%s\" in row " UINT64_FORMAT " is not an integer",
+					buf, cv->attname, row),
+			 errdetail("Column \"%s\" is of type %s; a float column loads into it only when every value is a whole number.",
+					   cv->attname, format_type_be(cv->typid)),
+			 isnan(v) ?
+			 errhint("NaN is loaded as NULL unless nan_as_null=False was given.") : 0));
+}
+
+/* Report a signed integer out of range. */
+static void
+pg_attribute_noreturn()
+report_int_range(ZcConverter *cv, uint64 row, int64 v)
+{
+	char		buf[32];
+
+	snprintf(buf, sizeof(buf), INT64_FORMAT, v);
+	report_out_of_range(cv, row, buf);
+}
+
+/* Report an unsigned integer out of range. */
+static void
+pg_attribute_noreturn()
+report_uint_range(ZcConverter *cv, uint64 row, uint64 v)
+{
+	char		buf[32];
+
+	snprintf(buf, sizeof(buf), UINT64_FORMAT, v);
+	report_out_of_range(cv, row, buf);
+}
+
+/* Report a float out of range of real. */
+static void
+pg_attribute_noreturn()
+report_float_range(ZcConverter *cv, uint64 row, double v)
+{
+	char		buf[64];
+
+	snprintf(buf, sizeof(buf), "%.17g", v);
+	report_out_of_range(cv, row, buf);
+}
+
+/* Report a time value outside PostgreSQL's range. */
+static void
+pg_attribute_noreturn()
+report_time_range(ZcConverter *cv, uint64 row, int64 v)
+{
+	mark_position(cv, row);
+	ereport(ERROR,
+			(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+			 errmsg("value " INT64_FORMAT " %s since 1970-01-01 for column \"%s\" in row " UINT64_FORMAT " is out of range for type %s",
+					v, zc_time_unit_name(cv->desc->unit), cv->attname, row,
+					format_type_with_typemod(cv->typid, cv->typmod))));
+}
+
+/*
+ * Fill isnull[] from the column's null encoding for rows [first, first +
+ * count).  Returns true if any row is NULL.
+ */
+static inline bool
+nulls_prepass(const ZcConverter *cv, const ZcColumnView *view,
+			  uint64 first, int count, bool *isnull)
+{
+	const ZcColumnDesc *desc = cv->desc;
+
+	if (desc->nulls == ZC_NULLS_BYTEMASK)
+	{
+		const uint8 *mask = view->validity + first;
+		uint8		acc = 0;
+
+		for (int i = 0; i < count; i++)
+		{
+			isnull[i] = (mask[i] != 0);
+			acc |= mask[i];
+		}
+		return acc != 0;
+	}
+	else if (desc->nulls == ZC_NULLS_BITMAP)
+	{
+		const uint8 *bits = view->validity;
+		bool		any = false;
+
+		for (int i = 0; i < count; i++)
+		{
+			uint64		r = first + i;
+			bool		null = ((bits[r >> 3] >> (r & 7)) & 1) == 0;
+
+			isnull[i] = null;
+			any |= null;
+		}
+		return any;
+	}
+
+	memset(isnull, 0, count * sizeof(bool));
+	return false;
+}
+
+/*
+ * ZC_CONVERTER defines a converter from a fixed-width wire type.
+ *
+ * SRC_T is the C type of the stream's values; SENTINEL(v) says whether v is
+ * NULL by sentinel (only consulted when the column has the sentinel flag);
+ * BODY computes values[i] from v, and may report an error for row "row".
+ */
+#define ZC_CONVERTER(fname, SRC_T, SENTINEL, BODY) \
+static bool \
+fname(ZcConverter *cv, const ZcColumnView *view, uint64 first, int count, \
+	  Datum *values, bool *isnull) \
+{ \
+	const SRC_T *src = ((const SRC_T *) view->values) + first; \
+	bool		anynull = nulls_prepass(cv, view, first, count, isnull); \
+	bool		sentinel = (cv->desc->flags & ZC_FLAG_SENTINEL_NULL) != 0; \
+	\
+	for (int i = 0; i < count; i++) \
+	{ \
+		SRC_T		v = src[i]; \
+		\
+		if (isnull[i]) \
+		{ \
+			values[i] = (Datum) 0; \
+			continue; \
+		} \
+		if (sentinel && (SENTINEL)) \
+		{ \
+			isnull[i] = true; \
+			anynull = true; \
+			values[i] = (Datum) 0; \
+			continue; \
+		} \
+		{ \
+			uint64		row pg_attribute_unused() = cv->row_base + first + i; \
+			\
+			BODY; \
+		} \
+	} \
+	return anynull; \
+}
+
+#define NO_SENTINEL false
+#define NAN_SENTINEL isnan(v)
+#define NAT_SENTINEL (v == PG_INT64_MIN)
+
+/* bool */
+ZC_CONVERTER(conv_bool_to_bool, uint8, NO_SENTINEL,
+			 values[i] = BoolGetDatum(v != 0))
+
+/* signed integers into integers */
+ZC_CONVERTER(conv_int8_to_int2, int8, NO_SENTINEL,
+			 values[i] = Int16GetDatum((int16) v))
+ZC_CONVERTER(conv_int8_to_int4, int8, NO_SENTINEL,
+			 values[i] = Int32GetDatum((int32) v))
+ZC_CONVERTER(conv_int8_to_int8, int8, NO_SENTINEL,
+			 values[i] = Int64GetDatum((int64) v))
+ZC_CONVERTER(conv_int16_to_int2, int16, NO_SENTINEL,
+			 values[i] = Int16GetDatum(v))
+ZC_CONVERTER(conv_int16_to_int4, int16, NO_SENTINEL,
+			 values[i] = Int32GetDatum((int32) v))
+ZC_CONVERTER(conv_int16_to_int8, int16, NO_SENTINEL,
+			 values[i] = Int64GetDatum((int64) v))
+ZC_CONVERTER(conv_int32_to_int2, int32, NO_SENTINEL,
+			 if (v < PG_INT16_MIN || v > PG_INT16_MAX)
+			 report_int_range(cv, row, v);
+			 values[i] = Int16GetDatum((int16) v))
+ZC_CONVERTER(conv_int32_to_int4, int32, NO_SENTINEL,
+			 values[i] = Int32GetDatum(v))
+ZC_CONVERTER(conv_int32_to_int8, int32, NO_SENTINEL,
+			 values[i] = Int64GetDatum((int64) v))
+ZC_CONVERTER(conv_int64_to_int2, int64, NO_SENTINEL,
+			 if (v < PG_INT16_MIN || v > PG_INT16_MAX)
+			 report_int_range(cv, row, v);
+			 values[i] = Int16GetDatum((int16) v))
+ZC_CONVERTER(conv_int64_to_int4, int64, NO_SENTINEL,
+			 if (v < PG_INT32_MIN || v > PG_INT32_MAX)
+			 report_int_range(cv, row, v);
+			 values[i] = Int32GetDatum((int32) v))
+ZC_CONVERTER(conv_int64_to_int8, int64, NO_SENTINEL,
+			 values[i] = Int64GetDatum(v))
+
+/* unsigned integers into integers */
+ZC_CONVERTER(conv_uint8_to_int2, uint8, NO_SENTINEL,
+			 values[i] = Int16GetDatum((int16) v))
+ZC_CONVERTER(conv_uint8_to_int4, uint8, NO_SENTINEL,
+			 values[i] = Int32GetDatum((int32) v))
+ZC_CONVERTER(conv_uint8_to_int8, uint8, NO_SENTINEL,
+			 values[i] = Int64GetDatum((int64) v))
+ZC_CONVERTER(conv_uint16_to_int2, uint16, NO_SENTINEL,
+			 if (v > PG_INT16_MAX)
+			 report_uint_range(cv, row, v);
+			 values[i] = Int16GetDatum((int16) v))
+ZC_CONVERTER(conv_uint16_to_int4, uint16, NO_SENTINEL,
+			 values[i] = Int32GetDatum((int32) v))
+ZC_CONVERTER(conv_uint16_to_int8, uint16, NO_SENTINEL,
+			 values[i] = Int64GetDatum((int64) v))
+ZC_CONVERTER(conv_uint32_to_int2, uint32, NO_SENTINEL,
+			 if (v > PG_INT16_MAX)
+			 report_uint_range(cv, row, v);
+			 values[i] = Int16GetDatum((int16) v))
+ZC_CONVERTER(conv_uint32_to_int4, uint32, NO_SENTINEL,
+			 if (v > PG_INT32_MAX)
+			 report_uint_range(cv, row, v);
+			 values[i] = Int32GetDatum((int32) v))
+ZC_CONVERTER(conv_uint32_to_int8, uint32, NO_SENTINEL,
+			 values[i] = Int64GetDatum((int64) v))
+ZC_CONVERTER(conv_uint64_to_int2, uint64, NO_SENTINEL,
+			 if (v > PG_INT16_MAX)
+			 report_uint_range(cv, row, v);
+			 values[i] = Int16GetDatum((int16) v))
+ZC_CONVERTER(conv_uint64_to_int4, uint64, NO_SENTINEL,
+			 if (v > PG_INT32_MAX)
+			 report_uint_range(cv, row, v);
+			 values[i] = Int32GetDatum((int32) v))
+ZC_CONVERTER(conv_uint64_to_int8, uint64, NO_SENTINEL,
+			 if (v > PG_INT64_MAX)
+			 report_uint_range(cv, row, v);
+			 values[i] = Int64GetDatum((int64) v))
+
+/* floats into integers: only whole numbers in range */
+ZC_CONVERTER(conv_float32_to_int2, float, NAN_SENTINEL,
+			 if (v != floorf(v) || isinf(v))
+			 report_not_integral(cv, row, v);
+			 if (v < PG_INT16_MIN || v > PG_INT16_MAX)
+			 report_float_range(cv, row, v);
+			 values[i] = Int16GetDatum((int16) v))
+ZC_CONVERTER(conv_float32_to_int4, float, NAN_SENTINEL,
+			 if (v != floorf(v) || isinf(v))
+			 report_not_integral(cv, row, v);
+			 if (!FLOAT4_FITS_IN_INT32(v))
+			 report_float_range(cv, row, v);
+			 values[i] = Int32GetDatum((int32) v))
+ZC_CONVERTER(conv_float32_to_int8, float, NAN_SENTINEL,
+			 if (v != floorf(v) || isinf(v))
+			 report_not_integral(cv, row, v);
+			 if (!FLOAT4_FITS_IN_INT64(v))
+			 report_float_range(cv, row, v);
+			 values[i] = Int64GetDatum((int64) v))
+ZC_CONVERTER(conv_float64_to_int2, double, NAN_SENTINEL,
+			 if (v != floor(v) || isinf(v))
+			 report_not_integral(cv, row, v);
+			 if (v < PG_INT16_MIN || v > PG_INT16_MAX)
+			 report_float_range(cv, row, v);
+			 values[i] = Int16GetDatum((int16) v))
+ZC_CONVERTER(conv_float64_to_int4, double, NAN_SENTINEL,
+			 if (v != floor(v) || isinf(v))
+			 report_not_integral(cv, row, v);
+			 if (!FLOAT8_FITS_IN_INT32(v))
+			 report_float_range(cv, row, v);
+			 values[i] = Int32GetDatum((int32) v))
+ZC_CONVERTER(conv_float64_to_int8, double, NAN_SENTINEL,
+			 if (v != floor(v) || isinf(v))
+			 report_not_integral(cv, row, v);
+			 if (!FLOAT8_FITS_IN_INT64(v))
+			 report_float_range(cv, row, v);
+			 values[i] = Int64GetDatum((int64) v))
+
+/* numbers into real */
+ZC_CONVERTER(conv_int8_to_float4, int8, NO_SENTINEL,
+			 values[i] = Float4GetDatum((float4) v))
+ZC_CONVERTER(conv_int16_to_float4, int16, NO_SENTINEL,
+			 values[i] = Float4GetDatum((float4) v))
+ZC_CONVERTER(conv_int32_to_float4, int32, NO_SENTINEL,
+			 values[i] = Float4GetDatum((float4) v))
+ZC_CONVERTER(conv_int64_to_float4, int64, NO_SENTINEL,
+			 values[i] = Float4GetDatum((float4) v))
+ZC_CONVERTER(conv_uint8_to_float4, uint8, NO_SENTINEL,
+			 values[i] = Float4GetDatum((float4) v))
+ZC_CONVERTER(conv_uint16_to_float4, uint16, NO_SENTINEL,
+			 values[i] = Float4GetDatum((float4) v))
+ZC_CONVERTER(conv_uint32_to_float4, uint32, NO_SENTINEL,
+			 values[i] = Float4GetDatum((float4) v))
+ZC_CONVERTER(conv_uint64_to_float4, uint64, NO_SENTINEL,
+			 values[i] = Float4GetDatum((float4) v))
+ZC_CONVERTER(conv_float32_to_float4, float, NAN_SENTINEL,
+			 values[i] = Float4GetDatum(v))
+ZC_CONVERTER(conv_float64_to_float4, double, NAN_SENTINEL,
+			 float4 f = (float4) v;
+
+			 if ((isinf(f) && !isinf(v)) || (f == 0.0f && v != 0.0))
+			 report_float_range(cv, row, v);
+			 values[i] = Float4GetDatum(f))
+
+/* numbers into double precision */
+ZC_CONVERTER(conv_int8_to_float8, int8, NO_SENTINEL,
+			 values[i] = Float8GetDatum((float8) v))
+ZC_CONVERTER(conv_int16_to_float8, int16, NO_SENTINEL,
+			 values[i] = Float8GetDatum((float8) v))
+ZC_CONVERTER(conv_int32_to_float8, int32, NO_SENTINEL,
+			 values[i] = Float8GetDatum((float8) v))
+ZC_CONVERTER(conv_int64_to_float8, int64, NO_SENTINEL,
+			 values[i] = Float8GetDatum((float8) v))
+ZC_CONVERTER(conv_uint8_to_float8, uint8, NO_SENTINEL,
+			 values[i] = Float8GetDatum((float8) v))
+ZC_CONVERTER(conv_uint16_to_float8, uint16, NO_SENTINEL,
+			 values[i] = Float8GetDatum((float8) v))
+ZC_CONVERTER(conv_uint32_to_float8, uint32, NO_SENTINEL,
+			 values[i] = Float8GetDatum((float8) v))
+ZC_CONVERTER(conv_uint64_to_float8, uint64, NO_SENTINEL,
+			 values[i] = Float8GetDatum((float8) v))
+ZC_CONVERTER(conv_float32_to_float8, float, NAN_SENTINEL,
+			 values[i] = Float8GetDatum((float8) v))
+ZC_CONVERTER(conv_float64_to_float8, double, NAN_SENTINEL,
+			 values[i] = Float8GetDatum(v))
+
+/* numbers into numeric */
+ZC_CONVERTER(conv_int8_to_numeric, int8, NO_SENTINEL,
+			 values[i] = NumericGetDatum(int64_to_numeric(v)))
+ZC_CONVERTER(conv_int16_to_numeric, int16, NO_SENTINEL,
+			 values[i] = NumericGetDatum(int64_to_numeric(v)))
+ZC_CONVERTER(conv_int32_to_numeric, int32, NO_SENTINEL,
+			 values[i] = NumericGetDatum(int64_to_numeric(v)))
+ZC_CONVERTER(conv_int64_to_numeric, int64, NO_SENTINEL,
+			 values[i] = NumericGetDatum(int64_to_numeric(v)))
+ZC_CONVERTER(conv_uint8_to_numeric, uint8, NO_SENTINEL,
+			 values[i] = NumericGetDatum(int64_to_numeric(v)))
+ZC_CONVERTER(conv_uint16_to_numeric, uint16, NO_SENTINEL,
+			 values[i] = NumericGetDatum(int64_to_numeric(v)))
+ZC_CONVERTER(conv_uint32_to_numeric, uint32, NO_SENTINEL,
+			 values[i] = NumericGetDatum(int64_to_numeric(v)))
+ZC_CONVERTER(conv_uint64_to_numeric, uint64, NO_SENTINEL,
+			 if (v <= PG_INT64_MAX)
+			 values[i] = NumericGetDatum(int64_to_numeric((int64) v));
+			 else
+			 {
+				 char		buf[32];
+
+				 snprintf(buf, sizeof(buf), UINT64_FORMAT, v);
+				 values[i] = DirectFunctionCall3(numeric_in, CStringGetDatum(buf),
+												 ObjectIdGetDatum(InvalidOid),
+												 Int32GetDatum(-1));
+			 })
+ZC_CONVERTER(conv_float32_to_numeric, float, NAN_SENTINEL,
+			 values[i] = DirectFunctionCall1(float4_numeric, Float4GetDatum(v)))
+ZC_CONVERTER(conv_float64_to_numeric, double, NAN_SENTINEL,
+			 values[i] = DirectFunctionCall1(float8_numeric, Float8GetDatum(v)))
+
+/*
+ * Convert a time value of the column's unit to microseconds since the Unix
+ * epoch, rounding nanoseconds to the nearest microsecond (ties to even).
+ * Returns false on overflow.
+ */
+static inline bool
+time_to_unix_usecs(const ZcConverter *cv, int64 v, int64 *usecs)
+{
+	if (cv->unit_div > 1)
+	{
+		int64		q = v / cv->unit_div;
+		int64		r = v % cv->unit_div;
+		int64		half = cv->unit_div / 2;
+
+		if (r < 0)
+		{
+			r += cv->unit_div;
+			q -= 1;
+		}
+		if (r > half || (r == half && (q & 1) != 0))
+			q += 1;
+		*usecs = q;
+		return true;
+	}
+	return !pg_mul_s64_overflow(v, cv->unit_mul, usecs);
+}
+
+/* Convert a Unix-epoch time value to a PostgreSQL timestamp, or fail. */
+static inline bool
+time_to_timestamp(const ZcConverter *cv, int64 v, Timestamp *ts)
+{
+	int64		usecs;
+
+	if (!time_to_unix_usecs(cv, v, &usecs))
+		return false;
+	if (pg_sub_s64_overflow(usecs, ZC_UNIX_TO_PG_USECS, ts))
+		return false;
+	return IS_VALID_TIMESTAMP(*ts);
+}
+
+/* datetime64 into timestamp, and tz-aware datetime64 into timestamptz */
+ZC_CONVERTER(conv_time_to_same, int64, NAT_SENTINEL,
+			 Timestamp ts;
+
+			 if (!time_to_timestamp(cv, v, &ts))
+			 report_time_range(cv, row, v);
+			 values[i] = TimestampGetDatum(ts))
+
+/* naive datetime64 into timestamptz, read in the session's TimeZone */
+ZC_CONVERTER(conv_timestamp_to_timestamptz, int64, NAT_SENTINEL,
+			 Timestamp ts;
+			 TimestampTz tstz;
+			 int overflow = 0;
+
+			 if (!time_to_timestamp(cv, v, &ts))
+			 report_time_range(cv, row, v);
+			 tstz = timestamp2timestamptz_opt_overflow(ts, &overflow);
+			 if (overflow != 0)
+			 report_time_range(cv, row, v);
+			 values[i] = TimestampTzGetDatum(tstz))
+
+/* tz-aware datetime64 into timestamp, as wall-clock time in TimeZone */
+ZC_CONVERTER(conv_timestamptz_to_timestamp, int64, NAT_SENTINEL,
+			 Timestamp ts;
+
+			 if (!time_to_timestamp(cv, v, &ts))
+			 report_time_range(cv, row, v);
+			 mark_position(cv, row);
+			 values[i] = DirectFunctionCall1(timestamptz_timestamp,
+											 TimestampTzGetDatum(ts)))
+
+/*
+ * Apply the column's typmod and domain constraints to converted values, and
+ * check a domain's NOT NULL on NULLs.  Calls out to the type's length
+ * coercion function and domain_check(), which report their own errors; the
+ * position is set first so that the error context names the row.
+ */
+static void
+finish_values(ZcConverter *cv, uint64 first, int count,
+			  Datum *values, bool *isnull)
+{
+	for (int i = 0; i < count; i++)
+	{
+		mark_position(cv, cv->row_base + first + i);
+		if (cv->apply_typmod && !isnull[i])
+			values[i] = FunctionCall3(&cv->typmod_func, values[i],
+									  Int32GetDatum(cv->basetypmod),
+									  BoolGetDatum(false));
+		if (cv->is_domain)
+			domain_check(values[i], isnull[i], cv->typid,
+						 &cv->domain_extra, cv->long_context);
+	}
+	cv->pos->has_row = false;
+	cv->pos->column = -1;
+}
+
+/* Wrap a converter when a typmod or a domain needs a second pass. */
+static bool
+convert_then_finish(ZcConverter *cv, const ZcColumnView *view, uint64 first,
+					int count, Datum *values, bool *isnull)
+{
+	bool		anynull;
+
+	anynull = cv->inner_fn(cv, view, first, count, values, isnull);
+	finish_values(cv, first, count, values, isnull);
+	return anynull;
+}
+
+/* A hint listing what a wire type can be loaded into. */
+static const char *
+what_would_work(const ZcColumnDesc *desc)
+{
+	switch (desc->type)
+	{
+		case ZC_T_BOOL:
+			return "A bool column loads into boolean.";
+		case ZC_T_INT8:
+		case ZC_T_INT16:
+		case ZC_T_INT32:
+		case ZC_T_INT64:
+		case ZC_T_UINT8:
+		case ZC_T_UINT16:
+		case ZC_T_UINT32:
+		case ZC_T_UINT64:
+			return "An integer column loads into smallint, integer or bigint (range-checked), real, double precision or numeric.";
+		case ZC_T_FLOAT32:
+		case ZC_T_FLOAT64:
+			return "A float column loads into real, double precision or numeric, and into smallint, integer or bigint when every value is a whole number.";
+		case ZC_T_TIMESTAMP:
+			return "A naive datetime64 column loads into timestamp, or into timestamp with time zone, read in the session's TimeZone.";
+		case ZC_T_TIMESTAMPTZ:
+			return "A tz-aware datetime64 column loads into timestamp with time zone, or into timestamp, converted to the session's TimeZone.";
+		default:
+			return "Convert the column in pandas, or change the table column's type.";
+	}
+}
+
+/* Report a (wire type, column type) pair that has no converter. */
+static void
+pg_attribute_noreturn()
+report_mismatch(int column, const ZcColumnDesc *desc, const char *attname,
+				Oid typid, int32 typmod)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATATYPE_MISMATCH),
+			 errmsg("column \"%s\" is of type %s, but the stream sends %s for it",
+					attname, format_type_with_typemod(typid, typmod),
+					zc_describe_wire(desc)),
+			 errdetail("Stream column %d (\"%s\") cannot be loaded into a column of type %s.",
+					   column + 1, desc->name, format_type_be(typid)),
+			 errhint("%s", what_would_work(desc))));
+}
+
+/* Pick the converter for an integer, float or bool wire type. */
+static ZcConvertFn
+choose_numeric(const ZcColumnDesc *desc, Oid base)
+{
+	/* rows: wire types bool..float64; columns: bool int2 int4 int8 float4 float8 numeric */
+	static const ZcConvertFn table[][7] = {
+		[ZC_T_BOOL] = {conv_bool_to_bool, NULL, NULL, NULL, NULL, NULL, NULL},
+		[ZC_T_INT8] = {NULL, conv_int8_to_int2, conv_int8_to_int4, conv_int8_to_int8,
+		conv_int8_to_float4, conv_int8_to_float8, conv_int8_to_numeric},
+		[ZC_T_INT16] = {NULL, conv_int16_to_int2, conv_int16_to_int4, conv_int16_to_int8,
+		conv_int16_to_float4, conv_int16_to_float8, conv_int16_to_numeric},
+		[ZC_T_INT32] = {NULL, conv_int32_to_int2, conv_int32_to_int4, conv_int32_to_int8,
+		conv_int32_to_float4, conv_int32_to_float8, conv_int32_to_numeric},
+		[ZC_T_INT64] = {NULL, conv_int64_to_int2, conv_int64_to_int4, conv_int64_to_int8,
+		conv_int64_to_float4, conv_int64_to_float8, conv_int64_to_numeric},
+		[ZC_T_UINT8] = {NULL, conv_uint8_to_int2, conv_uint8_to_int4, conv_uint8_to_int8,
+		conv_uint8_to_float4, conv_uint8_to_float8, conv_uint8_to_numeric},
+		[ZC_T_UINT16] = {NULL, conv_uint16_to_int2, conv_uint16_to_int4, conv_uint16_to_int8,
+		conv_uint16_to_float4, conv_uint16_to_float8, conv_uint16_to_numeric},
+		[ZC_T_UINT32] = {NULL, conv_uint32_to_int2, conv_uint32_to_int4, conv_uint32_to_int8,
+		conv_uint32_to_float4, conv_uint32_to_float8, conv_uint32_to_numeric},
+		[ZC_T_UINT64] = {NULL, conv_uint64_to_int2, conv_uint64_to_int4, conv_uint64_to_int8,
+		conv_uint64_to_float4, conv_uint64_to_float8, conv_uint64_to_numeric},
+		[ZC_T_FLOAT32] = {NULL, conv_float32_to_int2, conv_float32_to_int4, conv_float32_to_int8,
+		conv_float32_to_float4, conv_float32_to_float8, conv_float32_to_numeric},
+		[ZC_T_FLOAT64] = {NULL, conv_float64_to_int2, conv_float64_to_int4, conv_float64_to_int8,
+		conv_float64_to_float4, conv_float64_to_float8, conv_float64_to_numeric},
+	};
+	int			col;
+
+	switch (base)
+	{
+		case BOOLOID:
+			col = 0;
+			break;
+		case INT2OID:
+			col = 1;
+			break;
+		case INT4OID:
+			col = 2;
+			break;
+		case INT8OID:
+			col = 3;
+			break;
+		case FLOAT4OID:
+			col = 4;
+			break;
+		case FLOAT8OID:
+			col = 5;
+			break;
+		case NUMERICOID:
+			col = 6;
+			break;
+		default:
+			return NULL;
+	}
+	return table[desc->type][col];
+}
+
+/* Pick the converter for a timestamp or timestamptz wire type. */
+static ZcConvertFn
+choose_time(const ZcColumnDesc *desc, Oid base)
+{
+	if (desc->type == ZC_T_TIMESTAMP)
+	{
+		if (base == TIMESTAMPOID)
+			return conv_time_to_same;
+		if (base == TIMESTAMPTZOID)
+			return conv_timestamp_to_timestamptz;
+	}
+	else if (desc->type == ZC_T_TIMESTAMPTZ)
+	{
+		if (base == TIMESTAMPTZOID)
+			return conv_time_to_same;
+		if (base == TIMESTAMPOID)
+			return conv_timestamptz_to_timestamp;
+	}
+	return NULL;
+}
+
+/* Set the unit scaling of a time column: to microseconds. */
+static void
+set_time_unit(ZcConverter *cv)
+{
+	switch (cv->desc->unit)
+	{
+		case ZC_UNIT_S:
+			cv->unit_mul = USECS_PER_SEC;
+			cv->unit_div = 1;
+			break;
+		case ZC_UNIT_MS:
+			cv->unit_mul = 1000;
+			cv->unit_div = 1;
+			break;
+		case ZC_UNIT_US:
+			cv->unit_mul = 1;
+			cv->unit_div = 1;
+			break;
+		case ZC_UNIT_NS:
+			cv->unit_mul = 1;
+			cv->unit_div = 1000;
+			break;
+		default:
+			elog(ERROR, "unexpected time unit %d", cv->desc->unit);
+	}
+}
+
+/*
+ * Choose the converter for stream column 'column' (described by desc) and
+ * the table column attname of type typid/typmod.
+ */
+void
+zc_converter_init(ZcConverter *cv, int column, const ZcColumnDesc *desc,
+				  const char *attname, Oid typid, int32 typmod,
+				  ZcPosition *pos)
+{
+	ZcConvertFn fn = NULL;
+	Oid			funcid;
+
+	memset(cv, 0, sizeof(*cv));
+	cv->desc = desc;
+	cv->column = column;
+	cv->attname = attname;
+	cv->typid = typid;
+	cv->typmod = typmod;
+	cv->pos = pos;
+	cv->long_context = CurrentMemoryContext;
+	cv->basetypmod = typmod;
+	cv->basetypid = getBaseTypeAndTypmod(typid, &cv->basetypmod);
+	cv->is_domain = (cv->basetypid != typid);
+	get_typlenbyval(cv->basetypid, &cv->typlen, &cv->typbyval);
+
+	switch (desc->type)
+	{
+		case ZC_T_BOOL:
+		case ZC_T_INT8:
+		case ZC_T_INT16:
+		case ZC_T_INT32:
+		case ZC_T_INT64:
+		case ZC_T_UINT8:
+		case ZC_T_UINT16:
+		case ZC_T_UINT32:
+		case ZC_T_UINT64:
+		case ZC_T_FLOAT32:
+		case ZC_T_FLOAT64:
+			fn = choose_numeric(desc, cv->basetypid);
+			break;
+		case ZC_T_TIMESTAMP:
+		case ZC_T_TIMESTAMPTZ:
+			set_time_unit(cv);
+			fn = choose_time(desc, cv->basetypid);
+			break;
+		default:
+			break;
+	}
+	if (fn == NULL)
+		report_mismatch(column, desc, attname, typid, typmod);
+
+	/* a typmod such as numeric(10,2) or timestamp(0) is applied per value */
+	if (cv->basetypmod >= 0 &&
+		find_typmod_coercion_function(cv->basetypid, &funcid) == COERCION_PATH_FUNC)
+	{
+		cv->apply_typmod = true;
+		fmgr_info(funcid, &cv->typmod_func);
+	}
+
+	if (cv->apply_typmod || cv->is_domain)
+	{
+		cv->inner_fn = fn;
+		cv->fn = convert_then_finish;
+	}
+	else
+		cv->fn = fn;
+}
+
+/* Describe a stream column's wire type for messages, e.g. "timestamp[ns]". */
+const char *
+zc_describe_wire(const ZcColumnDesc *desc)
+{
+	const char *name = zc_wire_type_name(desc->type);
+
+	if (name == NULL)
+		return psprintf("wire type %d", desc->type);
+	switch (desc->type)
+	{
+		case ZC_T_TIMESTAMP:
+		case ZC_T_DURATION:
+			return psprintf("%s[%s]", name, zc_time_unit_name(desc->unit));
+		case ZC_T_TIMESTAMPTZ:
+			if (desc->tz_len > 0)
+				return psprintf("%s[%s, %s]", name,
+								zc_time_unit_name(desc->unit), desc->tz);
+			return psprintf("%s[%s]", name, zc_time_unit_name(desc->unit));
+		default:
+			return name;
+	}
+}

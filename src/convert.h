@@ -1,0 +1,94 @@
+/*-------------------------------------------------------------------------
+ *
+ * convert.h
+ *	  Converters from a stream column's wire type to a table column's type.
+ *
+ * A converter is chosen once per (wire type, column type) pair when the
+ * stream's header arrives.  It then turns a range of a batch's column into
+ * Datums in a tight loop, with no per-value type dispatch.  Conversions are
+ * exact where the types match, widen where that is safe, and range-check
+ * where they narrow; every error names the column and the frame row.
+ *
+ * src/convert.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef ZCIMPORT_CONVERT_H
+#define ZCIMPORT_CONVERT_H
+
+#include "fmgr.h"
+
+#include "stream.h"
+
+typedef struct ZcConverter ZcConverter;
+
+/*
+ * Where a load is, for error messages and the error context line.  The
+ * converters set it only when they report an error or call out to code
+ * that may (a domain check, a typmod coercion, an input function).
+ */
+typedef struct ZcPosition
+{
+	int			column;			/* stream column, or -1 */
+	uint64		row;			/* frame row, 0-based */
+	bool		has_row;
+} ZcPosition;
+
+/*
+ * Convert rows [first, first + count) of a batch's column into values[] and
+ * isnull[] (count entries each).  Returns true if any of them is NULL.
+ */
+typedef bool (*ZcConvertFn) (ZcConverter *cv, const ZcColumnView *view,
+							 uint64 first, int count,
+							 Datum *values, bool *isnull);
+
+struct ZcConverter
+{
+	ZcConvertFn fn;
+	ZcConvertFn inner_fn;		/* the typed loop, when fn adds a second pass */
+
+	/* the stream column */
+	const ZcColumnDesc *desc;
+	int			column;			/* index in the stream */
+
+	/* the table column */
+	const char *attname;
+	Oid			typid;			/* declared type, maybe a domain */
+	int32		typmod;			/* declared typmod */
+	Oid			basetypid;		/* the domain's base type, or typid */
+	int32		basetypmod;
+	int16		typlen;
+	bool		typbyval;
+
+	/* a domain's constraints are checked with domain_check() */
+	bool		is_domain;
+	void	   *domain_extra;
+
+	/* unit scaling for time types: value * mul / div, in microseconds */
+	int64		unit_mul;
+	int64		unit_div;
+
+	/* the target type's typmod is enforced per value */
+	bool		apply_typmod;
+	FmgrInfo	typmod_func;	/* the type's length-coercion function */
+
+	/* frame row of the batch's first row, for error messages */
+	uint64		row_base;
+	ZcPosition *pos;			/* the load's position, updated on error */
+	MemoryContext long_context; /* lives as long as the load */
+};
+
+/*
+ * Choose the converter for a stream column and a table column.  Raises a
+ * datatype_mismatch error, naming both types and what would work, when the
+ * pair is not supported.  Allocates in the current memory context.
+ */
+extern void zc_converter_init(ZcConverter *cv, int column,
+							  const ZcColumnDesc *desc,
+							  const char *attname, Oid typid, int32 typmod,
+							  ZcPosition *pos);
+
+/* A short, readable description of a wire column, e.g. "float64". */
+extern const char *zc_describe_wire(const ZcColumnDesc *desc);
+
+#endif							/* ZCIMPORT_CONVERT_H */

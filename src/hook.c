@@ -1,0 +1,250 @@
+/*-------------------------------------------------------------------------
+ *
+ * hook.c
+ *	  The ProcessUtility hook behind COPY ... WITH (FORMAT zcimport).
+ *
+ * The hook catches a CopyStmt whose FORMAT option is zcimport and runs it
+ * here; every other statement goes on, untouched, to the previous hook or
+ * to standard_ProcessUtility().  For COPY t [(cols)] FROM STDIN it makes
+ * the checks DoCopy() makes (read-only transactions, INSERT privilege on
+ * the columns, row-level security), transforms a WHERE clause as DoCopy()
+ * does, answers CopyInResponse, runs the load and sets the ordinary
+ * "COPY n" command tag.  COPY TO and COPY FROM a file or program are
+ * refused with FORMAT zcimport.
+ *
+ * src/hook.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/sysattr.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "commands/copy.h"
+#include "commands/defrem.h"
+#include "commands/progress.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "optimizer/optimizer.h"
+#include "parser/parse_coerce.h"
+#include "parser/parse_collate.h"
+#include "parser/parse_expr.h"
+#include "parser/parse_relation.h"
+#include "tcop/dest.h"
+#include "tcop/tcopprot.h"
+#include "tcop/utility.h"
+#include "utils/rel.h"
+#include "utils/rls.h"
+
+#include "copyin.h"
+#include "hook.h"
+#include "load.h"
+
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+/* Does this COPY statement ask for FORMAT zcimport? */
+static bool
+is_zcimport_copy(CopyStmt *stmt)
+{
+	ListCell   *lc;
+
+	foreach(lc, stmt->options)
+	{
+		DefElem    *def = lfirst_node(DefElem, lc);
+
+		if (strcmp(def->defname, "format") == 0 &&
+			strcmp(defGetString(def), "zcimport") == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Check the COPY options that FORMAT zcimport allows; returns FREEZE. */
+static bool
+parse_options(ParseState *pstate, List *options)
+{
+	bool		freeze = false;
+	bool		freeze_seen = false;
+	bool		format_seen = false;
+	ListCell   *lc;
+
+	foreach(lc, options)
+	{
+		DefElem    *def = lfirst_node(DefElem, lc);
+
+		if (strcmp(def->defname, "format") == 0)
+		{
+			if (format_seen)
+				errorConflictingDefElem(def, pstate);
+			format_seen = true;
+		}
+		else if (strcmp(def->defname, "freeze") == 0)
+		{
+			if (freeze_seen)
+				errorConflictingDefElem(def, pstate);
+			freeze_seen = true;
+			freeze = defGetBoolean(def);
+		}
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_SYNTAX_ERROR),
+					 errmsg("COPY option \"%s\" is not supported with FORMAT zcimport",
+							def->defname),
+					 errdetail("FORMAT zcimport accepts only the FREEZE option."),
+					 parser_errposition(pstate, def->location)));
+	}
+	return freeze;
+}
+
+/* Transform a COPY FROM ... WHERE clause, as DoCopy() does. */
+static Node *
+transform_where(ParseState *pstate, ParseNamespaceItem *nsitem, Node *where)
+{
+	Node	   *clause;
+
+	addNSItemToQuery(pstate, nsitem, false, true, true);
+	clause = transformExpr(pstate, where, EXPR_KIND_COPY_WHERE);
+	clause = coerce_to_boolean(pstate, clause, "WHERE");
+	assign_expr_collations(pstate, clause);
+	clause = eval_const_expressions(NULL, clause);
+	clause = (Node *) canonicalize_qual((Expr *) clause, false);
+	return (Node *) make_ands_implicit((Expr *) clause);
+}
+
+/* Run COPY t [(cols)] FROM STDIN WITH (FORMAT zcimport [, FREEZE]). */
+static uint64
+copy_from_stdin(ParseState *pstate, CopyStmt *stmt)
+{
+	ZcLoadOptions options;
+	ZcInput		input;
+	Relation	rel;
+	ParseNamespaceItem *nsitem;
+	RangeTblEntry *rte;
+	ListCell   *lc;
+	uint64		processed;
+
+	memset(&options, 0, sizeof(options));
+	options.freeze = parse_options(pstate, stmt->options);
+
+	if (whereToSendOutput != DestRemote)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("COPY FROM STDIN with FORMAT zcimport needs a client connection")));
+
+	rel = table_openrv(stmt->relation, RowExclusiveLock);
+	nsitem = addRangeTableEntryForRelation(pstate, rel, RowExclusiveLock,
+										   NULL, false, false);
+	rte = nsitem->p_rte;
+	rte->requiredPerms = ACL_INSERT;
+
+	if (stmt->whereClause)
+		options.where_clause = transform_where(pstate, nsitem,
+											   stmt->whereClause);
+
+	options.attnums = CopyGetAttnums(RelationGetDescr(rel), rel,
+									 stmt->attlist);
+	foreach(lc, options.attnums)
+	{
+		int			attno = lfirst_int(lc) - FirstLowInvalidHeapAttributeNumber;
+
+		rte->insertedCols = bms_add_member(rte->insertedCols, attno);
+	}
+	ExecCheckRTPerms(pstate->p_rtable, true);
+
+	if (check_enable_rls(rte->relid, InvalidOid, false) == RLS_ENABLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("COPY FROM not supported with row-level security"),
+				 errhint("Use INSERT statements instead.")));
+
+	if (XactReadOnly && !rel->rd_islocaltemp)
+		PreventCommandIfReadOnly("COPY FROM");
+
+	options.rel = rel;
+	options.range_table = pstate->p_rtable;
+	options.progress_type = PROGRESS_COPY_TYPE_PIPE;
+
+	zc_copyin_begin(list_length(options.attnums));
+	zc_input_init_copyin(&input);
+	processed = zc_load(&options, &input);
+
+	table_close(rel, NoLock);
+	return processed;
+}
+
+/* Run a COPY statement with FORMAT zcimport, or refuse it. */
+static uint64
+run_zcimport_copy(CopyStmt *stmt, const char *queryString,
+				  QueryEnvironment *queryEnv)
+{
+	ParseState *pstate;
+	uint64		processed;
+
+	if (!stmt->is_from)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("COPY TO is not supported with FORMAT zcimport"),
+				 errhint("FORMAT zcimport only loads data; use FORMAT binary or csv to export it.")));
+	if (stmt->is_program)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("COPY FROM PROGRAM is not supported with FORMAT zcimport")));
+	if (stmt->filename != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("COPY FROM a file is not supported with FORMAT zcimport"),
+				 errhint("Send the file from the client with psql's \\copy ... FROM 'file' WITH (FORMAT zcimport).")));
+
+	/* what standard_ProcessUtility() checks for COPY FROM */
+	if (XactReadOnly || IsInParallelMode())
+	{
+		PreventCommandIfParallelMode("COPY FROM");
+		PreventCommandDuringRecovery("COPY FROM");
+	}
+
+	pstate = make_parsestate(NULL);
+	pstate->p_sourcetext = queryString;
+	pstate->p_queryEnv = queryEnv;
+	processed = copy_from_stdin(pstate, stmt);
+	free_parsestate(pstate);
+	return processed;
+}
+
+/* The hook: FORMAT zcimport here, everything else passed on. */
+static void
+zc_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+				  bool readOnlyTree, ProcessUtilityContext context,
+				  ParamListInfo params, QueryEnvironment *queryEnv,
+				  DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+
+	if (IsA(parsetree, CopyStmt) && is_zcimport_copy((CopyStmt *) parsetree))
+	{
+		uint64		processed;
+
+		check_stack_depth();
+		processed = run_zcimport_copy((CopyStmt *) parsetree, queryString,
+									  queryEnv);
+		if (qc)
+			SetQueryCompletion(qc, CMDTAG_COPY, processed);
+		return;
+	}
+
+	if (prev_ProcessUtility)
+		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+							params, queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+}
+
+/* Install the hook; called once, when the library is loaded. */
+void
+zc_install_hook(void)
+{
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = zc_ProcessUtility;
+}

@@ -1,0 +1,667 @@
+/*-------------------------------------------------------------------------
+ *
+ * insert.c
+ *	  Inserting formed tuples through the executor, as COPY FROM does.
+ *
+ * This follows the structure of CopyFrom() in PostgreSQL 15's copyfrom.c:
+ * a ResultRelInfo for the target, partition tuple routing, BEFORE/INSTEAD
+ * OF/AFTER ROW and statement triggers with transition capture, stored
+ * generated columns, ExecConstraints(), and buffering of up to
+ * ZC_MAX_BUFFERED_TUPLES rows per relation for table_multi_insert() with a
+ * BulkInsertState, followed by index insertion and AFTER ROW triggers.
+ * Where multi-inserts are unsafe (BEFORE or INSTEAD OF row triggers,
+ * volatile defaults, a volatile WHERE clause, transition tables on a
+ * partitioned target) rows are inserted one at a time, as COPY does.
+ *
+ * Differences from COPY: rows arrive as heap tuples already formed from
+ * whole column buffers, so the target's multi-insert slots are
+ * TTSOpsHeapTuple slots that take the tuple without a copy; and foreign
+ * tables are not supported.
+ *
+ * src/insert.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_class.h"
+#include "commands/progress.h"
+#include "commands/trigger.h"
+#include "executor/execPartition.h"
+#include "executor/executor.h"
+#include "executor/nodeModifyTable.h"
+#include "optimizer/optimizer.h"
+#include "pgstat.h"
+#include "utils/memutils.h"
+#include "utils/portal.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "insert.h"
+
+/* Buffer at most this many rows, or this many bytes, before flushing. */
+#define ZC_MAX_BUFFERED_TUPLES	1000
+#define ZC_MAX_BUFFERED_BYTES	65535
+
+/* Trim the list of partition buffers back down to this number. */
+#define ZC_MAX_PARTITION_BUFFERS 32
+
+typedef enum ZcInsertMethod
+{
+	ZC_INSERT_SINGLE,			/* one row at a time */
+	ZC_INSERT_MULTI,			/* always table_multi_insert */
+	ZC_INSERT_MULTI_CONDITIONAL /* multi-insert where the partition allows */
+} ZcInsertMethod;
+
+/* Rows buffered for one relation. */
+typedef struct ZcMultiBuffer
+{
+	TupleTableSlot *slots[ZC_MAX_BUFFERED_TUPLES];
+	ResultRelInfo *rri;
+	BulkInsertState bistate;
+	int			nused;
+	uint64		rows[ZC_MAX_BUFFERED_TUPLES];	/* frame row of each */
+	uint64		batches[ZC_MAX_BUFFERED_TUPLES];	/* and its batch */
+} ZcMultiBuffer;
+
+struct ZcInsert
+{
+	Relation	rel;
+	EState	   *estate;
+	ModifyTableState *mtstate;
+	ResultRelInfo *target_rri;
+	ResultRelInfo *prev_rri;
+	PartitionTupleRouting *proute;
+	TransitionCaptureState *transition_capture;
+	ExprState  *qualexpr;
+	CommandId	mycid;
+	int			ti_options;
+	ZcInsertMethod method;
+
+	/* multi-insert buffers: the target's, or one per partition in use */
+	List	   *buffers;
+	int			buffered_tuples;
+	int			buffered_bytes;
+
+	/* single inserts, and the root-typed slot for partition routing */
+	TupleTableSlot *singleslot;
+	BulkInsertState bistate;
+
+	/* triggers of the relation rows go to now (target or partition) */
+	bool		has_before_row;
+	bool		has_instead_row;
+	bool		leafpart_use_multi;
+
+	uint64		processed;
+	uint64		excluded;
+
+	/* the frame row being inserted and its batch, for the error context */
+	uint64		cur_row;
+	uint64		cur_batch;
+	bool		cur_row_valid;
+};
+
+/* Make the multi-insert buffer of a relation and track it. */
+static ZcMultiBuffer *
+buffer_setup(ZcInsert *ins, ResultRelInfo *rri)
+{
+	ZcMultiBuffer *buffer = palloc0(sizeof(ZcMultiBuffer));
+
+	buffer->rri = rri;
+	buffer->bistate = GetBulkInsertState();
+	rri->ri_CopyMultiInsertBuffer = (struct CopyMultiInsertBuffer *) buffer;
+	ins->buffers = lappend(ins->buffers, buffer);
+	return buffer;
+}
+
+/*
+ * The next free slot of a relation's buffer.  The target's own slots are
+ * heap-tuple slots, so formed tuples go in without a copy; a partition's
+ * slots are of its table AM's type, as COPY makes them.
+ */
+static TupleTableSlot *
+buffer_next_slot(ZcInsert *ins, ZcMultiBuffer *buffer)
+{
+	int			nused = buffer->nused;
+
+	Assert(nused < ZC_MAX_BUFFERED_TUPLES);
+	if (buffer->slots[nused] == NULL)
+	{
+		Relation	rel = buffer->rri->ri_RelationDesc;
+
+		if (buffer->rri == ins->target_rri)
+			buffer->slots[nused] =
+				MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsHeapTuple);
+		else
+			buffer->slots[nused] = table_slot_create(rel, NULL);
+	}
+	return buffer->slots[nused];
+}
+
+/* Write a relation's buffered rows out, with index entries and triggers. */
+static void
+buffer_flush(ZcInsert *ins, ZcMultiBuffer *buffer)
+{
+	EState	   *estate = ins->estate;
+	ResultRelInfo *rri = buffer->rri;
+	TupleTableSlot **slots = buffer->slots;
+	int			nused = buffer->nused;
+	MemoryContext oldcontext;
+
+	if (nused == 0)
+		return;
+
+	/* table_multi_insert may leak memory: use the per-tuple context */
+	ins->cur_row_valid = false;
+	oldcontext = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
+	table_multi_insert(rri->ri_RelationDesc, slots, nused,
+					   ins->mycid, ins->ti_options, buffer->bistate);
+	MemoryContextSwitchTo(oldcontext);
+
+	for (int i = 0; i < nused; i++)
+	{
+		if (rri->ri_NumIndices > 0)
+		{
+			List	   *recheck;
+
+			ins->cur_row = buffer->rows[i];
+			ins->cur_batch = buffer->batches[i];
+			ins->cur_row_valid = true;
+			recheck = ExecInsertIndexTuples(rri, slots[i], estate,
+											false, false, NULL, NIL);
+			ExecARInsertTriggers(estate, rri, slots[i], recheck,
+								 ins->transition_capture);
+			list_free(recheck);
+		}
+		else if (rri->ri_TrigDesc != NULL &&
+				 (rri->ri_TrigDesc->trig_insert_after_row ||
+				  rri->ri_TrigDesc->trig_insert_new_table))
+		{
+			ins->cur_row = buffer->rows[i];
+			ins->cur_batch = buffer->batches[i];
+			ins->cur_row_valid = true;
+			ExecARInsertTriggers(estate, rri, slots[i], NIL,
+								 ins->transition_capture);
+		}
+		ExecClearTuple(slots[i]);
+	}
+	ins->cur_row_valid = false;
+
+	ins->processed += nused;
+	pgstat_progress_update_param(PROGRESS_COPY_TUPLES_PROCESSED,
+								 ins->processed);
+	buffer->nused = 0;
+}
+
+/* Drop a flushed buffer's slots and bulk-insert state. */
+static void
+buffer_cleanup(ZcInsert *ins, ZcMultiBuffer *buffer)
+{
+	Assert(buffer->nused == 0);
+	buffer->rri->ri_CopyMultiInsertBuffer = NULL;
+	FreeBulkInsertState(buffer->bistate);
+	for (int i = 0; i < ZC_MAX_BUFFERED_TUPLES && buffer->slots[i] != NULL; i++)
+		ExecDropSingleTupleTableSlot(buffer->slots[i]);
+	table_finish_bulk_insert(buffer->rri->ri_RelationDesc, ins->ti_options);
+	pfree(buffer);
+}
+
+/*
+ * Flush every buffer, then trim the list of partition buffers, never
+ * dropping the one of curr_rri.
+ */
+static void
+buffers_flush(ZcInsert *ins, ResultRelInfo *curr_rri)
+{
+	ListCell   *lc;
+
+	foreach(lc, ins->buffers)
+		buffer_flush(ins, (ZcMultiBuffer *) lfirst(lc));
+	ins->buffered_tuples = 0;
+	ins->buffered_bytes = 0;
+
+	while (list_length(ins->buffers) > ZC_MAX_PARTITION_BUFFERS)
+	{
+		ZcMultiBuffer *buffer = (ZcMultiBuffer *) linitial(ins->buffers);
+
+		if (buffer->rri == curr_rri)
+		{
+			ins->buffers = list_delete_first(ins->buffers);
+			ins->buffers = lappend(ins->buffers, buffer);
+			buffer = (ZcMultiBuffer *) linitial(ins->buffers);
+		}
+		buffer_cleanup(ins, buffer);
+		ins->buffers = list_delete_first(ins->buffers);
+	}
+}
+
+/* Check that the relation can take rows, as COPY FROM checks. */
+static void
+check_target_relation(Relation rel)
+{
+	char		relkind = rel->rd_rel->relkind;
+
+	if (relkind == RELKIND_RELATION || relkind == RELKIND_PARTITIONED_TABLE)
+		return;
+	if (relkind == RELKIND_FOREIGN_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot load into foreign table \"%s\" with zcimport",
+						RelationGetRelationName(rel)),
+				 errhint("Load into a local table, or use COPY with FORMAT binary.")));
+	if (rel->trigdesc && rel->trigdesc->trig_insert_instead_row)
+		return;
+	if (relkind == RELKIND_VIEW)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("cannot copy to view \"%s\"",
+						RelationGetRelationName(rel)),
+				 errhint("To enable copying to a view, provide an INSTEAD OF INSERT trigger.")));
+	else if (relkind == RELKIND_MATVIEW)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("cannot copy to materialized view \"%s\"",
+						RelationGetRelationName(rel))));
+	else if (relkind == RELKIND_SEQUENCE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("cannot copy to sequence \"%s\"",
+						RelationGetRelationName(rel))));
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("cannot copy to non-table relation \"%s\"",
+						RelationGetRelationName(rel))));
+}
+
+/* Check COPY FREEZE's conditions, as copyfrom.c does. */
+static void
+check_freeze(Relation rel)
+{
+	if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot perform COPY FREEZE on a partitioned table")));
+
+	/* tolerate one registration for the benefit of FirstXactSnapshot */
+	InvalidateCatalogSnapshot();
+	if (!ThereAreNoPriorRegisteredSnapshots() || !ThereAreNoReadyPortals())
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+				 errmsg("cannot perform COPY FREEZE because of prior transaction activity")));
+
+	if (rel->rd_createSubid != GetCurrentSubTransactionId() &&
+		rel->rd_newRelfilenodeSubid != GetCurrentSubTransactionId())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot perform COPY FREEZE because the table was not created or truncated in the current subtransaction")));
+}
+
+/* Check that rel can take the load, and FREEZE's conditions if asked. */
+void
+zc_insert_check(Relation rel, bool freeze)
+{
+	check_target_relation(rel);
+	if (freeze)
+		check_freeze(rel);
+}
+
+/* Set up executor state for inserting into options->rel. */
+ZcInsert *
+zc_insert_begin(const ZcInsertOptions *options)
+{
+	Relation	rel = options->rel;
+	ZcInsert   *ins = palloc0(sizeof(ZcInsert));
+	ResultRelInfo *rri;
+	ModifyTableState *mtstate;
+	TriggerDesc *trigdesc;
+
+	ins->rel = rel;
+	ins->estate = CreateExecutorState();
+	ins->mycid = GetCurrentCommandId(true);
+
+	/* a table new in this transaction has no free space worth looking up */
+	if (RELKIND_HAS_STORAGE(rel->rd_rel->relkind) &&
+		(rel->rd_createSubid != InvalidSubTransactionId ||
+		 rel->rd_firstRelfilenodeSubid != InvalidSubTransactionId))
+		ins->ti_options |= TABLE_INSERT_SKIP_FSM;
+
+	if (options->freeze)
+		ins->ti_options |= TABLE_INSERT_FROZEN;
+
+	ExecInitRangeTable(ins->estate, options->range_table);
+	rri = ins->target_rri = makeNode(ResultRelInfo);
+	ExecInitResultRelation(ins->estate, rri, 1);
+	CheckValidResultRel(rri, CMD_INSERT);
+	ExecOpenIndices(rri, false);
+
+	/* a ModifyTableState, as partition routing and transition capture need */
+	mtstate = ins->mtstate = makeNode(ModifyTableState);
+	mtstate->ps.plan = NULL;
+	mtstate->ps.state = ins->estate;
+	mtstate->operation = CMD_INSERT;
+	mtstate->mt_nrels = 1;
+	mtstate->resultRelInfo = rri;
+	mtstate->rootResultRelInfo = rri;
+
+	AfterTriggerBeginQuery();
+
+	ins->transition_capture = mtstate->mt_transition_capture =
+		MakeTransitionCaptureState(rel->trigdesc, RelationGetRelid(rel),
+								   CMD_INSERT);
+
+	if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+		ins->proute = ExecSetupPartitionTupleRouting(ins->estate, rel);
+
+	if (options->where_clause)
+		ins->qualexpr = ExecInitQual(castNode(List, options->where_clause),
+									 &mtstate->ps);
+
+	/* multi-inserts only where COPY would use them */
+	trigdesc = rri->ri_TrigDesc;
+	if (trigdesc != NULL &&
+		(trigdesc->trig_insert_before_row || trigdesc->trig_insert_instead_row))
+		ins->method = ZC_INSERT_SINGLE;
+	else if (ins->proute != NULL && trigdesc != NULL &&
+			 trigdesc->trig_insert_new_table)
+		ins->method = ZC_INSERT_SINGLE;
+	else if (options->volatile_defaults)
+		ins->method = ZC_INSERT_SINGLE;
+	else if (contain_volatile_functions(options->where_clause))
+		ins->method = ZC_INSERT_SINGLE;
+	else if (ins->proute != NULL)
+		ins->method = ZC_INSERT_MULTI_CONDITIONAL;
+	else
+	{
+		ins->method = ZC_INSERT_MULTI;
+		buffer_setup(ins, rri);
+	}
+
+	if (ins->method != ZC_INSERT_MULTI)
+	{
+		ins->singleslot = ExecInitExtraTupleSlot(ins->estate,
+												 RelationGetDescr(rel),
+												 &TTSOpsHeapTuple);
+		ins->bistate = GetBulkInsertState();
+	}
+
+	ins->has_before_row = (trigdesc && trigdesc->trig_insert_before_row);
+	ins->has_instead_row = (trigdesc && trigdesc->trig_insert_instead_row);
+
+	ExecBSInsertTriggers(ins->estate, rri);
+
+	return ins;
+}
+
+/* The insert state's EState. */
+EState *
+zc_insert_estate(ZcInsert *ins)
+{
+	return ins->estate;
+}
+
+/* The slot to store the next row into, in the target's row type. */
+TupleTableSlot *
+zc_insert_next_slot(ZcInsert *ins)
+{
+	if (ins->method == ZC_INSERT_MULTI)
+		return buffer_next_slot(ins,
+								(ZcMultiBuffer *) ins->target_rri->ri_CopyMultiInsertBuffer);
+	return ins->singleslot;
+}
+
+/*
+ * Route a row of a partitioned target to its partition, converting it to
+ * the partition's row type where needed.  Returns the slot to continue
+ * with and sets *rri_out.
+ */
+static TupleTableSlot *
+route_row(ZcInsert *ins, TupleTableSlot *myslot, ResultRelInfo **rri_out)
+{
+	ResultRelInfo *rri;
+	TupleConversionMap *map;
+
+	rri = ExecFindPartition(ins->mtstate, ins->target_rri, ins->proute,
+							myslot, ins->estate);
+
+	if (rri->ri_FdwRoutine != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot load into foreign partition \"%s\" with zcimport",
+						RelationGetRelationName(rri->ri_RelationDesc))));
+
+	if (ins->prev_rri != rri)
+	{
+		TriggerDesc *trigdesc = rri->ri_TrigDesc;
+
+		ins->has_before_row = (trigdesc && trigdesc->trig_insert_before_row);
+		ins->has_instead_row = (trigdesc && trigdesc->trig_insert_instead_row);
+		ins->leafpart_use_multi = ins->method == ZC_INSERT_MULTI_CONDITIONAL &&
+			!ins->has_before_row && !ins->has_instead_row;
+
+		if (ins->leafpart_use_multi)
+		{
+			if (rri->ri_CopyMultiInsertBuffer == NULL)
+				buffer_setup(ins, rri);
+		}
+		else if (ins->method == ZC_INSERT_MULTI_CONDITIONAL &&
+				 ins->buffered_tuples > 0)
+		{
+			/* rows must be visible to this partition's triggers */
+			buffers_flush(ins, rri);
+		}
+
+		if (ins->bistate != NULL)
+			ReleaseBulkInsertStatePin(ins->bistate);
+		ins->prev_rri = rri;
+	}
+
+	/* transition capture can keep the root-typed row unless BR may change it */
+	if (ins->transition_capture != NULL)
+		ins->transition_capture->tcs_original_insert_tuple =
+			!ins->has_before_row ? myslot : NULL;
+
+	map = rri->ri_RootToPartitionMap;
+	if (ins->method == ZC_INSERT_SINGLE || !ins->leafpart_use_multi)
+	{
+		if (map != NULL)
+			myslot = execute_attr_map_slot(map->attrMap, myslot,
+										   rri->ri_PartitionTupleSlot);
+	}
+	else
+	{
+		TupleTableSlot *batchslot;
+
+		batchslot = buffer_next_slot(ins,
+									 (ZcMultiBuffer *) rri->ri_CopyMultiInsertBuffer);
+		if (map != NULL)
+			myslot = execute_attr_map_slot(map->attrMap, myslot, batchslot);
+		else
+		{
+			ExecCopySlot(batchslot, myslot);
+			myslot = batchslot;
+		}
+	}
+
+	myslot->tts_tableOid = RelationGetRelid(rri->ri_RelationDesc);
+	*rri_out = rri;
+	return myslot;
+}
+
+/* Insert one row now: table AM, index entries, AFTER ROW triggers. */
+static void
+insert_single(ZcInsert *ins, ResultRelInfo *rri, TupleTableSlot *slot)
+{
+	List	   *recheck = NIL;
+
+	table_tuple_insert(rri->ri_RelationDesc, slot, ins->mycid,
+					   ins->ti_options, ins->bistate);
+	if (rri->ri_NumIndices > 0)
+		recheck = ExecInsertIndexTuples(rri, slot, ins->estate,
+										false, false, NULL, NIL);
+	ExecARInsertTriggers(ins->estate, rri, slot, recheck,
+						 ins->transition_capture);
+	list_free(recheck);
+}
+
+/* Insert the row stored in myslot; see insert.h. */
+void
+zc_insert_row(ZcInsert *ins, TupleTableSlot *myslot, uint64 batch, uint64 row,
+			  bool may_have_nulls)
+{
+	EState	   *estate = ins->estate;
+	ResultRelInfo *rri = ins->target_rri;
+	Relation	rel;
+	TupleConstr *constr;
+	uint32		tuplen;
+
+	/* the caller's slot holds a heap tuple: its length costs nothing */
+	tuplen = ExecFetchSlotHeapTuple(myslot, false, NULL)->t_len;
+	ResetPerTupleExprContext(estate);
+	ins->cur_row = row;
+	ins->cur_batch = batch;
+	ins->cur_row_valid = true;
+
+	/* constraints and WHERE may reference tableoid */
+	myslot->tts_tableOid = RelationGetRelid(ins->rel);
+
+	if (ins->qualexpr != NULL)
+	{
+		ExprContext *econtext = GetPerTupleExprContext(estate);
+
+		econtext->ecxt_scantuple = myslot;
+		if (!ExecQual(ins->qualexpr, econtext))
+		{
+			ExecClearTuple(myslot);
+			pgstat_progress_update_param(PROGRESS_COPY_TUPLES_EXCLUDED,
+										 ++ins->excluded);
+			ins->cur_row_valid = false;
+			return;
+		}
+	}
+
+	if (ins->proute != NULL)
+		myslot = route_row(ins, myslot, &rri);
+
+	if (ins->has_before_row)
+	{
+		if (!ExecBRInsertTriggers(estate, rri, myslot))
+		{
+			/* "do nothing": the row is skipped, not counted */
+			ExecClearTuple(myslot);
+			ins->cur_row_valid = false;
+			return;
+		}
+		may_have_nulls = true;
+	}
+
+	if (ins->has_instead_row)
+	{
+		ExecIRInsertTriggers(estate, rri, myslot);
+		ins->processed++;
+		pgstat_progress_update_param(PROGRESS_COPY_TUPLES_PROCESSED,
+									 ins->processed);
+		ins->cur_row_valid = false;
+		return;
+	}
+
+	rel = rri->ri_RelationDesc;
+	constr = rel->rd_att->constr;
+	if (constr != NULL && constr->has_generated_stored)
+	{
+		ExecComputeStoredGenerated(rri, estate, myslot, CMD_INSERT);
+		may_have_nulls = true;
+	}
+
+	/* NOT NULL can only fail on a row with NULLs */
+	if (constr != NULL && (may_have_nulls || constr->num_check > 0))
+		ExecConstraints(rri, myslot, estate);
+
+	/* a routed row satisfies its partition unless a BR trigger changed it */
+	if (rel->rd_rel->relispartition &&
+		(ins->proute == NULL || ins->has_before_row))
+		ExecPartitionCheck(rri, myslot, estate, true);
+
+	if (ins->method == ZC_INSERT_MULTI || ins->leafpart_use_multi)
+	{
+		ZcMultiBuffer *buffer = (ZcMultiBuffer *) rri->ri_CopyMultiInsertBuffer;
+
+		/* the row must outlive the per-tuple context until the flush */
+		ExecMaterializeSlot(myslot);
+
+		Assert(myslot == buffer->slots[buffer->nused]);
+		buffer->rows[buffer->nused] = row;
+		buffer->batches[buffer->nused] = batch;
+		buffer->nused++;
+		ins->buffered_tuples++;
+		ins->buffered_bytes += tuplen;
+
+		if (ins->buffered_tuples >= ZC_MAX_BUFFERED_TUPLES ||
+			ins->buffered_bytes >= ZC_MAX_BUFFERED_BYTES)
+			buffers_flush(ins, rri);
+	}
+	else
+	{
+		insert_single(ins, rri, myslot);
+		ins->processed++;
+		pgstat_progress_update_param(PROGRESS_COPY_TUPLES_PROCESSED,
+									 ins->processed);
+	}
+	ins->cur_row_valid = false;
+}
+
+/* The frame row being inserted or flushed, and its batch, if any. */
+bool
+zc_insert_current_row(ZcInsert *ins, uint64 *batch, uint64 *row)
+{
+	if (!ins->cur_row_valid)
+		return false;
+	*batch = ins->cur_batch;
+	*row = ins->cur_row;
+	return true;
+}
+
+/* Rows inserted so far. */
+uint64
+zc_insert_processed(ZcInsert *ins)
+{
+	return ins->processed;
+}
+
+/* Flush, fire AFTER STATEMENT triggers, and release the executor state. */
+uint64
+zc_insert_end(ZcInsert *ins)
+{
+	EState	   *estate = ins->estate;
+	uint64		processed;
+	ListCell   *lc;
+
+	if (ins->buffered_tuples > 0)
+		buffers_flush(ins, NULL);
+
+	if (ins->bistate != NULL)
+		FreeBulkInsertState(ins->bistate);
+
+	ExecASInsertTriggers(estate, ins->target_rri, ins->transition_capture);
+	AfterTriggerEndQuery(estate);
+
+	ExecResetTupleTable(estate->es_tupleTable, false);
+
+	foreach(lc, ins->buffers)
+		buffer_cleanup(ins, (ZcMultiBuffer *) lfirst(lc));
+	list_free(ins->buffers);
+
+	if (ins->proute != NULL)
+		ExecCleanupTupleRouting(ins->mtstate, ins->proute);
+
+	ExecCloseResultRelations(estate);
+	ExecCloseRangeTableRelations(estate);
+	FreeExecutorState(estate);
+
+	processed = ins->processed;
+	pfree(ins);
+	return processed;
+}
