@@ -98,6 +98,9 @@ struct ZcInsert
 	uint64		processed;
 	uint64		excluded;
 
+	/* rows without NULLs need no per-row work (see zc_insert_bulk_ok) */
+	bool		bulk_ok;
+
 	/* the frame row being inserted and its batch, for the error context */
 	uint64		cur_row;
 	uint64		cur_batch;
@@ -391,6 +394,13 @@ zc_insert_begin(const ZcInsertOptions *options)
 	ins->has_before_row = (trigdesc && trigdesc->trig_insert_before_row);
 	ins->has_instead_row = (trigdesc && trigdesc->trig_insert_instead_row);
 
+	/* NOT NULL constraints cannot fail on rows without NULLs */
+	ins->bulk_ok = ins->method == ZC_INSERT_MULTI &&
+		ins->qualexpr == NULL &&
+		(rel->rd_att->constr == NULL ||
+		 (rel->rd_att->constr->num_check == 0 &&
+		  !rel->rd_att->constr->has_generated_stored));
+
 	ExecBSInsertTriggers(ins->estate, rri);
 
 	return ins;
@@ -611,6 +621,48 @@ zc_insert_row(ZcInsert *ins, TupleTableSlot *myslot, uint64 batch, uint64 row,
 									 ins->processed);
 	}
 	ins->cur_row_valid = false;
+}
+
+/* May rows without NULLs take the bulk path? */
+bool
+zc_insert_bulk_ok(ZcInsert *ins)
+{
+	return ins->bulk_ok;
+}
+
+/* The target buffer's free slots; creates them on first use. */
+int
+zc_insert_bulk_slots(ZcInsert *ins, TupleTableSlot ***slots)
+{
+	ZcMultiBuffer *buffer = (ZcMultiBuffer *) ins->target_rri->ri_CopyMultiInsertBuffer;
+	int			nfree = ZC_MAX_BUFFERED_TUPLES - buffer->nused;
+
+	Assert(ins->bulk_ok && nfree > 0);
+	for (int i = buffer->nused; i < ZC_MAX_BUFFERED_TUPLES && buffer->slots[i] == NULL; i++)
+		buffer->slots[i] = MakeSingleTupleTableSlot(RelationGetDescr(ins->rel),
+													&TTSOpsHeapTuple);
+	*slots = &buffer->slots[buffer->nused];
+	return nfree;
+}
+
+/* Account for n rows stored by the caller into the bulk slots. */
+void
+zc_insert_bulk_done(ZcInsert *ins, int n, uint64 batch, uint64 first_row,
+					uint64 bytes)
+{
+	ZcMultiBuffer *buffer = (ZcMultiBuffer *) ins->target_rri->ri_CopyMultiInsertBuffer;
+
+	for (int i = 0; i < n; i++)
+	{
+		buffer->rows[buffer->nused + i] = first_row + i;
+		buffer->batches[buffer->nused + i] = batch;
+	}
+	buffer->nused += n;
+	ins->buffered_tuples += n;
+	ins->buffered_bytes += bytes;
+	if (ins->buffered_tuples >= ZC_MAX_BUFFERED_TUPLES ||
+		ins->buffered_bytes >= ZC_MAX_BUFFERED_BYTES)
+		buffers_flush(ins, ins->target_rri);
 }
 
 /* The frame row being inserted or flushed, and its batch, if any. */

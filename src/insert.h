@@ -62,6 +62,21 @@ extern TupleTableSlot *zc_insert_next_slot(ZcInsert *ins);
 extern void zc_insert_row(ZcInsert *ins, TupleTableSlot *slot, uint64 batch,
 						  uint64 row, bool may_have_nulls);
 
+/*
+ * The bulk path.  When rows go straight into the target's multi-insert
+ * buffer with no per-row executor work (no WHERE, partitions, BEFORE or
+ * INSTEAD OF row triggers, generated columns or CHECK constraints), a row
+ * without NULLs needs nothing but a slot.  zc_insert_bulk_ok() says whether
+ * that is so; zc_insert_bulk_slots() returns the buffer's free slots (at
+ * least one), the caller stores consecutive rows' tuples into the first n
+ * of them and calls zc_insert_bulk_done(), which flushes when the buffer is
+ * full.  Rows with NULLs still go through zc_insert_row().
+ */
+extern bool zc_insert_bulk_ok(ZcInsert *ins);
+extern int	zc_insert_bulk_slots(ZcInsert *ins, TupleTableSlot ***slots);
+extern void zc_insert_bulk_done(ZcInsert *ins, int n, uint64 batch,
+								uint64 first_row, uint64 bytes);
+
 /* The batch and frame row being inserted, for the error context. */
 extern bool zc_insert_current_row(ZcInsert *ins, uint64 *batch, uint64 *row);
 

@@ -439,6 +439,30 @@ row_has_null(ZcLoad *load, int i)
 	return false;
 }
 
+/*
+ * Form and buffer a chunk of rows that have no NULLs, on the bulk path:
+ * tuple images straight into the multi-insert buffer's slots.
+ */
+static void
+load_chunk_bulk(ZcLoad *load, uint64 r0, int count)
+{
+	int			i = 0;
+
+	while (i < count)
+	{
+		TupleTableSlot **slots;
+		int			n = zc_insert_bulk_slots(load->ins, &slots);
+
+		n = Min(n, count - i);
+		for (int j = 0; j < n; j++)
+			ExecStoreHeapTuple(form_fast(load, i + j), slots[j], true);
+		zc_insert_bulk_done(load->ins, n, load->dec.batches,
+							load->batch_first_row + r0 + i,
+							(uint64) n * load->image_len);
+		i += n;
+	}
+}
+
 /* Convert and insert every row of the batch the decoder holds. */
 static void
 load_batch(ZcLoad *load)
@@ -468,6 +492,12 @@ load_batch(ZcLoad *load)
 			chunk_nulls |= load->anynull[c];
 		}
 		MemoryContextSwitchTo(oldcontext);
+
+		if (load->fast && !chunk_nulls && zc_insert_bulk_ok(load->ins))
+		{
+			load_chunk_bulk(load, r0, count);
+			continue;
+		}
 
 		for (int i = 0; i < count; i++)
 		{
