@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Run every test suite of zcimport against a private throwaway cluster:
+#   1. C unit tests of the stream decoder (ASan + UBSan)
+#   2. a bounded libFuzzer run of the decoder
+#   3. pytest: the Python client, and end-to-end loads against the cluster
+#   4. pg_regress: the SQL surface and the server's error paths
+# The cluster is started here and stopped (and deleted) on exit.  The last
+# lines repeat each runner's summary line.  Exits non-zero if any failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-/usr/bin/python3}
+export ZC_PGPORT=${ZC_PGPORT:-54329}
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+summaries=()
+failed=0
+
+step() { printf '\n==== %s ====\n' "$*"; }
+
+step "build and install"
+make -s all && make -s install || exit 1
+
+step "start the test cluster"
+test/cluster.sh stop
+test/cluster.sh start || exit 1
+trap 'test/cluster.sh stop' EXIT
+eval "$(test/cluster.sh env)"
+
+step "C unit tests of the stream decoder"
+out=$(make -s check-c 2>&1); rc=$?
+echo "$out"
+summaries+=("$(echo "$out" | tail -n 1)")
+[ $rc -eq 0 ] || failed=1
+
+step "fuzzing the stream decoder for ${FUZZ_SECONDS}s"
+out=$(make -s fuzz FUZZ_SECONDS="$FUZZ_SECONDS" 2>&1); rc=$?
+echo "$out" | tail -n 20
+summaries+=("$(echo "$out" | tail -n 1)")
+[ $rc -eq 0 ] || failed=1
+
+step "pytest"
+createdb zcimport_pytest 2>/dev/null
+psql -Xq -d zcimport_pytest -c "CREATE EXTENSION IF NOT EXISTS zcimport" || failed=1
+export ZC_TEST_DSN="host=$PGHOST port=$PGPORT user=$PGUSER dbname=zcimport_pytest"
+out=$(PYTHONPATH=python "$PYTHON" -m pytest test/python -q -p no:cacheprovider 2>&1); rc=$?
+echo "$out" | tail -n 40
+summaries+=("pytest: $(echo "$out" | tail -n 1)")
+[ $rc -eq 0 ] || failed=1
+
+step "pg_regress"
+out=$(make -s installcheck 2>&1); rc=$?
+echo "$out"
+if [ $rc -ne 0 ] && [ -f regression.diffs ]; then
+	head -n 200 regression.diffs
+fi
+summaries+=("pg_regress: $(echo "$out" | grep -E 'tests? (passed|failed)' | sed 's/^ *//' | tail -n 1)")
+[ $rc -eq 0 ] || failed=1
+
+step "summary"
+for s in "${summaries[@]}"; do
+	echo "$s"
+done
+exit $failed
