@@ -1,0 +1,575 @@
+"""The database side: COPY ... FROM STDIN WITH (FORMAT zcimport) via psycopg 3.
+
+psycopg runs the COPY: it sends the statement, receives CopyInResponse, and
+on exit of the ``cursor.copy()`` block sends CopyDone and reads the result
+(raising the server's error, if any).  In between, :class:`ZcWriter`, a
+:class:`psycopg.copy.LibpqWriter`, sends the stream.  When the connection is
+neither SSL- nor GSSAPI-encrypted, it writes CopyData messages straight to
+the socket with ``zcimport._wire.send_copy_data`` (sendmsg() pointing into
+the DataFrame's memory); otherwise it falls back to libpq's PQputCopyData,
+which copies.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import select
+import time
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg import pq, sql
+from psycopg.copy import LibpqWriter
+from psycopg.waiting import Wait
+
+from ._encode import Part, iter_chunks
+from ._plan import ColumnsArg, Plan, make_plan, resolve_batch_rows
+
+try:
+    from . import _wire
+except ImportError:  # pragma: no cover - the C module is not built
+    _wire = None  # type: ignore[assignment]
+
+log = logging.getLogger("zcimport")
+
+#: The table argument of copy_dataframe().
+TableArg = Union[str, Tuple[str, str], Tuple[str], sql.Composable]
+
+#: Payload bytes per CopyData message on the socket path.  The stream's
+#: framing is independent of CopyData boundaries; smaller messages let the
+#: server read them without buffering a whole batch twice, and let the client
+#: notice a server error sooner (it checks before each message).
+MESSAGE_BYTES = 1 << 20
+
+#: Force the libpq fallback even on unencrypted connections (for tests).
+FORCE_LIBPQ = False
+
+_ZEROS = bytes(1 << 16)
+
+
+class ExtensionNotInstalledError(psycopg.ProgrammingError):
+    """The zcimport extension is not installed in the target database.
+
+    Raised by :func:`copy_dataframe` when ``SELECT zcimport.version()``
+    fails with undefined_function or invalid_schema_name; the original
+    psycopg error is the ``__cause__``.
+    """
+
+
+# --------------------------------------------------------------------------
+# Statement
+# --------------------------------------------------------------------------
+
+
+def _split_table_name(name: str) -> List[str]:
+    """Split "name" or "schema.name" at dots outside double quotes.
+
+    A part may be double-quoted ("a.b", with "" for a quote) to contain
+    dots; an unquoted part is used exactly as written (no case folding).
+    """
+    parts: List[str] = []
+    i, n = 0, len(name)
+    while True:
+        if i < n and name[i] == '"':
+            buf = []
+            i += 1
+            while True:
+                if i >= n:
+                    raise ValueError(f"unterminated quoted identifier in table name {name!r}")
+                if name[i] == '"':
+                    if i + 1 < n and name[i + 1] == '"':
+                        buf.append('"')
+                        i += 2
+                        continue
+                    i += 1
+                    break
+                buf.append(name[i])
+                i += 1
+            part = "".join(buf)
+            if i < n and name[i] != ".":
+                raise ValueError(f"unexpected characters after a quoted identifier in {name!r}")
+        else:
+            j = name.find(".", i)
+            j = n if j < 0 else j
+            part = name[i:j]
+            if '"' in part:
+                raise ValueError(f"misplaced double quote in table name {name!r}")
+            i = j
+        if not part:
+            raise ValueError(f"empty identifier in table name {name!r}")
+        parts.append(part)
+        if i >= n:
+            break
+        i += 1  # the dot
+        if i >= n:
+            raise ValueError(f"table name {name!r} ends with a dot")
+    if len(parts) > 2:
+        raise ValueError(
+            f"table name {name!r} has {len(parts)} parts; use \"table\" or"
+            ' "schema.table" (double-quote parts that contain dots)'
+        )
+    return parts
+
+
+def table_identifier(table: TableArg) -> sql.Composable:
+    """The table as SQL: see :func:`copy_dataframe` for the accepted forms."""
+    if isinstance(table, sql.Composable):
+        return table
+    if isinstance(table, tuple):
+        if not 1 <= len(table) <= 2 or not all(isinstance(p, str) and p for p in table):
+            raise ValueError("a table tuple must be (schema, name) or (name,), of non-empty strings")
+        return sql.Identifier(*table)
+    if isinstance(table, str):
+        return sql.Identifier(*_split_table_name(table))
+    raise TypeError(
+        f"table must be a str, a (schema, name) tuple or a psycopg.sql.Composable,"
+        f" not {type(table).__name__}"
+    )
+
+
+def copy_statement(table: TableArg, names: Sequence[str]) -> sql.Composed:
+    """``COPY {table} ({names}) FROM STDIN WITH (FORMAT zcimport)``."""
+    return sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT zcimport)").format(
+        table_identifier(table), sql.SQL(", ").join(sql.Identifier(n) for n in names)
+    )
+
+
+# --------------------------------------------------------------------------
+# Transport
+# --------------------------------------------------------------------------
+
+
+def _gss_enc_in_use(pgconn: Any) -> Optional[bool]:
+    """PQgssEncInUse() through psycopg's ctypes libpq; None if unknown."""
+    if pq.__impl__ != "python":
+        return None  # another libpq may be loaded; ask the server instead
+    try:
+        from psycopg.pq import _pq_ctypes
+
+        fn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)(("PQgssEncInUse", _pq_ctypes.pq))
+    except (ImportError, AttributeError):  # pragma: no cover - libpq < 12
+        return None
+    ptr = pgconn.pgconn_ptr
+    if ptr is None:
+        return None
+    return bool(fn(ptr))
+
+
+def transport(conn: "psycopg.Connection[Any]", server_gss: Optional[bool] = None) -> Tuple[bool, str]:
+    """(raw socket usable, description) for this connection."""
+    pgconn = conn.pgconn
+    if _wire is None:
+        return False, "libpq (the zcimport._wire C module is not built)"
+    if FORCE_LIBPQ:
+        return False, "libpq (forced)"
+    if pgconn.ssl_in_use:
+        return False, "libpq (SSL is in use)"
+    # Either libpq or the server (pg_stat_gssapi) saying so is enough.
+    client_gss = _gss_enc_in_use(pgconn)
+    gss = None if client_gss is None and server_gss is None else bool(client_gss or server_gss)
+    if gss:
+        return False, "libpq (GSSAPI encryption is in use)"
+    if gss is None:
+        return True, "socket (unless GSSAPI encryption is in use)"
+    return True, "socket"
+
+
+def _flush_gen(pgconn: Any) -> Any:
+    """A psycopg generator: flush libpq's output buffer."""
+    while pgconn.flush() != 0:
+        yield Wait.W
+
+
+def _skip(parts: Sequence[Part], n: int) -> List[Part]:
+    """parts without their first n bytes."""
+    out: List[Part] = []
+    for p in parts:
+        view = memoryview(p)
+        size = view.nbytes
+        if n >= size:
+            n -= size
+            continue
+        if n:
+            out.append(view.cast("B")[n:])
+            n = 0
+        else:
+            out.append(p)
+    return out
+
+
+def _take(parts: Sequence[Part], n: int) -> List[Part]:
+    """The first n bytes of parts."""
+    out: List[Part] = []
+    for p in parts:
+        if n <= 0:
+            break
+        view = memoryview(p)
+        size = view.nbytes
+        if size <= n:
+            out.append(p)
+        else:
+            out.append(view.cast("B")[:n])
+        n -= size
+    return out
+
+
+def _zero_parts(n: int) -> List[Part]:
+    view = memoryview(_ZEROS)
+    out: List[Part] = []
+    while n > 0:
+        k = min(n, len(_ZEROS))
+        out.append(view[:k])
+        n -= k
+    return out
+
+
+#: Messages the server may send during COPY IN besides an error: these are
+#: read and handled by the writer; anything else is left for libpq.
+_ASYNC_MESSAGES = b"NSA"  # NoticeResponse, ParameterStatus, NotificationResponse
+
+def _parse_fields(body: bytes) -> Dict[int, Optional[bytes]]:
+    """The fields of an ErrorResponse/NoticeResponse body, by field code."""
+    fields: Dict[int, Optional[bytes]] = {}
+    i = 0
+    while i < len(body) and body[i] != 0:
+        j = body.index(b"\0", i + 1)
+        fields[body[i]] = body[i + 1 : j]
+        i = j + 1
+    return fields
+
+
+class ServerInput:
+    """What the server sends while the writer writes behind libpq's back.
+
+    During COPY IN the server only speaks to report a problem (an
+    ErrorResponse, followed by ReadyForQuery) or to pass on notices (RAISE
+    NOTICE in a trigger, WARNINGs...), rarely a ParameterStatus.  libpq does
+    not read while zcimport writes to the socket, so this class does: it
+    reads NoticeResponse, ParameterStatus and NotificationResponse messages
+    *whole* (possibly over several calls), so that the socket always stays
+    aligned on a message boundary, and leaves any other message unread, for
+    libpq to read after CopyDone.  Notices are handed to psycopg's notice
+    handlers (``pgconn.notice_handler``, as a field dict, which
+    ``psycopg.errors.Diagnostic`` accepts) and logged at DEBUG;
+    ParameterStatus and notifications are only logged (libpq does not see
+    them).
+    """
+
+    def __init__(self, pgconn: Any) -> None:
+        self._pgconn = pgconn
+        self._fd = pgconn.socket
+        self._msg: Optional[bytearray] = None  # the async message being read
+        self._need = 0  # its length, once its header is known (else 5)
+        #: Notices read so far.
+        self.notices = 0
+
+    @property
+    def in_message(self) -> bool:
+        """True while an async message has been read only in part."""
+        return self._msg is not None
+
+    def drain(self) -> bool:
+        """Read the async messages that are available, without blocking.
+
+        Returns True when something else is waiting (an error, or the end of
+        the connection) at a message boundary, False otherwise.
+        """
+        while True:
+            if self._msg is None:
+                head = _wire.peek(self._fd, 1)
+                if head is None:
+                    return False
+                if not head or head[0] not in _ASYNC_MESSAGES:
+                    return True  # EOF, ErrorResponse, ...
+                self._msg = bytearray()
+                self._need = 5
+            try:
+                b = os.read(self._fd, self._need - len(self._msg))
+            except BlockingIOError:
+                return False
+            except InterruptedError:
+                continue
+            if not b:
+                raise psycopg.OperationalError(
+                    "the server closed the connection in the middle of a message")
+            self._msg += b
+            if self._need == 5 and len(self._msg) == 5:
+                length = int.from_bytes(self._msg[1:5], "big")
+                if length < 4:
+                    raise psycopg.OperationalError(
+                        f"invalid message length {length} from the server")
+                self._need = 1 + length
+            if len(self._msg) == self._need:
+                msg, self._msg = bytes(self._msg), None
+                self._dispatch(msg[:1], msg[5:])
+
+    def complete(self) -> None:
+        """Block until an async message read in part has been read whole."""
+        poller = select.poll()
+        poller.register(self._fd, select.POLLIN)
+        while self._msg is not None:
+            self.drain()
+            if self._msg is not None:
+                poller.poll(100)
+
+    def _dispatch(self, kind: bytes, body: bytes) -> None:
+        if kind == b"N":
+            self.notices += 1
+            fields = _parse_fields(body)
+            log.debug("zcimport: server notice during COPY: %s: %s",
+                      (fields.get(ord("S")) or b"").decode("utf-8", "replace"),
+                      (fields.get(ord("M")) or b"").decode("utf-8", "replace"))
+            handler = getattr(self._pgconn, "notice_handler", None)
+            if handler is not None:
+                try:
+                    handler(fields)
+                except Exception:  # pragma: no cover - psycopg logs its own
+                    log.exception("zcimport: error in a notice handler")
+        elif kind == b"S":
+            name, _, rest = body.partition(b"\0")
+            log.debug("zcimport: parameter status during COPY (not seen by libpq): %s = %s",
+                      name.decode("utf-8", "replace"),
+                      rest.rstrip(b"\0").decode("utf-8", "replace"))
+        else:
+            log.debug("zcimport: notification during COPY dropped: %r", body)
+
+
+class ZcWriter(LibpqWriter):
+    """A psycopg COPY writer that sends buffers without copying them.
+
+    ``write(data)`` (what ``Copy.write`` calls) and ``send(parts)`` both go
+    through the same path, so that ordering is preserved: the raw socket
+    when :attr:`raw` is true, libpq otherwise.
+
+    On the raw path, before each CopyData message (and whenever it cannot
+    write), the writer checks whether the server has sent something.
+    Notices are read and passed on (see :class:`ServerInput`), and sending
+    goes on.  Anything else (an ErrorResponse) makes the writer stop at the
+    next message boundary, without reading it: :attr:`stopped` becomes
+    true, further sends are skipped, and psycopg's CopyDone on exit of the
+    copy block makes libpq read the error, which psycopg raises.
+
+    A CopyData message that was started is always finished: if sending is
+    interrupted inside one (KeyboardInterrupt), :meth:`finish` completes it
+    with zeros before CopyFail; if the socket fails (EPIPE...), the
+    connection is closed and ``psycopg.OperationalError`` raised.
+    """
+
+    def __init__(
+        self,
+        cursor: "psycopg.Cursor[Any]",
+        *,
+        raw: Optional[bool] = None,
+        transport_desc: str = "",
+        max_message: Optional[int] = None,
+    ) -> None:
+        super().__init__(cursor)
+        if raw is None:
+            raw, transport_desc = transport(self.connection)
+        self.raw: bool = raw
+        self.transport: str = transport_desc
+        self.max_message = MESSAGE_BYTES if max_message is None else max_message
+        #: The server reported something other than notices; nothing more is sent.
+        self.stopped = False
+        #: Payload bytes written (both paths).
+        self.bytes_sent = 0
+        self._input: Optional[ServerInput] = None
+        self._owed = 0  # bytes of a CopyData message left half sent
+        self._broken: Optional[BaseException] = None
+        self._progress: List[int] = [0, 0]
+        if not raw:
+            log.info("zcimport: sending COPY data through libpq, which copies it: %s",
+                     transport_desc)
+
+    def write(self, data: Any) -> None:
+        """Send one buffer (used by ``Copy.write``)."""
+        self.send([data])
+
+    def send(self, parts: Sequence[Part]) -> bool:
+        """Send the concatenation of parts; False once the writer has stopped."""
+        if self.stopped:
+            return False
+        if not self.raw:
+            for p in parts:
+                view = memoryview(p)
+                if view.format != "B" or view.ndim != 1:
+                    view = view.cast("B")
+                LibpqWriter.write(self, view)
+                self.bytes_sent += view.nbytes
+            return True
+        return self._send_raw(list(parts), 0, stop_on_error=True)
+
+    def _send_raw(self, parts: List[Part], in_message: int, *, stop_on_error: bool) -> bool:
+        if self._input is None:
+            # libpq must have nothing of its own queued before our bytes.
+            self.connection.wait(_flush_gen(self._pgconn))
+            self._input = ServerInput(self._pgconn)
+        fd = self._pgconn.socket
+        error_pending = False
+        while True:
+            # what is true if the call fails before it sends anything
+            self._progress[0], self._progress[1] = 0, in_message
+            try:
+                sent, has_data, owed = _wire.send_copy_data(
+                    fd, parts, max_message=self.max_message, in_message=in_message,
+                    progress=self._progress, watch_input=not error_pending)
+            except BaseException as ex:
+                self._interrupted(ex, self._progress[0], self._progress[1])
+                raise
+            self.bytes_sent += sent
+            if not has_data:
+                if error_pending and stop_on_error:
+                    self.stopped = True
+                    return False
+                return True
+            parts = _skip(parts, sent)
+            try:
+                # Read notices (also mid-message: a server blocked writing
+                # them to us would never read the rest of the message).
+                if self._input.drain():
+                    error_pending = True
+            except BaseException as ex:
+                self._interrupted(ex, 0, owed)
+                raise
+            if error_pending and stop_on_error:
+                if owed == 0:
+                    log.debug("zcimport: the server has reported something; stop sending")
+                    self.stopped = True
+                    return False
+                parts = _take(parts, owed)  # finish this message only
+            in_message = owed
+
+    def _interrupted(self, ex: BaseException, sent: int, owed: int) -> None:
+        """Record the state when sending raised ex."""
+        self.bytes_sent += sent
+        self._owed = owed
+        if isinstance(ex, (OSError, psycopg.OperationalError)):
+            self._broken = ex  # the connection is gone or unusable
+
+    def finish(self, exc: Optional[BaseException] = None) -> None:
+        """End the COPY: CopyDone (or CopyFail if exc) and read the result."""
+        if self._broken is not None:
+            self._close(f"the connection broke while sending COPY data: {self._broken}")
+        if self._owed:
+            # Interrupted inside a CopyData message (e.g. KeyboardInterrupt):
+            # complete it with zeros to keep the protocol in sync; exc is set,
+            # so CopyFail follows and the server discards the stream.
+            owed, self._owed = self._owed, 0
+            try:
+                self._send_raw(_zero_parts(owed), owed, stop_on_error=False)
+            except BaseException as ex:
+                self._close(f"COPY was interrupted inside a message and could not be completed: {ex}")
+        if self._input is not None and self._input.in_message:
+            try:
+                self._input.complete()  # libpq must start reading at a boundary
+            except BaseException as ex:
+                self._close(f"could not read a message from the server: {ex}")
+        super().finish(exc)
+
+    def _close(self, message: str) -> None:
+        log.warning("zcimport: closing the connection: %s", message)
+        self.connection.close()
+        raise psycopg.OperationalError(message)
+
+
+# --------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------
+
+
+_PROBE = sql.SQL(
+    "SELECT zcimport.version(), coalesce((SELECT encrypted FROM pg_catalog.pg_stat_gssapi"
+    " WHERE pid = pg_catalog.pg_backend_pid()), false)"
+)
+
+
+def check_extension(conn: "psycopg.Connection[Any]") -> Tuple[str, bool]:
+    """Run ``SELECT zcimport.version()``, which loads the server library.
+
+    Returns (version, GSSAPI encryption in use).  Inside a transaction the
+    check runs in a savepoint, so that a failure leaves the caller's
+    transaction usable.  Raises :class:`ExtensionNotInstalledError` when the
+    extension is missing.
+    """
+    status = conn.info.transaction_status
+    try:
+        if status == pq.TransactionStatus.INTRANS:
+            with conn.transaction():
+                row = conn.execute(_PROBE).fetchone()
+        else:
+            row = conn.execute(_PROBE).fetchone()
+    except (pg_errors.UndefinedFunction, pg_errors.InvalidSchemaName) as ex:
+        after = conn.info.transaction_status
+        if status == pq.TransactionStatus.IDLE and after == pq.TransactionStatus.INERROR:
+            conn.rollback()  # the transaction held nothing but the check
+            after = conn.info.transaction_status
+        msg = (
+            f"the zcimport extension is not installed in database"
+            f" {conn.info.dbname!r}: run CREATE EXTENSION zcimport in that"
+            f" database ({ex.sqlstate}: {ex})"
+        )
+        if after == pq.TransactionStatus.INERROR:
+            msg += "; the current transaction is aborted and must be rolled back"
+        elif status == pq.TransactionStatus.INTRANS:
+            msg += "; the check ran in a savepoint, the current transaction is still usable"
+        raise ExtensionNotInstalledError(msg) from ex
+    assert row is not None
+    return str(row[0]), bool(row[1])
+
+
+def load(
+    conn: "psycopg.Connection[Any]",
+    plan: Plan,
+    table: TableArg,
+    batch_rows: int,
+) -> int:
+    """COPY a planned frame on conn, in its current transaction."""
+    version, server_gss = check_extension(conn)
+    raw, desc = transport(conn, server_gss)
+    stmt = copy_statement(table, [c.name for c in plan])
+    log.debug("zcimport: server library %s; %d rows, %d columns, batches of %d rows, via %s",
+              version, plan.rows, len(plan), batch_rows, desc)
+    t0 = time.perf_counter()
+    with conn.cursor() as cur:
+        writer = ZcWriter(cur, raw=raw, transport_desc=desc)
+        with cur.copy(stmt, writer=writer) as copy:
+            chunks = iter_chunks(plan, batch_rows)
+            # The header goes through Copy.write, so that psycopg knows data
+            # was sent and does not append PostgreSQL's binary trailer.
+            (header,) = next(chunks)
+            copy.write(header)
+            for chunk in chunks:
+                if not writer.send(chunk):
+                    break
+        rows = cur.rowcount
+    elapsed = time.perf_counter() - t0
+    log.debug("zcimport: loaded %d rows (%d bytes) in %.3f s via %s",
+             rows, writer.bytes_sent, elapsed, desc)
+    return rows
+
+
+def copy_dataframe(
+    df: Any,
+    table: TableArg,
+    conn: Union["psycopg.Connection[Any]", str],
+    *,
+    columns: ColumnsArg = None,
+    batch_rows: Optional[int] = None,
+    nan_as_null: bool = True,
+) -> int:
+    """See :func:`zcimport.copy_dataframe`."""
+    the_plan = make_plan(df, columns=columns, nan_as_null=nan_as_null)
+    batch = resolve_batch_rows(the_plan, batch_rows)
+    table_identifier(table)  # validate before connecting
+    if isinstance(conn, str):
+        with psycopg.connect(conn) as own:
+            return load(own, the_plan, table, batch)
+    if isinstance(conn, psycopg.Connection):
+        return load(conn, the_plan, table, batch)
+    raise TypeError(
+        "conn must be a psycopg 3 Connection or a connection string,"
+        f" not {type(conn).__module__}.{type(conn).__name__}"
+    )
