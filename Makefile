@@ -9,7 +9,7 @@
 
 EXTENSION = zcimport
 EXTVERSION = 0.1
-MODULE_big = zcimport
+MODULE_big = pg_zcimport
 DATA = zcimport--$(EXTVERSION).sql
 OBJS = \
 	src/zcimport.o \
