@@ -662,7 +662,11 @@ zc_insert_bulk_done(ZcInsert *ins, int n, uint64 batch, uint64 first_row,
 	ins->buffered_bytes += bytes;
 	if (ins->buffered_tuples >= ZC_MAX_BUFFERED_TUPLES ||
 		ins->buffered_bytes >= ZC_MAX_BUFFERED_BYTES)
+	{
 		buffers_flush(ins, ins->target_rri);
+		/* what the flush left in per-tuple memory; zc_insert_row resets it too */
+		ResetPerTupleExprContext(ins->estate);
+	}
 }
 
 /* The frame row being inserted or flushed, and its batch, if any. */
