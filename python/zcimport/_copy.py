@@ -422,8 +422,7 @@ class ZcWriter(LibpqWriter):
             self.bytes_sent += sent
             if not has_data:
                 if error_pending and stop_on_error:
-                    self.stopped = True
-                    return False
+                    return self._stop()
                 return True
             parts = _skip(parts, sent)
             try:
@@ -436,11 +435,16 @@ class ZcWriter(LibpqWriter):
                 raise
             if error_pending and stop_on_error:
                 if owed == 0:
-                    log.debug("zcimport: the server has reported something; stop sending")
-                    self.stopped = True
-                    return False
+                    return self._stop()
                 parts = _take(parts, owed)  # finish this message only
             in_message = owed
+
+    def _stop(self) -> bool:
+        """Stop sending: the server has reported something (an error)."""
+        log.debug("zcimport: the server has reported something; stop sending after %d bytes",
+                  self.bytes_sent)
+        self.stopped = True
+        return False
 
     def _interrupted(self, ex: BaseException, sent: int, owed: int) -> None:
         """Record the state when sending raised ex."""

@@ -20,9 +20,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-# `python -m pytest` puts the current directory first on sys.path, and the
-# repository root holds the server's zcimport.so (built by PGXS), which would
-# shadow the Python package: make python/ win.
+# Import the package from this checkout's python/, whatever the working
+# directory and PYTHONPATH are.
 _PYTHON_DIR = str(Path(__file__).resolve().parents[2] / "python")
 if sys.path[:1] != [_PYTHON_DIR]:
     sys.path.insert(0, _PYTHON_DIR)
