@@ -27,7 +27,6 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
 	-Wno-missing-field-initializers
 
 REGRESS = setup version copy_basic copy_types copy_errors
-REGRESS_OPTS = --dbname=zcimport_regress
 
 PYTHON ?= /usr/bin/python3
 PG_CONFIG ?= pg_config

@@ -47,7 +47,13 @@ start)
 		as_owner "$bindir/initdb" -D "$data" -U postgres --auth=trust \
 			--encoding=UTF8 --locale=C.UTF-8 >"$root/initdb.log" 2>&1 ||
 			{ cat "$root/initdb.log" >&2; exit 1; }
+		# a self-signed certificate, so that tests can use SSL over TCP
+		as_owner openssl req -new -x509 -days 3650 -nodes -subj "/CN=localhost" \
+			-keyout "$data/server.key" -out "$data/server.crt" >>"$root/initdb.log" 2>&1 ||
+			{ cat "$root/initdb.log" >&2; exit 1; }
+		chmod 600 "$data/server.key"
 		{
+			echo "ssl = on"
 			echo "listen_addresses = '127.0.0.1'"
 			echo "port = $port"
 			echo "unix_socket_directories = '$root'"

@@ -10,6 +10,7 @@ packages=(
 	postgresql-15
 	postgresql-server-dev-15
 	libkrb5-dev
+	openssl
 	python3-dev
 	python3-setuptools
 	python3-numpy

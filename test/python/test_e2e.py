@@ -297,6 +297,25 @@ def test_runs_in_the_callers_transaction(dsn, autoconn, table):
     assert count(autoconn, table) == 0
 
 
+def test_ssl_connection_falls_back_to_libpq_writes(dsn, caplog):
+    params = psycopg.conninfo.conninfo_to_dict(dsn)
+    params.update(host="127.0.0.1", sslmode="require")
+    try:
+        c = psycopg.connect(**params)
+    except psycopg.OperationalError as ex:
+        pytest.skip(f"the test server does not take SSL connections: {ex}")
+    with c:
+        assert c.pgconn.ssl_in_use
+        c.execute("CREATE TEMP TABLE t (a float8, b int8)")
+        frame = pd.DataFrame({"a": np.arange(50_000) / 4, "b": np.arange(50_000) * 7})
+        with caplog.at_level(logging.INFO, logger="zcimport"):
+            assert zcimport.copy_dataframe(frame, "t", c, batch_rows=4096) == 50_000
+        assert c.execute("SELECT sum(a), sum(b) FROM t").fetchone() == (
+            float(frame.a.sum()), int(frame.b.sum()))
+    assert any("through libpq" in r.getMessage() and "SSL" in r.getMessage()
+               for r in caplog.records)
+
+
 # ---------------------------------------------------------------------------
 # errors and atomicity
 # ---------------------------------------------------------------------------
