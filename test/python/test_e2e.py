@@ -493,6 +493,37 @@ def test_row_level_security_is_refused(dsn, autoconn, table, role):
 
 
 # ---------------------------------------------------------------------------
+# progress
+# ---------------------------------------------------------------------------
+
+
+def test_progress_is_reported_in_pg_stat_progress_copy(dsn, autoconn, table):
+    autoconn.execute(sql.SQL("CREATE TABLE {} (a float8, b int8)").format(sql.Identifier(table)))
+    frame = pd.DataFrame({"a": np.ones(4_000_000), "b": np.arange(4_000_000)})
+    seen: List[Any] = []
+    with psycopg.connect(dsn) as loader:
+        pid = loader.info.backend_pid
+        worker = threading.Thread(
+            target=zcimport.copy_dataframe, args=(frame, table, loader), kwargs={"batch_rows": 65_536})
+        worker.start()
+        while worker.is_alive():
+            row = autoconn.execute(
+                "SELECT relid::regclass::text, command, type, bytes_processed, tuples_processed"
+                " FROM pg_stat_progress_copy WHERE pid = %s", [pid]).fetchone()
+            if row:
+                seen.append(row)
+            time.sleep(0.005)
+        worker.join()
+        loader.commit()
+    assert seen, "the load never showed up in pg_stat_progress_copy"
+    assert {(r[0], r[1], r[2]) for r in seen} == {(table, "COPY FROM", "PIPE")}
+    assert max(r[3] for r in seen) > 0
+    tuples = [r[4] for r in seen]
+    assert tuples == sorted(tuples) and tuples[-1] <= 4_000_000
+    assert count(autoconn, table) == 4_000_000
+
+
+# ---------------------------------------------------------------------------
 # server memory stays bounded
 # ---------------------------------------------------------------------------
 
