@@ -1,0 +1,937 @@
+"""Shared helpers for the zcimport benchmarks (bench/seed.py) and the demo.
+
+Nothing here prints: the helpers return values and the scripts format them.
+
+- :func:`cluster` starts the private, durable throwaway cluster through
+  ``test/cluster.sh`` (and stops it afterwards), or reuses the server that
+  the environment names with ``PGHOST``/``PGPORT``;
+- :func:`connect`, :func:`ensure_database`, :func:`fresh_table`,
+  :func:`table_checksum`: connections and per-load table setup;
+- :func:`seed_frame`, :func:`frame_checksum`: the seed DataFrame and its
+  exact checksum;
+- :func:`load_zcimport`, :func:`psql_insert_copy`, :func:`load_csv_recipe`:
+  the loads that both the benchmark and the demo run;
+- :class:`Samples`, :func:`time_call`: timing with medians;
+- :func:`proc_status_bytes`, :func:`reset_peak_rss`: peak-RSS measurement
+  through ``/proc/self/status`` and ``/proc/self/clear_refs``;
+- :class:`PerfRecorder`, :func:`perf_report`, :func:`group_profile`: server
+  profiles with Linux ``perf``;
+- :func:`md_table`, :func:`write_section`, :func:`machine_info`,
+  :func:`cluster_settings`, :func:`command_line`: the markdown report and
+  its place in BENCHMARKS.md, between ``<!-- bench:NAME:start -->`` and
+  ``<!-- bench:NAME:end -->``, so that several benchmarks share the file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime
+import os
+import platform
+import re
+import shlex
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from io import StringIO
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from urllib.parse import quote
+
+import numpy as np
+import pandas as pd
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+#: The repository's root (the parent of bench/).
+REPO = Path(__file__).resolve().parent.parent
+#: The private cluster script.
+CLUSTER_SH = REPO / "test" / "cluster.sh"
+#: The shared benchmark report.
+BENCHMARKS_MD = REPO / "BENCHMARKS.md"
+
+BENCHMARKS_INTRO = """\
+# zcimport benchmarks
+
+Each section below is written by one benchmark script in `bench/`, run
+against the private throwaway PostgreSQL cluster of `test/cluster.sh` with
+durable settings (`ZC_PGDURABLE=1`: fsync, synchronous_commit and
+full_page_writes on).  A section starts with the exact command that produced
+it; rerun that command with `--write` to replace it.  Scripts only rewrite
+their own section (between the `bench:NAME` markers).
+"""
+
+
+class BenchError(RuntimeError):
+    """A benchmark precondition failed (cluster, durability, tools)."""
+
+
+# --------------------------------------------------------------------------
+# The server
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Server:
+    """Where the PostgreSQL server is, and whether this process started it."""
+
+    host: str
+    port: int
+    user: str
+    dbname: str
+    started_here: bool
+    #: The cluster's directory when it is the private cluster of cluster.sh.
+    root: Optional[Path] = None
+
+    def conninfo(self, dbname: Optional[str] = None) -> str:
+        """A libpq connection string for a database of this server."""
+        return make_conninfo(
+            host=self.host, port=str(self.port), user=self.user, dbname=dbname or self.dbname
+        )
+
+    def sqlalchemy_url(self, dbname: Optional[str] = None) -> str:
+        """A SQLAlchemy URL for psycopg2 (host may be a socket directory)."""
+        return (
+            f"postgresql+psycopg2://{quote(self.user, safe='')}@/{quote(dbname or self.dbname, safe='')}"
+            f"?host={quote(self.host, safe='')}&port={self.port}"
+        )
+
+    def asyncpg_kwargs(self, dbname: Optional[str] = None) -> Dict[str, Any]:
+        """Keyword arguments for ``asyncpg.connect``."""
+        return {"host": self.host, "port": self.port, "user": self.user,
+                "database": dbname or self.dbname}
+
+    def describe(self) -> str:
+        """One line: where the server is and who runs it."""
+        if self.started_here:
+            who = "private cluster of test/cluster.sh, started by this run"
+        elif self.root is not None:
+            who = "private cluster of test/cluster.sh, already running"
+        else:
+            who = "server named by PGHOST/PGPORT"
+        return f"{who}, host={self.host} port={self.port}"
+
+
+def _cluster_env(port: int, durable: bool) -> Dict[str, str]:
+    env = dict(os.environ)
+    env["ZC_PGPORT"] = str(port)
+    env["ZC_PGDURABLE"] = "1" if durable else "0"
+    return env
+
+
+def _cluster_root(port: int) -> Path:
+    return Path(os.environ.get("ZC_PGROOT") or f"/tmp/zcimport-pg-{port}")
+
+
+def _postmaster_alive(root: Path) -> bool:
+    pidfile = root / "data" / "postmaster.pid"
+    try:
+        pid = int(pidfile.read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _run_cluster_sh(action: str, port: int, durable: bool) -> str:
+    proc = subprocess.run(
+        ["bash", str(CLUSTER_SH), action], env=_cluster_env(port, durable),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    if proc.returncode != 0:
+        raise BenchError(f"test/cluster.sh {action} failed ({proc.returncode}):\n{proc.stderr.strip()}")
+    return proc.stdout
+
+
+@contextlib.contextmanager
+def cluster(port: int, *, dbname: str, durable: bool = True) -> Iterator[Server]:
+    """The server to benchmark against, for the duration of the block.
+
+    When the environment has ``PGHOST`` or ``PGPORT``, that server is used
+    as it is (``PGUSER`` defaults to postgres) and left running.  Otherwise
+    the private cluster of ``test/cluster.sh`` is started on ``port``, with
+    ``ZC_PGDURABLE=1`` when ``durable``, and stopped (and deleted) on exit.  A
+    cluster already running on that port is reused and left running; a
+    stale one that is not running is deleted first, so that it is created
+    again with the requested settings.
+    """
+    if os.environ.get("PGHOST") or os.environ.get("PGPORT"):
+        yield Server(
+            host=os.environ.get("PGHOST", "127.0.0.1"),
+            port=int(os.environ.get("PGPORT", "5432")),
+            user=os.environ.get("PGUSER", "postgres"),
+            dbname=dbname,
+            started_here=False,
+        )
+        return
+    root = _cluster_root(port)
+    if _postmaster_alive(root):
+        yield Server(host=str(root), port=port, user="postgres", dbname=dbname,
+                     started_here=False, root=root)
+        return
+    _run_cluster_sh("stop", port, durable)  # a stale, stopped cluster: start afresh
+    _run_cluster_sh("start", port, durable)
+    try:
+        yield Server(host=str(root), port=port, user="postgres", dbname=dbname,
+                     started_here=True, root=root)
+    finally:
+        _run_cluster_sh("stop", port, durable)
+
+
+def connect(server: Server, *, dbname: Optional[str] = None,
+            autocommit: bool = False) -> "psycopg.Connection[Any]":
+    """A psycopg 3 connection to the server."""
+    return psycopg.connect(server.conninfo(dbname), autocommit=autocommit)
+
+
+def ensure_database(server: Server) -> None:
+    """Create ``server.dbname`` (if missing) and the zcimport extension in it."""
+    with connect(server, dbname="postgres", autocommit=True) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (server.dbname,)
+        ).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(server.dbname)))
+    with connect(server, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS zcimport")
+
+
+#: Settings that make commits durable; the benchmarks require all of them on.
+DURABILITY_SETTINGS = ("fsync", "synchronous_commit", "full_page_writes")
+
+
+def durability(conn: "psycopg.Connection[Any]") -> Dict[str, str]:
+    """The durability-related settings of the server, and wal_level."""
+    rows = conn.execute(
+        "SELECT name, setting FROM pg_settings WHERE name = ANY(%s) ORDER BY name",
+        (list(DURABILITY_SETTINGS) + ["wal_level"],),
+    ).fetchall()
+    return {name: setting for name, setting in rows}
+
+
+def non_durable(conn: "psycopg.Connection[Any]") -> List[str]:
+    """The durability settings that are off (empty when the server is durable)."""
+    settings = durability(conn)
+    return [f"{n}={settings.get(n)}" for n in DURABILITY_SETTINGS if settings.get(n) != "on"]
+
+
+def fresh_table(admin: "psycopg.Connection[Any]", table: str, columns_ddl: str) -> None:
+    """DROP and CREATE the table, then CHECKPOINT (admin is in autocommit)."""
+    ident = sql.Identifier(table)
+    admin.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(ident))
+    admin.execute(sql.SQL("CREATE TABLE {} ({})").format(ident, sql.SQL(columns_ddl)))
+    admin.execute("CHECKPOINT")
+
+
+def drop_table(admin: "psycopg.Connection[Any]", table: str) -> None:
+    """DROP TABLE IF EXISTS (admin is in autocommit)."""
+    admin.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(table)))
+
+
+# --------------------------------------------------------------------------
+# The seed frame and its checksum
+# --------------------------------------------------------------------------
+
+#: The seed table.
+SEED_DDL = "a float8, b int8"
+
+
+def seed_frame(rows: int, seed: int = 42) -> pd.DataFrame:
+    """The seed frame: ``a`` float64 (standard normal), ``b`` int64 (uniform
+    over the whole int64 range), both without missing values."""
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal(rows)
+    b = rng.integers(np.iinfo(np.int64).min, np.iinfo(np.int64).max, size=rows,
+                     dtype=np.int64, endpoint=True)
+    return pd.DataFrame({"a": a, "b": b})
+
+
+@dataclass(frozen=True)
+class Checksum:
+    """Row count, non-NULL count of ``a``, exact ``sum(b)`` and ``sum(a)``."""
+
+    rows: int
+    a_count: int
+    b_sum: int
+    a_sum: float
+    a_abs_sum: float
+
+    def matches(self, other: "Checksum") -> bool:
+        """Exact on counts and sum(b); sum(a) within rounding of the order of
+        summation (1e-9 of sum(|a|))."""
+        tol = 1e-9 * max(self.a_abs_sum, other.a_abs_sum, 1.0)
+        return (self.rows == other.rows and self.a_count == other.a_count
+                and self.b_sum == other.b_sum and abs(self.a_sum - other.a_sum) <= tol)
+
+
+def frame_checksum(df: pd.DataFrame) -> Checksum:
+    """The checksum of the seed frame, computed without int64 overflow."""
+    b = df["b"].to_numpy()
+    hi = b >> 32  # arithmetic shift: b == hi * 2**32 + lo, 0 <= lo < 2**32
+    lo = b & np.int64(0xFFFFFFFF)
+    b_sum = int(hi.sum(dtype=np.int64)) * (1 << 32) + int(lo.sum(dtype=np.int64))
+    a = df["a"].to_numpy()
+    return Checksum(rows=len(df), a_count=int(np.count_nonzero(~np.isnan(a))), b_sum=b_sum,
+                    a_sum=float(a.sum()), a_abs_sum=float(np.abs(a).sum()))
+
+
+def table_checksum(conn: "psycopg.Connection[Any]", table: str) -> Checksum:
+    """The same checksum, read back from the table (sum(b) as numeric)."""
+    row = conn.execute(
+        sql.SQL("SELECT count(*), count(a), coalesce(sum(b), 0)::text,"
+                " coalesce(sum(a), 0), coalesce(sum(abs(a)), 0) FROM {}").format(sql.Identifier(table))
+    ).fetchone()
+    assert row is not None
+    if conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS:
+        conn.rollback()
+    return Checksum(rows=int(row[0]), a_count=int(row[1]), b_sum=int(row[2]),
+                    a_sum=float(row[3]), a_abs_sum=float(row[4]))
+
+
+# --------------------------------------------------------------------------
+# Loads shared by the benchmark and the demo
+# --------------------------------------------------------------------------
+
+
+def load_zcimport(df: pd.DataFrame, table: str, conn: "psycopg.Connection[Any]") -> int:
+    """``zcimport.copy_dataframe(df, table, conn)`` then COMMIT; the row count."""
+    import zcimport  # imported late: PYTHONPATH=python must be set by the caller
+
+    rows = zcimport.copy_dataframe(df, table, conn)
+    conn.commit()
+    return rows
+
+
+# The pandas documentation's recipe, copied as it is (comments included) from
+# the pandas 1.5 user guide, "IO tools", section "Insertion method"
+# (https://pandas.pydata.org/pandas-docs/version/1.5/user_guide/io.html#io-sql-method),
+# the example of a callable for DataFrame.to_sql(method=...):
+# "Alternative to_sql() *method* for DBs that support COPY FROM".  Only the
+# type hints were added; the body is unchanged.
+def psql_insert_copy(table: Any, conn: Any, keys: List[str], data_iter: Iterable[Any]) -> None:
+    """
+    Execute SQL statement inserting data
+
+    Parameters
+    ----------
+    table : pandas.io.sql.SQLTable
+    conn : sqlalchemy.engine.Engine or sqlalchemy.engine.Connection
+    keys : list of str
+        Column names
+    data_iter : Iterable that iterates the values to be inserted
+    """
+    # gets a DBAPI connection that can provide a cursor
+    dbapi_conn = conn.connection
+    with dbapi_conn.cursor() as cur:
+        s_buf = StringIO()
+        writer = csv.writer(s_buf)
+        writer.writerows(data_iter)
+        s_buf.seek(0)
+
+        columns = ', '.join(['"{}"'.format(k) for k in keys])
+        if table.schema:
+            table_name = '{}.{}'.format(table.schema, table.name)
+        else:
+            table_name = table.name
+
+        sql = 'COPY {} ({}) FROM STDIN WITH CSV'.format(
+            table_name, columns)
+        cur.copy_expert(sql=sql, file=s_buf)
+
+
+def make_engine(server: Server) -> Any:
+    """A SQLAlchemy engine (psycopg2), with its pooled connection opened."""
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(server.sqlalchemy_url())
+    with engine.connect() as c:  # open the pool's connection outside any timing
+        c.execute(sqlalchemy.text("SELECT 1"))
+    return engine
+
+
+def load_csv_recipe(df: pd.DataFrame, table: str, engine: Any) -> None:
+    """The recipe as the pandas docs use it: to_sql(..., method=psql_insert_copy).
+
+    pandas runs the insert in a transaction of the engine and commits it.
+    """
+    df.to_sql(table, engine, if_exists="append", index=False, method=psql_insert_copy)
+
+
+# --------------------------------------------------------------------------
+# Timing
+# --------------------------------------------------------------------------
+
+
+def time_call(fn: Callable[[], Any]) -> Tuple[float, Any]:
+    """(seconds, result) of fn(), with time.perf_counter."""
+    t0 = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - t0, result
+
+
+@dataclass
+class Samples:
+    """Timings of one contender, in seconds."""
+
+    name: str
+    times: List[float] = field(default_factory=list)
+    error: Optional[str] = None
+
+    @property
+    def ok(self) -> bool:
+        """True when it has timings and did not fail."""
+        return self.error is None and bool(self.times)
+
+    @property
+    def median(self) -> float:
+        """The median time."""
+        return statistics.median(self.times)
+
+    @property
+    def min(self) -> float:
+        """The shortest time."""
+        return min(self.times)
+
+    @property
+    def max(self) -> float:
+        """The longest time."""
+        return max(self.times)
+
+
+# --------------------------------------------------------------------------
+# Memory
+# --------------------------------------------------------------------------
+
+
+def proc_status_bytes(name: str, pid: str = "self") -> int:
+    """A ``kB`` field of /proc/PID/status (VmRSS, VmHWM, ...), in bytes."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(name + ":"):
+                return int(line.split()[1]) * 1024
+    raise KeyError(f"{name} not in /proc/{pid}/status")
+
+
+def reset_peak_rss() -> None:
+    """Reset VmHWM to the current VmRSS (write "5" to /proc/self/clear_refs)."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+def format_bytes(n: float) -> str:
+    """1536 -> '1.5 KiB'."""
+    sign = "-" if n < 0 else ""
+    n = abs(float(n))
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{sign}{n:.0f} {unit}" if unit == "B" else f"{sign}{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
+# --------------------------------------------------------------------------
+# Server profiles with perf
+# --------------------------------------------------------------------------
+
+
+def perf_unavailable() -> Optional[str]:
+    """None if ``perf record`` can be used here, else why not."""
+    if shutil.which("perf") is None:
+        return "perf is not installed (Debian package linux-perf)"
+    try:
+        proc = subprocess.run(["perf", "record", "-q", "-o", os.devnull, "--", "true"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as ex:
+        return f"perf record could not run: {ex}"
+    if proc.returncode != 0:
+        return f"perf record is not permitted or failed: {proc.stderr.strip()[:300]}"
+    return None
+
+
+#: Call-graph modes of perf record: "fp" is ``-g`` (frame pointers); "dwarf"
+#: unwinds with the binaries' .eh_frame from a copy of each sample's stack.
+#: Debian builds postgres without frame pointers, so ``-g`` chains skip its
+#: frames (a static function of heapam.c called by heap_multi_insert shows
+#: as called straight from zcimport's buffers_flush); dwarf gets them right.
+CALL_GRAPH_ARGS: Dict[str, List[str]] = {
+    "fp": ["-g"],
+    "dwarf": ["--call-graph", "dwarf,16384"],
+}
+
+
+class PerfRecorder:
+    """``perf record -g -p PID`` (or ``--call-graph dwarf``) for the duration
+    of a ``with`` block.
+
+    The data file goes into a private temporary directory, removed by
+    :meth:`cleanup`.  ``error`` is set (and no exception raised) when perf
+    fails, so that callers can report it.
+    """
+
+    def __init__(self, pid: int, *, call_graph: str = "fp",
+                 frequency: Optional[int] = None) -> None:
+        self.pid = pid
+        self.dir = Path(tempfile.mkdtemp(prefix="zcimport-perf-"))
+        self.data = self.dir / "perf.data"
+        self.frequency = frequency
+        self.error: Optional[str] = None
+        self.command = (["perf", "record"] + CALL_GRAPH_ARGS[call_graph]
+                        + (["-F", str(frequency)] if frequency else [])
+                        + ["-o", str(self.data), "-p", str(pid)])
+        self._proc: Optional[subprocess.Popen[bytes]] = None
+
+    def __enter__(self) -> "PerfRecorder":
+        cmd = self.command
+        self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(0.5)  # let perf attach before the work starts
+        if self._proc.poll() is not None:
+            self.error = (f"perf record exited at once ({self._proc.returncode}): "
+                          f"{self._proc.stderr.read().decode(errors='replace').strip()[:300]}")
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGINT)
+        try:
+            _, err = proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+            self.error = "perf record did not stop within 120 s after SIGINT"
+            return
+        if not self.data.exists() or self.data.stat().st_size == 0:
+            self.error = f"perf record wrote no data: {err.decode(errors='replace').strip()[:300]}"
+
+    def cleanup(self) -> None:
+        """Remove the data file and its directory."""
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class PerfEntry:
+    """One line of ``perf report``: share of samples, object, symbol."""
+
+    percent: float
+    dso: str
+    kernel: bool
+    symbol: str
+
+
+PERF_REPORT_ARGS = ["--no-children", "--stdio", "-g", "none", "--sort", "dso,sym"]
+_PERF_LINE = re.compile(r"^\s*([0-9.]+)%\s+(\S+)\s+\[(.)\]\s+(.*?)\s*$")
+_PERF_SAMPLES = re.compile(r"^# Samples:\s+(\S+)\s+of event '([^']*)'")
+
+
+def perf_report(data: Path, percent_limit: Optional[float] = None) -> Tuple[List[PerfEntry], str]:
+    """Parse ``perf report --no-children --stdio -g none --sort dso,sym``.
+
+    Returns the entries, best first, and a header line (sample count and
+    event).
+    """
+    cmd = ["perf", "report", "-i", str(data)] + PERF_REPORT_ARGS
+    if percent_limit is not None:
+        cmd += ["--percent-limit", str(percent_limit)]
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          timeout=600)
+    if proc.returncode != 0:
+        raise BenchError(f"perf report failed: {proc.stderr.strip()[:300]}")
+    entries: List[PerfEntry] = []
+    header = ""
+    for line in proc.stdout.splitlines():
+        m = _PERF_SAMPLES.match(line)
+        if m:
+            header = f"{m.group(1)} samples of {m.group(2)}"
+            continue
+        if line.startswith("#"):
+            continue
+        m = _PERF_LINE.match(line)
+        if m:
+            entries.append(PerfEntry(percent=float(m.group(1)), dso=m.group(2),
+                                     kernel=m.group(3) == "k", symbol=m.group(4)))
+    return entries, header
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One frame of a sampled call chain (from ``perf script``)."""
+
+    ip: int
+    sym: str
+    dso: str
+
+    @property
+    def kernel(self) -> bool:
+        """A kernel frame."""
+        return self.dso.startswith("[kernel")
+
+    @property
+    def resolved(self) -> bool:
+        """perf knows the symbol (the Debian postgres binary is stripped, so
+        its static functions are not)."""
+        return self.sym != "[unknown]"
+
+    @property
+    def obj(self) -> str:
+        """The object's file name (postgres, pg_zcimport.so, libc.so.6, ...)."""
+        return self.dso.rsplit("/", 1)[-1]
+
+
+_SCRIPT_FRAME = re.compile(r"^\s*([0-9a-f]+)\s+(.*?)\s+\((.*)\)\s*$")
+
+
+def perf_callchains(data: Path) -> List[Tuple[Frame, ...]]:
+    """The call chain of every sample, leaf first (``perf script -F ip,sym,dso``)."""
+    proc = subprocess.run(["perf", "script", "-i", str(data), "-F", "ip,sym,dso", "--no-inline"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=1200)
+    if proc.returncode != 0:
+        raise BenchError(f"perf script failed: {proc.stderr.strip()[:300]}")
+    chains: List[Tuple[Frame, ...]] = []
+    current: List[Frame] = []
+    for line in proc.stdout.splitlines():
+        m = _SCRIPT_FRAME.match(line)
+        if m:
+            if m.group(3) == "inlined":  # the real function's frame follows
+                continue
+            current.append(Frame(int(m.group(1), 16), m.group(2), m.group(3)))
+        elif not line.strip() and current:
+            chains.append(tuple(current))
+            current = []
+    if current:
+        chains.append(tuple(current))
+    return chains
+
+
+def _rx(pattern: str) -> "re.Pattern[str]":
+    return re.compile(pattern)
+
+
+#: Groups of a backend's user-space code: (label, pattern on the symbol, or
+#: None for "the object is the zcimport server library").  A sample is attributed to the
+#: first frame, from the leaf up, that matches one of these; so libc calls
+#: (memcpy), generic helpers (hash_search) and the stripped binary's static
+#: functions count for their nearest categorised caller.
+USER_GROUPS: List[Tuple[str, Optional["re.Pattern[str]"]]] = [
+    ("zcimport server library (its own code)", None),
+    ("WAL (XLog*, CRC)", _rx(
+        r"^(XLog|CopyXLog|ReserveXLog|WALInsert|WaitXLog|AdvanceXLInsert|GetXLogBuffer|log_heap|"
+        r"pg_comp_crc32c|issue_xlog_fsync|RecordTransactionCommit)")),
+    ("heap insert (heap_multi_insert, RelationPutHeapTuple, PageAdd*, tuple forming)", _rx(
+        r"^(heap_|RelationPutHeapTuple|PageAdd|PageInit|PageGetHeapFreeSpace|"
+        r"RelationGetBufferForTuple|RelationAddExtraBlocks|ExecStoreHeapTuple|"
+        r"ExecStoreVirtualTuple|ExecMaterializeSlot|ExecClearTuple|ExecFetchSlotHeapTuple|"
+        r"ExecCopySlot|MakeTupleTableSlot|tts_|slot_|toast_|table_multi_insert|"
+        r"CopyMultiInsert)")),
+    ("buffer manager and storage (bufmgr, smgr, md, fd)", _rx(
+        r"^(ReadBuffer|ReleaseBuffer|UnlockReleaseBuffer|LockBuffer|MarkBufferDirty|PinBuffer|"
+        r"UnpinBuffer|BufTable|StrategyGetBuffer|StrategyRejectBuffer|FlushBuffer|BufferAlloc|"
+        r"BufferGetBlockNumber|GetVictimBuffer|InvalidateBuffer|smgr|md[a-z]|File[A-Z]|"
+        r"pg_pwrite|RelationGetNumberOfBlocks|LockRelationForExtension|"
+        r"UnlockRelationForExtension|ScheduleBufferTagForWriteback|IssuePendingWritebacks|"
+        r"WritebackContext|LWLock)")),
+    ("COPY input and datatype parsing (CopyFrom, NextCopyFrom, pq_*, *recv)", _rx(
+        r"^(Copy|NextCopyFrom|BeginCopyFrom|EndCopyFrom|pq_|float8recv|int8recv|float8in|int8in|"
+        r"ReceiveFunctionCall|InputFunctionCall|resetStringInfo|enlargeStringInfo|"
+        r"appendBinaryStringInfo|secure_read|secure_raw_read|ProcessClientReadInterrupt|"
+        r"pgstat_progress_update)")),
+    ("memory contexts (palloc, pfree, AllocSet*)", _rx(
+        r"^(palloc|pfree|repalloc|AllocSet|MemoryContext|GenerationAlloc|GenerationFree|"
+        r"SlabAlloc|SlabFree)")),
+]
+GROUP_KERNEL_FILE = "kernel: data file write/extend (pwrite, ext4, page cache)"
+GROUP_KERNEL_WAL = "kernel: WAL write and fsync"
+GROUP_KERNEL_READ = "kernel: reading the COPY input (socket or file)"
+GROUP_KERNEL_FAULT = "kernel: page faults"
+GROUP_KERNEL_OTHER = "kernel: other (scheduling, syscalls, timers)"
+GROUP_OTHER = "other (parse/plan/executor setup, catalog, ...)"
+
+_K_FAULT = _rx(r"exc_page_fault|handle_mm_fault")
+_U_WAL = _rx(r"^(XLog|issue_xlog_fsync|pg_fdatasync|pg_fsync|RecordTransactionCommit)")
+_U_FILE = _rx(r"^(md(write|extend|zeroextend)|smgr(write|extend)|File(Write|Zero|Fallocate)|"
+              r"pg_pwrite|FlushBuffer)")
+_U_READ = _rx(r"^(secure_raw_read|secure_read|pq_recvbuf|pq_getbyte|pq_getmessage|"
+              r"CopyGetData|CopyLoadRawBuf|CopyLoadInputBuf|fread|_IO_)")
+_K_SYSCALL = _rx(r"^__x64_sys_(\w+)")
+
+
+def _kernel_group(chain: Sequence[Frame]) -> str:
+    """The group of a sample whose leaf is in the kernel, from its chain."""
+    kernel = [f for f in chain if f.kernel]
+    user = [f for f in chain if not f.kernel and f.resolved]
+    if any(_K_FAULT.search(f.sym) for f in kernel):
+        return GROUP_KERNEL_FAULT
+    if any(_U_WAL.match(f.sym) for f in user):
+        return GROUP_KERNEL_WAL
+    if any(_U_FILE.match(f.sym) for f in user):
+        return GROUP_KERNEL_FILE
+    if any(_U_READ.match(f.sym) for f in user):
+        return GROUP_KERNEL_READ
+    syscalls = {m.group(1) for f in kernel for m in [_K_SYSCALL.match(f.sym)] if m}
+    if syscalls & {"pwrite64", "write", "fallocate", "ftruncate"}:
+        return GROUP_KERNEL_FILE
+    if syscalls & {"fdatasync", "fsync"}:
+        return GROUP_KERNEL_WAL
+    if syscalls & {"recvfrom", "recvmsg", "read"}:
+        return GROUP_KERNEL_READ
+    return GROUP_KERNEL_OTHER
+
+
+def classify_sample(chain: Sequence[Frame]) -> Tuple[str, str]:
+    """(group, the frame that decided it) for one sample."""
+    if not chain:
+        return GROUP_OTHER, "?"
+    if chain[0].kernel:
+        return _kernel_group(chain), chain[0].sym
+    for frame in chain:
+        if frame.kernel:
+            continue
+        if "zcimport" in frame.obj:  # pg_zcimport.so (or "... (deleted)")
+            return USER_GROUPS[0][0], frame.sym
+        if not frame.resolved:
+            continue
+        for label, pattern in USER_GROUPS[1:]:
+            assert pattern is not None
+            if pattern.match(frame.sym):
+                return label, frame.sym
+    leaf = chain[0]
+    return GROUP_OTHER, leaf.sym if leaf.resolved else f"{leaf.obj}+{leaf.ip:#x}"
+
+
+@dataclass(frozen=True)
+class GroupShare:
+    """A group's share of the samples, with the frames that decided most of it."""
+
+    label: str
+    percent: float
+    top: List[Tuple[str, float]]
+
+
+def group_profile(chains: Sequence[Tuple[Frame, ...]]) -> List[GroupShare]:
+    """Shares of the samples by group, largest first (see classify_sample)."""
+    if not chains:
+        return []
+    counts: Dict[str, Dict[str, int]] = {}
+    for chain in chains:
+        label, via = classify_sample(chain)
+        by = counts.setdefault(label, {})
+        by[via] = by.get(via, 0) + 1
+    total = len(chains)
+    out = []
+    for label, by in counts.items():
+        n = sum(by.values())
+        top = sorted(by.items(), key=lambda kv: -kv[1])[:4]
+        out.append(GroupShare(label, 100.0 * n / total, [(k, 100.0 * v / total) for k, v in top]))
+    return sorted(out, key=lambda g: -g.percent)
+
+
+def unresolved_callers(chains: Sequence[Tuple[Frame, ...]]) -> Dict[Tuple[str, int], str]:
+    """For each unresolved leaf address (object name, ip): its most frequent
+    nearest resolved caller, to annotate perf report's bare addresses."""
+    seen: Dict[Tuple[str, int], Dict[str, int]] = {}
+    for chain in chains:
+        if not chain or chain[0].resolved:
+            continue
+        caller = next((f.sym for f in chain[1:] if f.resolved), "?")
+        by = seen.setdefault((chain[0].obj, chain[0].ip), {})
+        by[caller] = by.get(caller, 0) + 1
+    return {key: max(by.items(), key=lambda kv: kv[1])[0] for key, by in seen.items()}
+
+
+# --------------------------------------------------------------------------
+# Markdown and BENCHMARKS.md
+# --------------------------------------------------------------------------
+
+
+def md_table(headers: Sequence[str], rows: Iterable[Sequence[Any]],
+             align: Optional[str] = None) -> str:
+    """A markdown table; align is one character per column: l, r or c."""
+    align = align or "l" * len(headers)
+    marks = {"l": "---", "r": "--:", "c": ":-:"}
+    lines = ["| " + " | ".join(str(h) for h in headers) + " |",
+             "|" + "|".join(marks[a] for a in align) + "|"]
+    for row in rows:
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ")
+                                       for c in row) + " |")
+    return "\n".join(lines)
+
+
+def _markers(name: str) -> Tuple[str, str]:
+    return f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->"
+
+
+def write_section(name: str, body: str, path: Path = BENCHMARKS_MD,
+                  intro: str = BENCHMARKS_INTRO) -> None:
+    """Replace the ``name`` section of path (between its markers), or append
+    it; the file is created with ``intro`` if missing.  Written atomically."""
+    start, end = _markers(name)
+    block = f"{start}\n{body.rstrip()}\n{end}\n"
+    text = path.read_text() if path.exists() else intro.rstrip() + "\n"
+    i = text.find(start)
+    j = text.find(end, i + len(start)) if i >= 0 else -1
+    if i >= 0 and j >= 0:
+        j += len(end)
+        if j < len(text) and text[j] == "\n":
+            j += 1
+        text = text[:i] + block + text[j:]
+    elif i >= 0 or text.find(end) >= 0:
+        raise BenchError(f"{path}: the markers of section {name!r} are unbalanced; fix the file")
+    else:
+        text = text.rstrip() + "\n\n" + block
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def command_line() -> str:
+    """The command that runs this process, as typed from the repository root."""
+    argv = list(sys.argv)
+    script = Path(argv[0]).resolve()
+    try:
+        argv[0] = str(script.relative_to(REPO))
+    except ValueError:
+        argv[0] = str(script)
+    prefix = []
+    if os.environ.get("PYTHONPATH"):
+        prefix.append(f"PYTHONPATH={shlex.quote(os.environ['PYTHONPATH'])}")
+    return " ".join(prefix + [sys.executable] + [shlex.quote(a) for a in argv])
+
+
+def _meminfo_total() -> int:
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def server_library(conn: "psycopg.Connection[Any]") -> Optional[Tuple[Path, str]]:
+    """The zcimport server library file and a fingerprint of it (mtime and
+    SHA-256 prefix), to notice a reinstall during a run; None if unknown.
+
+    The path is the ``$libdir/...`` of the extension's C functions, with
+    ``$libdir`` from ``pg_config --pkglibdir`` (the server must be local).
+    """
+    import hashlib
+
+    try:
+        row = conn.execute(
+            "SELECT probin FROM pg_proc WHERE pronamespace = 'zcimport'::regnamespace"
+            " AND probin IS NOT NULL LIMIT 1").fetchone()
+    except psycopg.Error:
+        conn.rollback()
+        return None
+    conn.rollback()
+    if not row or not row[0]:
+        return None
+    probin = str(row[0])
+    pg_config = "/usr/lib/postgresql/15/bin/pg_config"
+    if not os.path.exists(pg_config):
+        pg_config = shutil.which("pg_config") or "pg_config"
+    try:
+        libdir = subprocess.run([pg_config, "--pkglibdir"], stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    path = Path(probin.replace("$libdir", libdir))
+    if not path.suffix:
+        path = path.with_suffix(".so")
+    try:
+        data = path.read_bytes()
+        mtime = datetime.datetime.fromtimestamp(path.stat().st_mtime, datetime.timezone.utc)
+    except OSError:
+        return path, "missing"
+    return path, f"modified {mtime:%Y-%m-%d %H:%M:%S} UTC, sha256 {hashlib.sha256(data).hexdigest()[:12]}"
+
+
+def source_state() -> str:
+    """The repository's commit, and whether tracked files have uncommitted changes."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(REPO), *args], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True, check=True).stdout.strip()
+    try:
+        head = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git work tree)"
+    return f"commit {head}" + (" with uncommitted changes to tracked files" if dirty else "")
+
+
+def machine_info(conn: "psycopg.Connection[Any]") -> List[Tuple[str, str]]:
+    """(label, value) pairs: date, CPUs, RAM, kernel, PostgreSQL, Python stack."""
+    import asyncpg
+    import psycopg2
+    import sqlalchemy
+
+    version = conn.execute("SELECT version()").fetchone()
+    try:
+        zc = conn.execute("SELECT zcimport.version()").fetchone()
+        zc_version = str(zc[0]) if zc else "?"
+    except psycopg.Error:
+        zc_version = "not installed"
+    conn.rollback()
+    try:
+        import zcimport
+
+        client = zcimport.__version__
+    except ImportError:
+        client = "not importable"
+    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return [
+        ("date", datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
+        ("CPU", f"nproc {affinity} ({_cpu_model()})"),
+        ("RAM", format_bytes(_meminfo_total())),
+        ("kernel", f"{platform.system()} {platform.release()}"),
+        ("PostgreSQL", str(version[0]) if version else "unknown"),
+        ("zcimport", f"server library {zc_version}, Python client {client}; source {source_state()}"),
+        ("Python", f"{platform.python_version()} ({sys.executable}): pandas {pd.__version__},"
+                   f" numpy {np.__version__}, psycopg {psycopg.__version__}"
+                   f" (libpq {psycopg.pq.version()}, {psycopg.pq.__impl__} implementation),"
+                   f" psycopg2 {psycopg2.__version__.split()[0]}, asyncpg {asyncpg.__version__},"
+                   f" SQLAlchemy {sqlalchemy.__version__}"),
+    ]
+
+
+def cluster_settings(conn: "psycopg.Connection[Any]") -> List[Tuple[str, str, str]]:
+    """(name, value with unit, source) of the settings whose source is not
+    'default', without the ones that a session sets for itself (sources
+    client, session, override: application_name, data_directory, ...)."""
+    rows = conn.execute(
+        "SELECT name, setting, coalesce(unit, ''), source FROM pg_settings"
+        " WHERE source <> 'default' AND source NOT IN ('client', 'session', 'override')"
+        " ORDER BY name"
+    ).fetchall()
+    conn.rollback()
+    out = []
+    for name, setting, unit, source in rows:
+        value = setting
+        if unit in ("8kB", "kB", "MB") and setting.isdigit():
+            mult = {"8kB": 8192, "kB": 1024, "MB": 1 << 20}[unit]
+            value = f"{setting} ({format_bytes(int(setting) * mult)})"
+        elif unit:
+            value = f"{setting} {unit}"
+        out.append((name, value, source))
+    return out
