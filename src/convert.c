@@ -22,20 +22,23 @@
 #include "catalog/pg_type.h"
 #include "common/int.h"
 #include "datatype/timestamp.h"
+#include "mb/pg_wchar.h"
 #include "parser/parse_coerce.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
 #include "utils/datetime.h"
 #include "utils/float.h"
 #include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
 
 #include "convert.h"
 
-/* Microseconds between the Unix epoch and PostgreSQL's (2000-01-01). */
-#define ZC_UNIX_TO_PG_USECS \
-	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY)
+/* Days and microseconds between the Unix epoch and PostgreSQL's (2000-01-01). */
+#define ZC_UNIX_TO_PG_DAYS		((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE))
+#define ZC_UNIX_TO_PG_USECS		(ZC_UNIX_TO_PG_DAYS * USECS_PER_DAY)
 
 /* Record where an error happened, for the error context line. */
 static void
@@ -122,6 +125,45 @@ report_time_range(ZcConverter *cv, uint64 row, int64 v)
 			 errmsg("value " INT64_FORMAT " %s since 1970-01-01 for column \"%s\" in row " UINT64_FORMAT " is out of range for type %s",
 					v, zc_time_unit_name(cv->desc->unit), cv->attname, row,
 					format_type_with_typemod(cv->typid, cv->typmod))));
+}
+
+/* Report a date outside PostgreSQL's range. */
+static void
+pg_attribute_noreturn()
+report_date_range(ZcConverter *cv, uint64 row, int32 days)
+{
+	mark_position(cv, row);
+	ereport(ERROR,
+			(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+			 errmsg("value %d days since 1970-01-01 for column \"%s\" in row " UINT64_FORMAT " is out of range for type %s",
+					days, cv->attname, row,
+					format_type_with_typemod(cv->typid, cv->typmod))));
+}
+
+/* Report a duration that does not fit an interval. */
+static void
+pg_attribute_noreturn()
+report_duration_range(ZcConverter *cv, uint64 row, int64 v)
+{
+	mark_position(cv, row);
+	ereport(ERROR,
+			(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+			 errmsg("value " INT64_FORMAT " %s for column \"%s\" in row " UINT64_FORMAT " is out of range for type %s",
+					v, zc_time_unit_name(cv->desc->unit), cv->attname, row,
+					format_type_with_typemod(cv->typid, cv->typmod))));
+}
+
+/* Report a text or bytes value too long for any PostgreSQL value. */
+static void
+pg_attribute_noreturn()
+report_too_long(ZcConverter *cv, uint64 row, int64 len)
+{
+	mark_position(cv, row);
+	ereport(ERROR,
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 errmsg("value of " INT64_FORMAT " bytes for column \"%s\" in row " UINT64_FORMAT " is too long",
+					len, cv->attname, row),
+			 errdetail("A single value can be at most 1 GB.")));
 }
 
 /*
@@ -475,6 +517,232 @@ ZC_CONVERTER(conv_timestamptz_to_timestamp, int64, NAT_SENTINEL,
 											 TimestampTzGetDatum(ts)))
 
 /*
+ * Take len bytes of UTF-8 for row: validate them when the server encoding
+ * is UTF8, or convert them to the server encoding, as COPY does with its
+ * input.  Returns the bytes in the server encoding (maybe p itself) and
+ * sets *outlen.
+ */
+static const char *
+text_in_server_encoding(ZcConverter *cv, const char *p, int64 len, uint64 row,
+						int *outlen)
+{
+	char	   *conv;
+
+	if (len > (int64) (MaxAllocSize - VARHDRSZ - 1))
+		report_too_long(cv, row, len);
+	if (cv->server_utf8)
+	{
+		if (!pg_verify_mbstr(PG_UTF8, p, (int) len, true))
+		{
+			mark_position(cv, row);
+			(void) pg_verify_mbstr(PG_UTF8, p, (int) len, false);
+		}
+		*outlen = (int) len;
+		return p;
+	}
+	mark_position(cv, row);
+	conv = pg_any_to_server(p, (int) len, PG_UTF8);
+	*outlen = (conv == p) ? (int) len : (int) strlen(conv);
+	return conv;
+}
+
+/*
+ * A value of the column's type from UTF-8 text: text itself for text-like
+ * columns, or what the type's input function makes of it (with the typmod).
+ */
+static Datum
+value_from_text(ZcConverter *cv, const char *p, int64 len, uint64 row)
+{
+	int			n;
+	const char *s = text_in_server_encoding(cv, p, len, row, &n);
+
+	if (!cv->via_input)
+		return PointerGetDatum(cstring_to_text_with_len(s, n));
+	resetStringInfo(&cv->scratch);
+	appendBinaryStringInfo(&cv->scratch, s, n);
+	mark_position(cv, row);
+	return InputFunctionCall(&cv->in_func, cv->scratch.data,
+							 cv->in_typioparam, cv->basetypmod);
+}
+
+/* utf8 into text-like columns, or through the column type's input function */
+static bool
+conv_utf8(ZcConverter *cv, const ZcColumnView *view, uint64 first, int count,
+		  Datum *values, bool *isnull)
+{
+	const int64 *off = view->offsets + first;
+	const char *data = (const char *) view->data;
+	bool		anynull = nulls_prepass(cv, view, first, count, isnull);
+
+	for (int i = 0; i < count; i++)
+	{
+		if (isnull[i])
+		{
+			values[i] = (Datum) 0;
+			continue;
+		}
+		values[i] = value_from_text(cv, data + off[i], off[i + 1] - off[i],
+									cv->row_base + first + i);
+	}
+	return anynull;
+}
+
+/* binary into bytea */
+static bool
+conv_binary_to_bytea(ZcConverter *cv, const ZcColumnView *view, uint64 first,
+					 int count, Datum *values, bool *isnull)
+{
+	const int64 *off = view->offsets + first;
+	const char *data = (const char *) view->data;
+	bool		anynull = nulls_prepass(cv, view, first, count, isnull);
+
+	for (int i = 0; i < count; i++)
+	{
+		int64		len = off[i + 1] - off[i];
+		bytea	   *b;
+
+		if (isnull[i])
+		{
+			values[i] = (Datum) 0;
+			continue;
+		}
+		if (len > (int64) (MaxAllocSize - VARHDRSZ))
+			report_too_long(cv, cv->row_base + first + i, len);
+		b = (bytea *) palloc(VARHDRSZ + len);
+		SET_VARSIZE(b, VARHDRSZ + len);
+		memcpy(VARDATA(b), data + off[i], len);
+		values[i] = PointerGetDatum(b);
+	}
+	return anynull;
+}
+
+/*
+ * Convert dictionary entry k for the first row that uses it, in the
+ * dictionary's context, with the typmod and domain applied once.
+ */
+static void
+convert_entry(ZcConverter *cv, int64 k, uint64 row)
+{
+	MemoryContext oldcontext = MemoryContextSwitchTo(cv->dict_context);
+	Datum		v;
+
+	mark_position(cv, row);
+	v = value_from_text(cv, cv->dict_data + cv->dict_offsets[k],
+						cv->dict_offsets[k + 1] - cv->dict_offsets[k], row);
+	if (cv->apply_typmod)
+		v = FunctionCall3(&cv->typmod_func, v, Int32GetDatum(cv->basetypmod),
+						  BoolGetDatum(false));
+	if (cv->is_domain)
+		domain_check(v, false, cv->typid, &cv->domain_extra, cv->long_context);
+	MemoryContextSwitchTo(oldcontext);
+
+	cv->dict_values[k] = v;
+	cv->dict_done[k] = true;
+}
+
+/* A domain's NOT NULL, for the first NULL row of a dictionary chunk. */
+static void
+check_domain_null(ZcConverter *cv, uint64 first, int count, const bool *isnull)
+{
+	for (int i = 0; i < count; i++)
+	{
+		if (isnull[i])
+		{
+			mark_position(cv, cv->row_base + first + i);
+			domain_check((Datum) 0, true, cv->typid, &cv->domain_extra,
+						 cv->long_context);
+			return;
+		}
+	}
+}
+
+/*
+ * ZC_DICT_CONVERTER defines a converter for dictionary codes of CODE_T.
+ * The decoder has checked that every code of a valid row is -1 or an entry.
+ */
+#define ZC_DICT_CONVERTER(fname, CODE_T) \
+static bool \
+fname(ZcConverter *cv, const ZcColumnView *view, uint64 first, int count, \
+	  Datum *values, bool *isnull) \
+{ \
+	const CODE_T *codes = ((const CODE_T *) view->values) + first; \
+	bool		anynull = nulls_prepass(cv, view, first, count, isnull); \
+	\
+	for (int i = 0; i < count; i++) \
+	{ \
+		int64		code = codes[i]; \
+		\
+		if (isnull[i] || code < 0) \
+		{ \
+			isnull[i] = true; \
+			anynull = true; \
+			values[i] = (Datum) 0; \
+			continue; \
+		} \
+		if (!cv->dict_done[code]) \
+			convert_entry(cv, code, cv->row_base + first + i); \
+		values[i] = cv->dict_values[code]; \
+	} \
+	if (anynull && cv->is_domain) \
+		check_domain_null(cv, first, count, isnull); \
+	return anynull; \
+}
+
+ZC_DICT_CONVERTER(conv_dict_int8, int8)
+ZC_DICT_CONVERTER(conv_dict_int16, int16)
+ZC_DICT_CONVERTER(conv_dict_int32, int32)
+ZC_DICT_CONVERTER(conv_dict_int64, int64)
+
+/* date32 into date, timestamp and timestamptz */
+ZC_CONVERTER(conv_date32_to_date, int32, NO_SENTINEL,
+			 int64 d = (int64) v - ZC_UNIX_TO_PG_DAYS;
+
+			 if (!IS_VALID_DATE(d))
+			 report_date_range(cv, row, v);
+			 values[i] = DateADTGetDatum((DateADT) d))
+ZC_CONVERTER(conv_date32_to_timestamp, int32, NO_SENTINEL,
+			 int64 d = (int64) v - ZC_UNIX_TO_PG_DAYS;
+			 Timestamp ts;
+
+			 if (!IS_VALID_DATE(d) ||
+				 pg_mul_s64_overflow(d, USECS_PER_DAY, &ts) ||
+				 !IS_VALID_TIMESTAMP(ts))
+			 report_date_range(cv, row, v);
+			 values[i] = TimestampGetDatum(ts))
+ZC_CONVERTER(conv_date32_to_timestamptz, int32, NO_SENTINEL,
+			 int64 d = (int64) v - ZC_UNIX_TO_PG_DAYS;
+			 int overflow = 0;
+			 TimestampTz ts = 0;
+
+			 if (IS_VALID_DATE(d))
+				 ts = date2timestamptz_opt_overflow((DateADT) d, &overflow);
+			 if (!IS_VALID_DATE(d) || overflow != 0)
+			 report_date_range(cv, row, v);
+			 values[i] = TimestampTzGetDatum(ts))
+
+/*
+ * timedelta64 into interval: whole days in the day field and the rest, in
+ * [0, 24h), in the time field, as Python's timedelta (and psycopg) splits
+ * a duration; -1 us is "-1 days +23:59:59.999999".
+ */
+ZC_CONVERTER(conv_duration_to_interval, int64, NAT_SENTINEL,
+			 int64 usecs;
+			 Interval *iv;
+
+			 if (!time_to_unix_usecs(cv, v, &usecs))
+			 report_duration_range(cv, row, v);
+			 iv = (Interval *) palloc(sizeof(Interval));
+			 iv->month = 0;
+			 iv->day = (int32) (usecs / USECS_PER_DAY);
+			 iv->time = usecs % USECS_PER_DAY;
+			 if (iv->time < 0)
+			 {
+				 iv->time += USECS_PER_DAY;
+				 iv->day -= 1;
+			 }
+			 values[i] = IntervalPGetDatum(iv))
+
+/*
  * Apply the column's typmod and domain constraints to converted values, and
  * check a domain's NOT NULL on NULLs.  Calls out to the type's length
  * coercion function and domain_check(), which report their own errors; the
@@ -535,6 +803,15 @@ what_would_work(const ZcColumnDesc *desc)
 			return "A naive datetime64 column loads into timestamp, or into timestamp with time zone, read in the session's TimeZone.";
 		case ZC_T_TIMESTAMPTZ:
 			return "A tz-aware datetime64 column loads into timestamp with time zone, or into timestamp, converted to the session's TimeZone.";
+		case ZC_T_UTF8:
+		case ZC_T_DICTIONARY:
+			return "A string or categorical column loads into text, varchar and char, and through the column type's input function into any other type but boolean, the integer and the floating-point types (numeric takes decimal strings); convert numbers in pandas first, for example with pd.to_numeric().";
+		case ZC_T_BINARY:
+			return "A bytes column loads into bytea.";
+		case ZC_T_DATE32:
+			return "A date column loads into date, and into timestamp or timestamp with time zone (midnight, in the session's TimeZone).";
+		case ZC_T_DURATION:
+			return "A timedelta64 column loads into interval.";
 		default:
 			return "Convert the column in pandas, or change the table column's type.";
 	}
@@ -636,6 +913,74 @@ choose_time(const ZcColumnDesc *desc, Oid base)
 	return NULL;
 }
 
+/*
+ * Pick the converter for a utf8 or dictionary column: text-like columns take
+ * the text itself; other types but bool, integers and floats take what their
+ * input function makes of it.
+ */
+static ZcConvertFn
+choose_text(ZcConverter *cv, const ZcColumnDesc *desc)
+{
+	Oid			infunc;
+
+	switch (cv->basetypid)
+	{
+		case BOOLOID:
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case FLOAT4OID:
+		case FLOAT8OID:
+			return NULL;
+		case TEXTOID:
+		case VARCHAROID:
+		case BPCHAROID:
+			cv->via_input = false;
+			break;
+		default:
+			getTypeInputInfo(cv->basetypid, &infunc, &cv->in_typioparam);
+			fmgr_info(infunc, &cv->in_func);
+			cv->via_input = true;
+			break;
+	}
+	cv->server_utf8 = (GetDatabaseEncoding() == PG_UTF8);
+	initStringInfo(&cv->scratch);
+
+	if (desc->type == ZC_T_UTF8)
+		return conv_utf8;
+	switch (desc->index_type)
+	{
+		case ZC_T_INT8:
+			return conv_dict_int8;
+		case ZC_T_INT16:
+			return conv_dict_int16;
+		case ZC_T_INT32:
+			return conv_dict_int32;
+		case ZC_T_INT64:
+			return conv_dict_int64;
+		default:
+			elog(ERROR, "unexpected dictionary index type %d", desc->index_type);
+	}
+	return NULL;				/* keep compiler quiet */
+}
+
+/* Pick the converter for a date32 column. */
+static ZcConvertFn
+choose_date(Oid base)
+{
+	switch (base)
+	{
+		case DATEOID:
+			return conv_date32_to_date;
+		case TIMESTAMPOID:
+			return conv_date32_to_timestamp;
+		case TIMESTAMPTZOID:
+			return conv_date32_to_timestamptz;
+		default:
+			return NULL;
+	}
+}
+
 /* Set the unit scaling of a time column: to microseconds. */
 static void
 set_time_unit(ZcConverter *cv)
@@ -708,27 +1053,79 @@ zc_converter_init(ZcConverter *cv, int column, const ZcColumnDesc *desc,
 			set_time_unit(cv);
 			fn = choose_time(desc, cv->basetypid);
 			break;
+		case ZC_T_DURATION:
+			set_time_unit(cv);
+			if (cv->basetypid == INTERVALOID)
+				fn = conv_duration_to_interval;
+			break;
+		case ZC_T_DATE32:
+			fn = choose_date(cv->basetypid);
+			break;
+		case ZC_T_UTF8:
+		case ZC_T_DICTIONARY:
+			fn = choose_text(cv, desc);
+			break;
+		case ZC_T_BINARY:
+			if (cv->basetypid == BYTEAOID)
+				fn = conv_binary_to_bytea;
+			break;
 		default:
 			break;
 	}
 	if (fn == NULL)
 		report_mismatch(column, desc, attname, typid, typmod);
 
-	/* a typmod such as numeric(10,2) or timestamp(0) is applied per value */
-	if (cv->basetypmod >= 0 &&
+	/*
+	 * A typmod such as numeric(10,2), varchar(20) or timestamp(0) is applied
+	 * per value, by the input function when there is one.
+	 */
+	if (cv->basetypmod >= 0 && !cv->via_input &&
 		find_typmod_coercion_function(cv->basetypid, &funcid) == COERCION_PATH_FUNC)
 	{
 		cv->apply_typmod = true;
 		fmgr_info(funcid, &cv->typmod_func);
 	}
 
-	if (cv->apply_typmod || cv->is_domain)
+	/* dictionary entries are finished once each, when first converted */
+	if ((cv->apply_typmod || cv->is_domain) && desc->type != ZC_T_DICTIONARY)
 	{
 		cv->inner_fn = fn;
 		cv->fn = convert_then_finish;
 	}
 	else
 		cv->fn = fn;
+}
+
+/* Take a dictionary message's entries; see convert.h. */
+void
+zc_converter_set_dictionary(ZcConverter *cv, const ZcDictionaryView *dict)
+{
+	MemoryContext oldcontext;
+	int64		base = dict->offsets[0];
+	int64		data_len = dict->offsets[dict->count] - base;
+
+	if (cv->dict_context == NULL)
+		cv->dict_context = AllocSetContextCreate(cv->long_context,
+												 "zcimport dictionary",
+												 ALLOCSET_DEFAULT_SIZES);
+	else
+		MemoryContextReset(cv->dict_context);
+	oldcontext = MemoryContextSwitchTo(cv->dict_context);
+
+	cv->dict_count = dict->count;
+	cv->dict_offsets = MemoryContextAllocHuge(cv->dict_context,
+											  sizeof(int64) * (dict->count + 1));
+	for (uint64 k = 0; k <= dict->count; k++)
+		cv->dict_offsets[k] = dict->offsets[k] - base;
+	cv->dict_data = MemoryContextAllocHuge(cv->dict_context, Max(data_len, 1));
+	memcpy(cv->dict_data, dict->data + base, data_len);
+	cv->dict_values = MemoryContextAllocHuge(cv->dict_context,
+											 sizeof(Datum) * Max(dict->count, 1));
+	cv->dict_done = MemoryContextAllocExtended(cv->dict_context,
+											   Max(dict->count, 1),
+											   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+
+	MemoryContextSwitchTo(oldcontext);
 }
 
 /* Describe a stream column's wire type for messages, e.g. "timestamp[ns]". */
@@ -744,6 +1141,10 @@ zc_describe_wire(const ZcColumnDesc *desc)
 		case ZC_T_TIMESTAMP:
 		case ZC_T_DURATION:
 			return psprintf("%s[%s]", name, zc_time_unit_name(desc->unit));
+		case ZC_T_DICTIONARY:
+			return psprintf("%s[%s codes, %s values]", name,
+							zc_wire_type_name(desc->index_type),
+							zc_wire_type_name(desc->value_type));
 		case ZC_T_TIMESTAMPTZ:
 			if (desc->tz_len > 0)
 				return psprintf("%s[%s, %s]", name,

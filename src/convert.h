@@ -17,6 +17,7 @@
 #define ZCIMPORT_CONVERT_H
 
 #include "fmgr.h"
+#include "lib/stringinfo.h"
 
 #include "stream.h"
 
@@ -72,6 +73,30 @@ struct ZcConverter
 	bool		apply_typmod;
 	FmgrInfo	typmod_func;	/* the type's length-coercion function */
 
+	/*
+	 * Text (utf8 values, dictionary entries) goes into text-like columns
+	 * directly, and into any other type through its input function, which
+	 * applies the typmod itself.  Text is validated as UTF-8, or converted to
+	 * the server encoding when that is not UTF8, as COPY does.
+	 */
+	bool		via_input;
+	FmgrInfo	in_func;
+	Oid			in_typioparam;
+	bool		server_utf8;
+	StringInfoData scratch;		/* NUL-terminated copy for in_func */
+
+	/*
+	 * Dictionary columns: the dictionary's bytes, copied when it arrives,
+	 * and each entry converted the first time a row uses it, so that errors
+	 * name that row; dict_context is reset by each new dictionary.
+	 */
+	int64		dict_count;
+	int64	   *dict_offsets;
+	char	   *dict_data;
+	Datum	   *dict_values;
+	bool	   *dict_done;
+	MemoryContext dict_context;
+
 	/* frame row of the batch's first row, for error messages */
 	uint64		row_base;
 	ZcPosition *pos;			/* the load's position, updated on error */
@@ -87,6 +112,13 @@ extern void zc_converter_init(ZcConverter *cv, int column,
 							  const ZcColumnDesc *desc,
 							  const char *attname, Oid typid, int32 typmod,
 							  ZcPosition *pos);
+
+/*
+ * Take a dictionary message's entries for the column (they are copied: the
+ * message's buffer is released after this call).
+ */
+extern void zc_converter_set_dictionary(ZcConverter *cv,
+										const ZcDictionaryView *dict);
 
 /* A short, readable description of a wire column, e.g. "float64". */
 extern const char *zc_describe_wire(const ZcColumnDesc *desc);

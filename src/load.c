@@ -492,6 +492,9 @@ load_batch(ZcLoad *load)
 			chunk_nulls |= load->anynull[c];
 		}
 		MemoryContextSwitchTo(oldcontext);
+		/* converters mark where they call out to code that may fail */
+		load->pos.column = -1;
+		load->pos.has_row = false;
 
 		if (load->fast && !chunk_nulls && zc_insert_bulk_ok(load->ins))
 		{
@@ -636,8 +639,8 @@ zc_load(const ZcLoadOptions *options, ZcInput *input)
 				load_batch(load);
 				break;
 			case ZC_EV_DICTIONARY:
-				/* dictionary columns never get past zc_converter_init() */
-				elog(ERROR, "unexpected dictionary message in a zcimport load");
+				zc_converter_set_dictionary(&load->converters[load->dec.dict.column],
+											&load->dec.dict);
 				break;
 			case ZC_EV_END:
 				done = true;
