@@ -15,6 +15,9 @@ OBJS = \
 	src/zcimport.o \
 	src/hook.o \
 	src/copyin.o \
+	src/input.o \
+	src/target.o \
+	src/functions.o \
 	src/stream.o \
 	src/convert.o \
 	src/insert.o \
@@ -26,7 +29,7 @@ PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
 	-Wno-missing-field-initializers
 
-REGRESS = setup version copy_basic copy_types copy_errors
+REGRESS = setup version copy_basic copy_types copy_errors functions
 
 PYTHON ?= /usr/bin/python3
 PG_CONFIG ?= pg_config

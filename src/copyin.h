@@ -14,7 +14,7 @@
 #ifndef ZCIMPORT_COPYIN_H
 #define ZCIMPORT_COPYIN_H
 
-#include "load.h"
+#include "input.h"
 
 /* Send CopyInResponse (binary, natts columns) and flush. */
 extern void zc_copyin_begin(int natts);

@@ -5,11 +5,9 @@
  *
  * The hook catches a CopyStmt whose FORMAT option is zcimport and runs it
  * here; every other statement goes on, untouched, to the previous hook or
- * to standard_ProcessUtility().  For COPY t [(cols)] FROM STDIN it makes
- * the checks DoCopy() makes (read-only transactions, INSERT privilege on
- * the columns, row-level security), transforms a WHERE clause as DoCopy()
- * does, answers CopyInResponse, runs the load and sets the ordinary
- * "COPY n" command tag.  COPY TO and COPY FROM a file or program are
+ * to standard_ProcessUtility().  For COPY t [(cols)] FROM STDIN it checks
+ * the target as DoCopy() does (target.c), answers CopyInResponse, runs the
+ * load and sets the ordinary "COPY n" command tag.  COPY TO and COPY FROM a file or program are
  * refused with FORMAT zcimport.
  *
  * src/hook.c
@@ -18,29 +16,21 @@
  */
 #include "postgres.h"
 
-#include "access/sysattr.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "commands/copy.h"
 #include "commands/defrem.h"
 #include "commands/progress.h"
-#include "executor/executor.h"
 #include "miscadmin.h"
-#include "nodes/makefuncs.h"
-#include "optimizer/optimizer.h"
-#include "parser/parse_coerce.h"
-#include "parser/parse_collate.h"
-#include "parser/parse_expr.h"
-#include "parser/parse_relation.h"
 #include "tcop/dest.h"
 #include "tcop/tcopprot.h"
 #include "tcop/utility.h"
 #include "utils/rel.h"
-#include "utils/rls.h"
 
 #include "copyin.h"
 #include "hook.h"
 #include "load.h"
+#include "target.h"
 
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 
@@ -98,21 +88,6 @@ parse_options(ParseState *pstate, List *options)
 	return freeze;
 }
 
-/* Transform a COPY FROM ... WHERE clause, as DoCopy() does. */
-static Node *
-transform_where(ParseState *pstate, ParseNamespaceItem *nsitem, Node *where)
-{
-	Node	   *clause;
-
-	addNSItemToQuery(pstate, nsitem, false, true, true);
-	clause = transformExpr(pstate, where, EXPR_KIND_COPY_WHERE);
-	clause = coerce_to_boolean(pstate, clause, "WHERE");
-	assign_expr_collations(pstate, clause);
-	clause = eval_const_expressions(NULL, clause);
-	clause = (Node *) canonicalize_qual((Expr *) clause, false);
-	return (Node *) make_ands_implicit((Expr *) clause);
-}
-
 /* Run COPY t [(cols)] FROM STDIN WITH (FORMAT zcimport [, FREEZE]). */
 static uint64
 copy_from_stdin(ParseState *pstate, CopyStmt *stmt)
@@ -120,9 +95,6 @@ copy_from_stdin(ParseState *pstate, CopyStmt *stmt)
 	ZcLoadOptions options;
 	ZcInput		input;
 	Relation	rel;
-	ParseNamespaceItem *nsitem;
-	RangeTblEntry *rte;
-	ListCell   *lc;
 	uint64		processed;
 
 	memset(&options, 0, sizeof(options));
@@ -134,36 +106,7 @@ copy_from_stdin(ParseState *pstate, CopyStmt *stmt)
 				 errmsg("COPY FROM STDIN with FORMAT zcimport needs a client connection")));
 
 	rel = table_openrv(stmt->relation, RowExclusiveLock);
-	nsitem = addRangeTableEntryForRelation(pstate, rel, RowExclusiveLock,
-										   NULL, false, false);
-	rte = nsitem->p_rte;
-	rte->requiredPerms = ACL_INSERT;
-
-	if (stmt->whereClause)
-		options.where_clause = transform_where(pstate, nsitem,
-											   stmt->whereClause);
-
-	options.attnums = CopyGetAttnums(RelationGetDescr(rel), rel,
-									 stmt->attlist);
-	foreach(lc, options.attnums)
-	{
-		int			attno = lfirst_int(lc) - FirstLowInvalidHeapAttributeNumber;
-
-		rte->insertedCols = bms_add_member(rte->insertedCols, attno);
-	}
-	ExecCheckRTPerms(pstate->p_rtable, true);
-
-	if (check_enable_rls(rte->relid, InvalidOid, false) == RLS_ENABLED)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("COPY FROM not supported with row-level security"),
-				 errhint("Use INSERT statements instead.")));
-
-	if (XactReadOnly && !rel->rd_islocaltemp)
-		PreventCommandIfReadOnly("COPY FROM");
-
-	options.rel = rel;
-	options.range_table = pstate->p_rtable;
+	zc_target_prepare(pstate, rel, stmt->attlist, stmt->whereClause, &options);
 	options.progress_type = PROGRESS_COPY_TYPE_PIPE;
 
 	zc_copyin_begin(list_length(options.attnums));

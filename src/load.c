@@ -113,58 +113,6 @@ decoder_alloc(void *arg, size_t size)
 	return MemoryContextAllocZero((MemoryContext) arg, size);
 }
 
-/* Make room for extra more bytes after input->end. */
-void
-zc_input_reserve(ZcInput *input, size_t extra)
-{
-	size_t		pending = input->end - input->start;
-	size_t		need;
-
-	if (input->end + extra <= input->cap)
-		return;
-
-	/* move the unconsumed bytes to the front; they start at a unit */
-	if (input->start > 0)
-	{
-		memmove(input->buf, input->buf + input->start, pending);
-		input->start = 0;
-		input->end = pending;
-		if (input->end + extra <= input->cap)
-			return;
-	}
-
-	need = pending + extra;
-	if (input->buf == NULL)
-	{
-		input->cap = Max(need, 64 * 1024);
-		input->buf = MemoryContextAllocHuge(CurrentMemoryContext, input->cap);
-	}
-	else
-	{
-		input->cap = Max(need, input->cap * 2);
-		input->buf = repalloc_huge(input->buf, input->cap);
-	}
-}
-
-/* An in-memory input has nothing more to read. */
-static bool
-memory_read(ZcInput *input)
-{
-	return false;
-}
-
-/* An input over bytes already in memory, copied to aligned storage. */
-void
-zc_input_init_memory(ZcInput *input, const char *data, size_t len)
-{
-	memset(input, 0, sizeof(*input));
-	zc_input_reserve(input, Max(len, 8));
-	memcpy(input->buf, data, len);
-	input->end = len;
-	input->bytes_read = len;
-	input->read = memory_read;
-}
-
 /* Error context: where in the stream and table the load is. */
 static void
 load_error_callback(void *arg)

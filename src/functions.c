@@ -1,0 +1,316 @@
+/*-------------------------------------------------------------------------
+ *
+ * functions.c
+ *	  The SQL-callable functions of zcimport.
+ *
+ * zcimport.version()                      the loaded library's version
+ * zcimport.import_bytea(regclass, bytea)  load a whole stream given as a value
+ * zcimport.import_file(regclass, text)    load a .zci file on the server
+ * zcimport.describe(bytea)                one row per stream column
+ *
+ * The import functions check their target as COPY FROM does (target.c), and
+ * load through the same code as COPY ... (FORMAT zcimport), in the caller's
+ * transaction: a failure leaves nothing behind.  import_file is for
+ * superusers and members of pg_read_server_files, as COPY FROM a file is.
+ * describe validates the whole stream without loading it.
+ *
+ * src/functions.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+#include <sys/stat.h>
+
+#include "access/table.h"
+#include "catalog/pg_authid.h"
+#include "commands/progress.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "parser/parse_node.h"
+#include "pgstat.h"
+#include "storage/fd.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+
+#include "convert.h"
+#include "input.h"
+#include "load.h"
+#include "stream.h"
+#include "target.h"
+
+#define ZCIMPORT_VERSION "0.1.0"
+
+PG_FUNCTION_INFO_V1(zcimport_version);
+PG_FUNCTION_INFO_V1(zcimport_import_bytea);
+PG_FUNCTION_INFO_V1(zcimport_import_file);
+PG_FUNCTION_INFO_V1(zcimport_describe);
+
+/* zcimport.version(): the version of the loaded library. */
+Datum
+zcimport_version(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(ZCIMPORT_VERSION));
+}
+
+/* Load a stream from input into the table relid, in every column. */
+static uint64
+load_into(Oid relid, ZcInput *input, int progress_type)
+{
+	ParseState *pstate = make_parsestate(NULL);
+	ZcLoadOptions options;
+	Relation	rel;
+	uint64		processed;
+
+	memset(&options, 0, sizeof(options));
+	rel = table_open(relid, RowExclusiveLock);
+	zc_target_prepare(pstate, rel, NIL, NULL, &options);
+	options.progress_type = progress_type;
+	processed = zc_load(&options, input);
+	table_close(rel, NoLock);
+	free_parsestate(pstate);
+	return processed;
+}
+
+/* zcimport.import_bytea(target, data): load a complete stream. */
+Datum
+zcimport_import_bytea(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	bytea	   *data = PG_GETARG_BYTEA_PP(1);
+	ZcInput		input;
+
+	zc_input_init_memory(&input, VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data));
+	PG_RETURN_INT64((int64) load_into(relid, &input,
+									  PROGRESS_COPY_TYPE_CALLBACK));
+}
+
+/* zcimport.import_file(target, path): load a stream file on the server. */
+Datum
+zcimport_import_file(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	char	   *path = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	ZcInput		input;
+	FILE	   *file;
+	struct stat st;
+	uint64		processed;
+
+	if (!has_privs_of_role(GetUserId(), ROLE_PG_READ_SERVER_FILES))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to load a file on the server"),
+				 errdetail("Only superusers and members of pg_read_server_files may use zcimport.import_file(), as with COPY FROM a file."),
+				 errhint("Send the file from the client instead, with psql's \\copy ... FROM 'file' WITH (FORMAT zcimport).")));
+
+	file = AllocateFile(path, PG_BINARY_R);
+	if (file == NULL)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open file \"%s\" for reading: %m", path)));
+	if (fstat(fileno(file), &st) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not stat file \"%s\": %m", path)));
+	if (S_ISDIR(st.st_mode))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is a directory", path)));
+
+	zc_input_init_file(&input, file);
+	processed = load_into(relid, &input, PROGRESS_COPY_TYPE_FILE);
+
+	if (FreeFile(file) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not close file \"%s\": %m", path)));
+	PG_RETURN_INT64((int64) processed);
+}
+
+/* What describe() reports about one stream column. */
+typedef struct ZcColumnStats
+{
+	int64		nulls;
+	int64		bytes;
+} ZcColumnStats;
+
+/* NULLs of a batch's column: null encoding, sentinels, NULL codes. */
+static int64
+count_nulls(const ZcColumnDesc *desc, const ZcColumnView *view, uint64 nrows)
+{
+	int64		nulls = 0;
+	bool		sentinel = (desc->flags & ZC_FLAG_SENTINEL_NULL) != 0;
+
+	for (uint64 i = 0; i < nrows; i++)
+	{
+		bool		null = !zc_row_valid(desc, view, i);
+
+		if (!null && sentinel)
+		{
+			switch (desc->type)
+			{
+				case ZC_T_FLOAT32:
+					null = isnan(((const float *) view->values)[i]);
+					break;
+				case ZC_T_FLOAT64:
+					null = isnan(((const double *) view->values)[i]);
+					break;
+				default:
+					null = ((const int64 *) view->values)[i] == PG_INT64_MIN;
+					break;
+			}
+		}
+		if (!null && desc->type == ZC_T_DICTIONARY)
+		{
+			switch (desc->index_type)
+			{
+				case ZC_T_INT8:
+					null = ((const int8 *) view->values)[i] < 0;
+					break;
+				case ZC_T_INT16:
+					null = ((const int16 *) view->values)[i] < 0;
+					break;
+				case ZC_T_INT32:
+					null = ((const int32 *) view->values)[i] < 0;
+					break;
+				default:
+					null = ((const int64 *) view->values)[i] < 0;
+					break;
+			}
+		}
+		nulls += null;
+	}
+	return nulls;
+}
+
+/* Bytes a batch's column takes in the stream, without length prefixes. */
+static int64
+column_bytes(const ZcColumnDesc *desc, const ZcColumnView *view, uint64 nrows)
+{
+	int64		bytes = 0;
+
+	if (desc->nulls == ZC_NULLS_BITMAP)
+		bytes += (nrows + 7) / 8;
+	else if (desc->nulls == ZC_NULLS_BYTEMASK)
+		bytes += nrows;
+	if (desc->type == ZC_T_UTF8 || desc->type == ZC_T_BINARY)
+		bytes += (nrows + 1) * sizeof(int64) + view->data_len;
+	else if (desc->type == ZC_T_DICTIONARY)
+		bytes += nrows * zc_wire_type_width(desc->index_type);
+	else
+		bytes += nrows * zc_wire_type_width(desc->type);
+	return bytes;
+}
+
+/* Allocator for the decoder: palloc0. */
+static void *
+describe_alloc(void *arg, size_t size)
+{
+	return palloc0(size);
+}
+
+/* Report a decoder error, as a load does. */
+static void
+pg_attribute_noreturn()
+report_describe_error(const ZcError *err)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
+			 errmsg("invalid zcimport stream"),
+			 errdetail("%c%s.", pg_toupper((unsigned char) err->message[0]),
+					   err->message + 1)));
+}
+
+/*
+ * zcimport.describe(data): validate a whole stream and return one row per
+ * column: its number, name, wire type, null encoding, whether sentinels are
+ * NULL, rows, NULLs, and the bytes its buffers take.
+ */
+Datum
+zcimport_describe(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	bytea	   *data = PG_GETARG_BYTEA_PP(0);
+	ZcDecoder	dec;
+	ZcInput		input;
+	ZcColumnStats *stats = NULL;
+	ZcError		err;
+	bool		done = false;
+
+	InitMaterializedSRF(fcinfo, 0);
+	zc_decoder_init(&dec, describe_alloc, NULL, (uint64) MaxAllocSize);
+	zc_input_init_memory(&input, VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data));
+
+	while (!done)
+	{
+		ZcEvent		event;
+		size_t		used;
+		ZcStatus	status;
+
+		status = zc_decoder_next(&dec, (const uint8 *) input.buf + input.start,
+								 input.end - input.start, &used, &event, &err);
+		if (status == ZC_ERROR)
+			report_describe_error(&err);
+		if (status == ZC_NEED_MORE)
+		{
+			if (!input.read(&input) &&
+				zc_decoder_finish(&dec, input.end - input.start, &err) != ZC_OK)
+				report_describe_error(&err);
+			continue;
+		}
+		switch (event)
+		{
+			case ZC_EV_HEADER:
+				stats = palloc0(sizeof(ZcColumnStats) * dec.ncolumns);
+				break;
+			case ZC_EV_BATCH:
+				CHECK_FOR_INTERRUPTS();
+				for (uint32 c = 0; c < dec.ncolumns; c++)
+				{
+					stats[c].nulls += count_nulls(&dec.columns[c], &dec.views[c],
+												  dec.batch_rows);
+					stats[c].bytes += column_bytes(&dec.columns[c], &dec.views[c],
+												   dec.batch_rows);
+				}
+				break;
+			case ZC_EV_DICTIONARY:
+				stats[dec.dict.column].bytes +=
+					(dec.dict.count + 1) * sizeof(int64) + dec.dict.data_len;
+				break;
+			case ZC_EV_END:
+				done = true;
+				break;
+			case ZC_EV_NONE:
+				elog(ERROR, "zcimport decoder returned no event");
+		}
+		input.start += used;
+	}
+	while (input.end == input.start && input.read(&input))
+		;
+	if (zc_decoder_finish(&dec, input.end - input.start, &err) != ZC_OK)
+		report_describe_error(&err);
+
+	for (uint32 c = 0; c < dec.ncolumns; c++)
+	{
+		const ZcColumnDesc *desc = &dec.columns[c];
+		Datum		values[8];
+		bool		nulls[8] = {false};
+		char	   *name;
+
+		/* names are UTF-8 in the stream */
+		name = pg_any_to_server(desc->name, desc->name_len, PG_UTF8);
+		values[0] = Int32GetDatum((int32) c + 1);
+		values[1] = CStringGetTextDatum(name);
+		values[2] = CStringGetTextDatum(zc_describe_wire(desc));
+		values[3] = CStringGetTextDatum(zc_null_encoding_name(desc->nulls));
+		values[4] = BoolGetDatum((desc->flags & ZC_FLAG_SENTINEL_NULL) != 0);
+		values[5] = Int64GetDatum((int64) dec.total_rows);
+		values[6] = Int64GetDatum(stats[c].nulls);
+		values[7] = Int64GetDatum(stats[c].bytes);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}

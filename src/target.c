@@ -1,0 +1,86 @@
+/*-------------------------------------------------------------------------
+ *
+ * target.c
+ *	  The checks a load makes on its target table, as COPY FROM makes them.
+ *
+ * Both ways into a load, the COPY hook and the SQL functions, check their
+ * target here, as DoCopy() does in PostgreSQL's copy.c: a range table entry
+ * requiring INSERT on the loaded columns, ExecCheckRTPerms(), row-level
+ * security (refused), read-only transactions (refused but for temporary
+ * tables), and the transformation of a WHERE clause.
+ *
+ * src/target.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/sysattr.h"
+#include "access/xact.h"
+#include "commands/copy.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "optimizer/optimizer.h"
+#include "parser/parse_coerce.h"
+#include "parser/parse_collate.h"
+#include "parser/parse_expr.h"
+#include "parser/parse_relation.h"
+#include "utils/rel.h"
+#include "utils/rls.h"
+
+#include "target.h"
+
+/* Transform a COPY FROM ... WHERE clause, as DoCopy() does. */
+static Node *
+transform_where(ParseState *pstate, ParseNamespaceItem *nsitem, Node *where)
+{
+	Node	   *clause;
+
+	addNSItemToQuery(pstate, nsitem, false, true, true);
+	clause = transformExpr(pstate, where, EXPR_KIND_COPY_WHERE);
+	clause = coerce_to_boolean(pstate, clause, "WHERE");
+	assign_expr_collations(pstate, clause);
+	clause = eval_const_expressions(NULL, clause);
+	clause = (Node *) canonicalize_qual((Expr *) clause, false);
+	return (Node *) make_ands_implicit((Expr *) clause);
+}
+
+/* Check and describe the target of a load; see target.h. */
+void
+zc_target_prepare(ParseState *pstate, Relation rel, List *attlist,
+				  Node *where, ZcLoadOptions *options)
+{
+	ParseNamespaceItem *nsitem;
+	RangeTblEntry *rte;
+	ListCell   *lc;
+
+	nsitem = addRangeTableEntryForRelation(pstate, rel, RowExclusiveLock,
+										   NULL, false, false);
+	rte = nsitem->p_rte;
+	rte->requiredPerms = ACL_INSERT;
+
+	if (where != NULL)
+		options->where_clause = transform_where(pstate, nsitem, where);
+
+	options->attnums = CopyGetAttnums(RelationGetDescr(rel), rel, attlist);
+	foreach(lc, options->attnums)
+	{
+		int			attno = lfirst_int(lc) - FirstLowInvalidHeapAttributeNumber;
+
+		rte->insertedCols = bms_add_member(rte->insertedCols, attno);
+	}
+	ExecCheckRTPerms(pstate->p_rtable, true);
+
+	if (check_enable_rls(rte->relid, InvalidOid, false) == RLS_ENABLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("COPY FROM not supported with row-level security"),
+				 errhint("Use INSERT statements instead.")));
+
+	if (XactReadOnly && !rel->rd_islocaltemp)
+		PreventCommandIfReadOnly("COPY FROM");
+
+	options->rel = rel;
+	options->range_table = pstate->p_rtable;
+}
