@@ -15,7 +15,8 @@ setup(
     ext_modules=[
         Extension(
             "zcimport._wire",
-            sources=["zcimport/_wire.c"],
+            sources=["zcimport/_wire.c", "zcimport/_pack.c"],
+            depends=["zcimport/_pack.h"],
             extra_compile_args=["-Wall", "-Wextra", "-Werror"],
         )
     ],

@@ -12,11 +12,16 @@ server extension decodes it in place.  Example::
         zcimport.dump(df, f)
 
 Supported column dtypes: NumPy bool, int8..int64, uint8..uint64, float32,
-float64, datetime64 (units s, ms, us, ns), pandas' tz-aware
-datetime64[ns, tz], and pandas' nullable Int*, UInt*, boolean and Float*
-arrays.  timedelta64 is planned and encoded as the ``duration`` wire type,
-which the server does not load yet.  Other dtypes (object, string,
-category, period, interval, sparse, ...) raise TypeError for now.
+float64, datetime64 and timedelta64 (units s, ms, us, ns), pandas'
+tz-aware datetime64[ns, tz], pandas' nullable Int*, UInt*, boolean and
+Float* arrays (all sent without a copy); pandas' ``string`` dtype, object
+columns of str, bytes, datetime.date, Decimal, dict/list (JSON), UUID,
+ipaddress, datetime and timedelta values, and NumPy fixed-width strings
+(packed or converted, see ``zcimport._objects``); ``category`` (a
+``dictionary`` column when the categories are strings, else materialized).
+In object columns None, NaN, pd.NA and pd.NaT are NULL.  Other dtypes
+(period, interval, sparse, complex, float16, objects of other or mixed
+kinds) raise TypeError naming the column, with a hint.
 
 Column names: the stream and the COPY column list use the frame's column
 labels, or the names given by ``columns={frame_column: table_column}``.
@@ -115,7 +120,13 @@ def copy_dataframe(
         The number of rows loaded, from the COPY command tag.
 
     Raises:
-        TypeError: a column has a dtype that is not supported.
+        TypeError: a column has a dtype that is not supported, or an
+            object column holds values of an unsupported or mixed kind
+            (the message names the column and the row).
+        ValueError: a value cannot be sent (a signaling NaN Decimal, a
+            value JSON cannot encode...); UnicodeEncodeError (a
+            ValueError) for a string with a lone surrogate.  These are
+            raised while planning, before anything is sent.
         ExtensionNotInstalledError: ``SELECT zcimport.version()`` failed:
             the extension is not installed in that database.
         psycopg.Error: errors reported by the server, unchanged (with their
@@ -185,7 +196,13 @@ def plan(
         a readable ``str()`` and ``to_frame()``.
 
     Raises:
-        TypeError: a column has a dtype that is not supported.
+        TypeError: a column has a dtype that is not supported, or an
+            object column holds values of an unsupported or mixed kind
+            (the message names the column and the row).
+        ValueError: a value cannot be sent (a signaling NaN Decimal, a
+            value JSON cannot encode...); UnicodeEncodeError (a
+            ValueError) for a string with a lone surrogate.  These are
+            raised while planning, before anything is sent.
     """
     desc = _transport(conn)[1] if conn is not None else None
     return _make_plan(df, columns=columns, nan_as_null=nan_as_null, transport=desc)

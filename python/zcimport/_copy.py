@@ -546,7 +546,9 @@ def load(
             (header,) = next(chunks)
             copy.write(header)
             for chunk in chunks:
-                if not writer.send(chunk):
+                sent = writer.send(chunk)
+                del chunk  # release a packed batch before the next one is packed
+                if not sent:
                     break
         rows = cur.rowcount
     elapsed = time.perf_counter() - t0

@@ -4,13 +4,19 @@ The encoder yields the stream as *chunks*: lists of parts, each part a
 bytes-like object.  Only small headers are built here (the stream header,
 message fixed parts, buffer length prefixes, zero padding); the column data
 parts are byte-format memoryviews of the columns' arrays, sliced per batch,
-so the encoder itself copies no column data.
+so the encoder itself copies no column data.  Columns that must be packed
+(strings, bytes, dates) pack one batch when the encoder asks for that
+batch's buffers; nothing else of theirs is held.
+
+The stream: the header; then, if the frame has rows, one dictionary message
+per dictionary column (categoricals), in column order; the batches; the end
+marker.
 """
 
 from __future__ import annotations
 
 import struct
-from typing import IO, Any, Iterator, List, Sequence, Union
+from typing import IO, Any, Iterator, List, Sequence, Tuple, Union
 
 from ._format import (
     BYTE_ORDER_LITTLE,
@@ -18,6 +24,7 @@ from ._format import (
     HEADER_FIXED_LEN,
     MAGIC,
     MAX_HEADER_LEN,
+    MAX_MESSAGE_LEN,
     MAX_TZ_LEN,
     VERSION,
     MessageKind,
@@ -60,25 +67,54 @@ def encode_header(columns: Sequence[PlannedColumn]) -> bytes:
     return b"".join([fixed] + descs)
 
 
-def batch_parts(columns: Sequence[PlannedColumn], start: int, stop: int) -> List[Part]:
-    """The parts of the batch message for rows [start, stop).
+def _message_parts(head: bytes, buffers: Sequence[memoryview]) -> Tuple[List[Part], int]:
+    """A message's parts: its fixed part, then each buffer with its length
+    prefix and padding; and the message's length.
 
     Small header bytes between two data buffers (padding of the previous
     buffer, length prefix of the next) are merged into one bytes part.
     """
     parts: List[Part] = []
-    pending = [_MESSAGE.pack(MessageKind.BATCH, 0, stop - start)]
-    for c in columns:
-        for buf in c.data.buffers(start, stop):
-            n = buf.nbytes
-            pending.append(_LENGTH.pack(n))
-            if n:
-                parts.append(b"".join(pending))
-                parts.append(buf)
-                pending = [_ZEROS[: align8(n) - n]]
+    pending = [head]
+    length = len(head)
+    for buf in buffers:
+        n = buf.nbytes
+        length += 8 + align8(n)
+        pending.append(_LENGTH.pack(n))
+        if n:
+            parts.append(b"".join(pending))
+            parts.append(buf)
+            pending = [_ZEROS[: align8(n) - n]]
     tail = b"".join(pending)
     if tail:
         parts.append(tail)
+    return parts, length
+
+
+def batch_parts(columns: Sequence[PlannedColumn], start: int, stop: int) -> List[Part]:
+    """The parts of the batch message for rows [start, stop)."""
+    buffers: List[memoryview] = []
+    for c in columns:
+        buffers.extend(c.data.buffers(start, stop))
+    parts, length = _message_parts(_MESSAGE.pack(MessageKind.BATCH, 0, stop - start), buffers)
+    if length > MAX_MESSAGE_LEN:
+        raise ValueError(
+            f"the batch of rows {start} to {stop - 1} takes {length} bytes, more than"
+            f" the server's limit of {MAX_MESSAGE_LEN} bytes per message; use a"
+            " smaller batch_rows")
+    return parts
+
+
+def dictionary_parts(columns: Sequence[PlannedColumn]) -> List[Part]:
+    """The dictionary messages of the dictionary columns, in column order."""
+    parts: List[Part] = []
+    for index, c in enumerate(columns):
+        d = c.data.dictionary()
+        if d is None:
+            continue
+        entries, buffers = d
+        p, _ = _message_parts(_MESSAGE.pack(MessageKind.DICTIONARY, index, entries), buffers)
+        parts.extend(p)
     return parts
 
 
@@ -88,13 +124,18 @@ def end_marker(total_rows: int) -> bytes:
 
 
 def iter_chunks(plan: Plan, batch_rows: int) -> Iterator[List[Part]]:
-    """The whole stream: [header], one chunk per batch, then [end marker].
+    """The whole stream: [header], the dictionaries (one chunk, if any),
+    one chunk per batch, then [end marker].
 
     Batches are row slices [start, start + batch_rows) of every column; a
-    frame with no rows has no batch.
+    frame with no rows has no batch, and no dictionary either.
     """
     columns = plan.planned_columns
     yield [encode_header(columns)]
+    if plan.rows:
+        dicts = dictionary_parts(columns)
+        if dicts:
+            yield dicts
     for start in range(0, plan.rows, batch_rows):
         yield batch_parts(columns, start, min(start + batch_rows, plan.rows))
     yield [end_marker(plan.rows)]
@@ -122,4 +163,5 @@ def dump_plan(plan: Plan, file: Any, batch_rows: int) -> int:
     """Write the stream of a planned frame to a binary file object."""
     for chunk in iter_chunks(plan, batch_rows):
         write_parts(file, chunk)
+        del chunk  # release a packed batch before the next one is packed
     return plan.rows

@@ -11,9 +11,10 @@ Adding a dtype means adding a *handler*: a function that receives a
 let the next handler try), registered with :func:`register_handler`.  The
 handler chooses a :class:`ColumnData` subclass that produces the column's
 buffers for a batch: :class:`FixedWidthData` for fixed-width values with an
-optional byte mask; variable-width data (strings, bytes) and dictionary
-columns (categoricals) will bring their own subclasses, which can build
-packed buffers and dictionary messages, without changing the encoder.
+optional byte mask.  Columns whose values must be packed (strings, bytes,
+dates in object columns) and dictionary columns (categoricals) have their
+own subclasses in :mod:`zcimport._objects`, which pack one batch at a time
+when the encoder asks for it, and give the dictionary messages.
 """
 
 from __future__ import annotations
@@ -93,7 +94,12 @@ class ColumnPlan:
             from the column's own memory.
         reason: why the column is not zero-copy ("" when it is).
         packed_bytes: bytes the client had to create for this column
-            (0 when zero-copy).
+            (0 when zero-copy): copies and converted arrays; for packed
+            columns (utf8, binary, date32 from objects) the packed buffers
+            of the whole column as if it were sent in one batch (mask, 8
+            bytes of offsets per row plus 8, data), which are in fact
+            created one batch at a time and released after it is sent;
+            for dictionary columns, the packed dictionary.
     """
 
     name: str
@@ -133,6 +139,14 @@ class ColumnData:
     def arrays(self) -> Tuple[np.ndarray, ...]:
         """The whole-column arrays the buffers are sliced from (for tests)."""
         return ()
+
+    def dictionary(self) -> Optional[Tuple[int, List[memoryview]]]:
+        """A dictionary column's dictionary: (entries, [offsets, data]).
+
+        The encoder sends it once, before the first batch; None for other
+        columns.
+        """
+        return None
 
 
 def _byte_view(arr: np.ndarray) -> memoryview:
@@ -257,10 +271,13 @@ class Plan(Sequence[ColumnPlan]):
         head = ["column", "dtype", "wire", "nulls", "sentinel", "zero_copy",
                 "packed_bytes", "reason"]
         rows = []
-        for p in self:
+        for c in self._columns:
+            p = c.plan
             wire = p.wire_type
             if p.unit:
                 wire += f"[{p.unit}" + (f", {p.tz}]" if p.tz else "]")
+            if c.wire_type == WireType.DICTIONARY:
+                wire += f"[{WireType(c.index_type).wire_name}]"
             rows.append([
                 p.name, p.dtype, wire, p.nulls, "yes" if p.sentinel else "no",
                 "yes" if p.zero_copy else "no", f"{p.packed_bytes:,}",
@@ -388,6 +405,12 @@ class _Prepared:
         log.info("zcimport: column %r copied (%d bytes): %s", name, out.nbytes, reason)
         return out
 
+    def note(self, reason: str, nbytes: int, name: str) -> None:
+        """Record that the column's data is packed or converted (nbytes)."""
+        self.reasons.append(reason)
+        self.packed += nbytes
+        log.info("zcimport: column %r: %s (%d bytes)", name, reason, nbytes)
+
 
 _INT_TYPES = {
     ("i", 1): WireType.INT8,
@@ -419,10 +442,29 @@ def _time_unit(dtype: np.dtype, inp: ColumnInput) -> TimeUnit:
 
 
 def _unsupported(inp: ColumnInput, detail: str = "") -> TypeError:
-    msg = f"column {inp.name!r} has dtype {inp.dtype}, which zcimport does not support yet"
+    msg = f"column {inp.name!r} has dtype {inp.dtype}, which zcimport does not support"
     if detail:
         msg += f": {detail}"
+    else:
+        msg += _dtype_hint(inp)
     return TypeError(msg)
+
+
+def _dtype_hint(inp: ColumnInput) -> str:
+    """A hint for a dtype no handler accepts."""
+    dtype = getattr(inp.values, "dtype", None)
+    if isinstance(dtype, pd.PeriodDtype):
+        return ("; convert it first, e.g. with .dt.to_timestamp() (timestamp) or"
+                " .astype(str) (text)")
+    if isinstance(dtype, pd.IntervalDtype):
+        return "; convert it first, e.g. with .astype(str), or load .array.left and .array.right"
+    if isinstance(dtype, pd.SparseDtype):
+        return "; densify it first with .sparse.to_dense()"
+    if isinstance(dtype, np.dtype) and dtype.kind == "c":
+        return "; load its real and imaginary parts (np.real, np.imag) as two columns"
+    if isinstance(dtype, np.dtype) and dtype.kind == "f":
+        return "; convert it first, e.g. with .astype('float32')"
+    return "; convert it first, e.g. with .astype(str) to load text"
 
 
 def _planned(
@@ -657,11 +699,18 @@ def make_plan(
     for label, name, values, dtype in selected:
         inp = ColumnInput(source=label, name=name, values=values, dtype=dtype,
                           nan_as_null=bool(nan_as_null))
-        for handler in _HANDLERS:
-            col = handler(inp)
-            if col is not None:
-                break
-        else:
-            raise _unsupported(inp)
-        planned.append(col)
+        planned.append(plan_column(inp))
     return Plan(planned, nrows, transport)
+
+
+def plan_column(inp: ColumnInput) -> PlannedColumn:
+    """Plan one column: the first handler that accepts it decides."""
+    for handler in _HANDLERS:
+        col = handler(inp)
+        if col is not None:
+            return col
+    raise _unsupported(inp)
+
+
+# The handlers of object, string and category columns (they use the above).
+from . import _objects  # noqa: E402,F401  pylint: disable=wrong-import-position

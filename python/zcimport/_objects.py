@@ -1,0 +1,795 @@
+"""Planning of columns that have no buffer the stream can send as it is.
+
+These handlers extend the planner (:mod:`zcimport._plan`) to object columns,
+pandas' ``string`` dtype, categoricals and NumPy fixed-width strings.
+
+**Strings** (object columns of ``str``, ``string[python]``) become ``utf8``
+columns.  Their values are packed *per batch*, never for the whole column at
+once, by ``zcimport._wire.pack_utf8`` (C): one pass over the batch's object
+pointers computes the offsets (starting at 0 in every batch) and the byte
+mask, a second copies the UTF-8 bytes into a buffer of the exact size.  No
+Python object is created per value.  Compact ASCII strings are copied as
+they are; other strings are encoded to UTF-8 by zcimport itself, without
+filling CPython's per-string UTF-8 cache (which would keep a UTF-8 copy of
+every non-ASCII string alive).  Client memory for a string column is thus
+the packed batch being sent (and the previous one, until it is released).
+
+**Missing values** in object columns are None, float NaN (including
+``numpy.float64``), ``pd.NA`` and ``pd.NaT``: they load as NULL, whatever
+``nan_as_null`` says.  A column's null encoding is fixed in the stream
+header, so it is decided at planning: ``bytemask`` when the column holds at
+least one missing value, ``none`` otherwise (no mask is sent).
+
+**Kinds of objects.**  The planner scans an object column once (in C) and
+decides its wire type from the types of its non-missing values, which must
+all be of one kind:
+
+============================  ===========  ===================================
+values                        wire type    how
+============================  ===========  ===================================
+str (and subclasses)          utf8         packed per batch (C)
+bytes, bytearray, memoryview  binary       packed per batch (C)
+datetime.date (not datetime)  date32       packed per batch (C), int32 days
+decimal.Decimal               utf8         ``str(d)``; NaN as ``NaN``; sNaN is
+                                           an error; per batch
+dict, list                    utf8         ``json.dumps(v, ensure_ascii=False,
+                                           separators=(",", ":"),
+                                           allow_nan=False)``; per batch
+uuid.UUID                     utf8         ``str(u)``; per batch
+ipaddress addresses,          utf8         ``str(a)``; per batch
+networks, interfaces
+datetime.datetime,            timestamp    ``pd.to_datetime`` (a copy); aware
+pd.Timestamp                  [tz]         values in several time zones go to
+                                           UTC (``utc=True``); naive and aware
+                                           values mixed are an error
+datetime.timedelta,           duration     ``pd.to_timedelta`` (a copy)
+pd.Timedelta
+only missing values           utf8         all NULL
+============================  ===========  ===================================
+
+Values converted to text (Decimal, JSON, UUID, ipaddress) are converted
+once at planning, chunk by chunk, to validate them and count their bytes
+(so errors are raised before anything is sent, and ``packed_bytes`` is
+exact), and again per batch while sending.  Anything else (int, float,
+bool objects, mixed kinds...) raises TypeError naming the column, the row
+and the type, with a hint.
+
+**Categoricals** whose categories are strings become ``dictionary`` columns:
+the codes are sent as they are (int8/16/32/64 as pandas holds them; code -1
+is NULL), and the categories as one dictionary message, before the first
+batch.  Other categoricals (numbers, datetimes, ...) are materialized as
+their plain dtype (NULLs as a mask, or NaT) and sent as that type.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import decimal
+import ipaddress
+import dataclasses
+import json
+import uuid
+from typing import Any, Callable, List, Optional, Sequence, Tuple
+
+import numpy as np
+import pandas as pd
+
+from ._format import MAX_MESSAGE_LEN, MESSAGE_FIXED_LEN, NullEncoding, TimeUnit, WireType, align8
+from ._plan import (
+    _INT_TYPES,
+    BaseMaskedArray,
+    ColumnData,
+    ColumnInput,
+    FixedWidthData,
+    PlannedColumn,
+    _planned,
+    _as_values,
+    _Prepared,
+    _unsupported,
+    log,
+    plan_column,
+    register_handler,
+)
+
+try:
+    from . import _wire
+except ImportError:  # pragma: no cover - the C module is not built
+    _wire = None  # type: ignore[assignment]
+
+#: Missing values besides None and float NaN, which _wire checks itself.
+MISSING = (pd.NA, pd.NaT)
+
+#: Rows converted at a time when validating converted columns at planning.
+CHUNK_ROWS = 65536
+
+_INT64_MIN = np.iinfo(np.int64).min
+_INT64_MAX = np.iinfo(np.int64).max
+
+
+def _need_wire() -> Any:
+    if _wire is None:  # pragma: no cover
+        raise ImportError(
+            "zcimport._wire (the C module) is not built; it packs string, bytes"
+            " and date columns: run `make python-ext`"
+        )
+    return _wire
+
+
+def _is_missing(v: Any) -> bool:
+    """The missing values of object columns (as _wire checks them)."""
+    return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v)
+
+
+# --------------------------------------------------------------------------
+# Column data
+# --------------------------------------------------------------------------
+
+#: A converter: rows [start, stop) of a column as a list or object array of
+#: values _wire can pack (str, bytes or missing values).
+Converter = Callable[[int, int], Sequence[Any]]
+
+
+class PackedVarData(ColumnData):
+    """A utf8 or binary column, packed batch by batch by zcimport._wire.
+
+    ``values`` is the column's object array (or anything _wire accepts), or
+    ``convert`` produces a batch's values from the rows of the column.
+    """
+
+    def __init__(
+        self,
+        values: Any,
+        *,
+        binary: bool,
+        with_mask: bool,
+        name: str,
+        rows: int,
+        data_bytes: int,
+        max_value: int,
+        convert: Optional[Converter] = None,
+    ) -> None:
+        self._values = values
+        self._binary = binary
+        self._with_mask = with_mask
+        self._name = name
+        self._convert = convert
+        self._data_bytes = data_bytes
+        self._max_value = max_value
+        avg = -(-data_bytes // rows) if rows else 0
+        self.row_width = (1 if with_mask else 0) + 8 + avg
+
+    def buffers(self, start: int, stop: int) -> List[memoryview]:
+        wire = _need_wire()
+        pack = wire.pack_binary if self._binary else wire.pack_utf8
+        if self._convert is not None:
+            values = self._convert(start, stop)
+            args: Tuple[Any, ...] = (values, 0, stop - start, MISSING, self._with_mask,
+                                     self._name, start)
+        else:
+            args = (self._values, start, stop, MISSING, self._with_mask, self._name, 0)
+        mask, offsets, data, _nulls = pack(*args)
+        out = [memoryview(mask)] if self._with_mask else []
+        return out + [memoryview(offsets), memoryview(data)]
+
+    def buffer_lengths(self, nrows: int) -> List[int]:
+        # The data length is an upper bound: the batch's values are not known.
+        data = min(self._data_bytes, nrows * self._max_value)
+        out = [nrows] if self._with_mask else []
+        return out + [(nrows + 1) * 8, data]
+
+    def packed_bytes(self, rows: int) -> int:
+        """Bytes packed for the whole column, as if sent in one batch."""
+        return (rows if self._with_mask else 0) + (rows + 1) * 8 + self._data_bytes
+
+
+class Date32Data(ColumnData):
+    """A date32 column of datetime.date objects, packed batch by batch."""
+
+    def __init__(self, values: np.ndarray, *, with_mask: bool, name: str) -> None:
+        self._values = values
+        self._with_mask = with_mask
+        self._name = name
+        self.row_width = 4 + (1 if with_mask else 0)
+
+    def buffers(self, start: int, stop: int) -> List[memoryview]:
+        mask, values, _nulls = _need_wire().pack_date32(
+            self._values, start, stop, MISSING, self._with_mask, self._name, 0)
+        return ([memoryview(mask)] if self._with_mask else []) + [memoryview(values)]
+
+    def buffer_lengths(self, nrows: int) -> List[int]:
+        return ([nrows] if self._with_mask else []) + [4 * nrows]
+
+
+class DictionaryData(FixedWidthData):
+    """Dictionary codes (the column's own array) and the packed dictionary."""
+
+    def __init__(self, codes: np.ndarray, entries: int, offsets: bytes, data: bytes) -> None:
+        super().__init__(codes)
+        self._entries = entries
+        self._offsets = offsets
+        self._data = data
+
+    def dictionary(self) -> Optional[Tuple[int, List[memoryview]]]:
+        return self._entries, [memoryview(self._offsets), memoryview(self._data)]
+
+    @property
+    def dictionary_bytes(self) -> int:
+        """Bytes of the packed dictionary (offsets and data)."""
+        return len(self._offsets) + len(self._data)
+
+
+# --------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------
+
+
+def _type_name(t: type) -> str:
+    mod = getattr(t, "__module__", "builtins")
+    return t.__qualname__ if mod == "builtins" else f"{mod}.{t.__qualname__}"
+
+
+_SUPPORTED_OBJECTS = (
+    "str, bytes (bytearray, memoryview), datetime.date, datetime.datetime,"
+    " datetime.timedelta, decimal.Decimal, dict/list (JSON), uuid.UUID or"
+    " ipaddress objects"
+)
+
+_HINTS = {
+    bool: "df[col].astype('boolean')",
+    int: "df[col].astype('Int64')",
+    float: "df[col].astype('Float64')",
+}
+
+
+def _hint(t: type) -> str:
+    for base, hint in _HINTS.items():
+        if issubclass(t, base):
+            return f"; convert the column first, e.g. {hint}"
+    if issubclass(t, (np.integer, np.floating, np.bool_)):
+        return "; convert the column to a numeric dtype first, e.g. df[col].astype('Float64')"
+    return "; convert the column first, e.g. df[col].astype(str) to load text"
+
+
+def _surrogate_error(name: str, row: int, value: str) -> UnicodeEncodeError:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as ex:
+        return UnicodeEncodeError(
+            ex.encoding, ex.object, ex.start, ex.end,
+            f"lone surrogate in column {name!r}, row {row}, which UTF-8 cannot encode")
+    return UnicodeEncodeError("utf-8", value, 0, 0,  # pragma: no cover
+                              f"column {name!r}, row {row} cannot be encoded")
+
+
+# --------------------------------------------------------------------------
+# Object kinds
+# --------------------------------------------------------------------------
+
+_IP_TYPES = (ipaddress.IPv4Address, ipaddress.IPv6Address,
+             ipaddress.IPv4Network, ipaddress.IPv6Network)  # interfaces subclass addresses
+
+
+def _object_kind(t: type) -> Optional[str]:
+    """The kind of a non-missing value's type; None when unsupported."""
+    if issubclass(t, str):
+        return "str"
+    if issubclass(t, (bytes, bytearray, memoryview)):
+        return "bytes"
+    if issubclass(t, _dt.datetime):
+        return "datetime"
+    if issubclass(t, _dt.date):
+        return "date"
+    if issubclass(t, _dt.timedelta):
+        return "timedelta"
+    if issubclass(t, decimal.Decimal):
+        return "decimal"
+    if issubclass(t, (dict, list)):
+        return "json"
+    if issubclass(t, uuid.UUID):
+        return "uuid"
+    if issubclass(t, _IP_TYPES):
+        return "ip"
+    return None
+
+
+_KIND_NAMES = {
+    "str": "str", "bytes": "bytes", "datetime": "datetime", "date": "date",
+    "timedelta": "timedelta", "decimal": "Decimal", "json": "dict/list (JSON)",
+    "uuid": "UUID", "ip": "ipaddress",
+}
+
+
+def _decide_kind(inp: ColumnInput, info: dict) -> Optional[str]:
+    """The kind of an object column from scan_objects(); None if all missing."""
+    types = info["types"]
+    if not types:
+        return None
+    t0, row0, _ = min(types, key=lambda x: x[1])
+    kind = _object_kind(t0)
+    if kind is None:
+        raise TypeError(
+            f"column {inp.name!r} has dtype {inp.dtype} and holds"
+            f" {_type_name(t0)} values (row {row0}), which zcimport does not support:"
+            f" object columns may hold {_SUPPORTED_OBJECTS}{_hint(t0)}"
+        )
+    others = [(row, t) for t, row, _ in types if _object_kind(t) != kind]
+    if others:
+        row, t = min(others, key=lambda x: x[0])
+        raise TypeError(
+            f"column {inp.name!r} has dtype {inp.dtype} and holds {_KIND_NAMES[kind]}"
+            f" values (row {row0}), but row {row} holds {_type_name(t)}: the non-missing"
+            f" values of an object column must all be of one kind ({_SUPPORTED_OBJECTS});"
+            f" missing values are None, NaN, pd.NA and pd.NaT"
+        )
+    return kind
+
+
+# --------------------------------------------------------------------------
+# Converters (values -> text, per batch)
+# --------------------------------------------------------------------------
+
+
+def _decimal_text(name: str) -> Callable[[Any, int], Optional[str]]:
+    def conv(v: Any, row: int) -> Optional[str]:
+        if type(v) is not decimal.Decimal and not isinstance(v, decimal.Decimal):
+            return _other(v, row, name, "decimal.Decimal")
+        if v.is_nan():
+            if v.is_snan():
+                raise ValueError(
+                    f"column {name!r}, row {row}: {v!r} is a signaling NaN, which"
+                    " PostgreSQL's numeric cannot hold")
+            return "NaN"
+        return str(v)  # finite: "1.5", "1E+3"; "Infinity", "-Infinity"
+
+    return conv
+
+
+def _json_text(name: str) -> Callable[[Any, int], Optional[str]]:
+    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"),
+                              allow_nan=False).encode
+
+    def conv(v: Any, row: int) -> Optional[str]:
+        if not isinstance(v, (dict, list)):
+            return _other(v, row, name, "dict or list")
+        try:
+            return encode(v)
+        except (TypeError, ValueError, RecursionError) as ex:
+            raise type(ex)(
+                f"column {name!r}, row {row}: cannot encode the value as JSON: {ex}") from ex
+
+    return conv
+
+
+def _str_text(name: str, types: Tuple[type, ...], what: str) -> Callable[[Any, int], Optional[str]]:
+    def conv(v: Any, row: int) -> Optional[str]:
+        if not isinstance(v, types):
+            return _other(v, row, name, what)
+        return str(v)
+
+    return conv
+
+
+def _other(v: Any, row: int, name: str, expected: str) -> None:
+    if _is_missing(v):
+        return None
+    raise TypeError(
+        f"column {name!r}, row {row}: expected {expected} or a missing value,"
+        f" not {_type_name(type(v))}")
+
+
+def _object_converter(values: np.ndarray, conv: Callable[[Any, int], Optional[str]]) -> Converter:
+    def convert(start: int, stop: int) -> List[Optional[str]]:
+        out: List[Optional[str]] = []
+        append = out.append
+        row = start
+        for v in values[start:stop]:
+            append(None if _is_missing(v) else conv(v, row))
+            row += 1
+        return out
+
+    return convert
+
+
+def _measure(inp: ColumnInput, convert: Converter, rows: int, binary: bool) -> Tuple[int, int, int]:
+    """Convert every chunk once: validate, and count (nulls, bytes, max)."""
+    wire = _need_wire()
+    nulls = total = biggest = 0
+    prefix = "binary" if binary else "utf8"
+    for start in range(0, rows, CHUNK_ROWS):
+        stop = min(rows, start + CHUNK_ROWS)
+        values = convert(start, stop)
+        info = wire.scan_objects(values, MISSING)
+        bad = info[f"{prefix}_bad"]
+        if bad >= 0:
+            if binary:  # pragma: no cover - converters make bytes
+                raise ValueError(f"column {inp.name!r}, row {start + bad}: unreadable bytes")
+            raise _surrogate_error(inp.name, start + bad, values[bad])
+        for t, row, _ in info["types"]:
+            ok = issubclass(t, (bytes, bytearray, memoryview)) if binary else issubclass(t, str)
+            if not ok:  # pragma: no cover - converters make str/bytes
+                raise TypeError(f"column {inp.name!r}, row {start + row}: converted to"
+                                f" {_type_name(t)}")
+        nulls += info["nulls"]
+        total += info[f"{prefix}_bytes"]
+        biggest = max(biggest, info[f"{prefix}_max"])
+    return nulls, total, biggest
+
+
+# --------------------------------------------------------------------------
+# Planning helpers
+# --------------------------------------------------------------------------
+
+
+def _rows(values: Any) -> int:
+    return len(values)
+
+
+def _packed_var(
+    inp: ColumnInput,
+    prep: _Prepared,
+    values: Any,
+    *,
+    binary: bool,
+    nulls: int,
+    data_bytes: int,
+    max_value: int,
+    reason: str,
+    convert: Optional[Converter] = None,
+) -> PlannedColumn:
+    rows = _rows(values)
+    data = PackedVarData(values, binary=binary, with_mask=nulls > 0, name=inp.name,
+                         rows=rows, data_bytes=data_bytes, max_value=max_value,
+                         convert=convert)
+    prep.note(reason, data.packed_bytes(rows), inp.name)
+    return _planned(inp, prep, WireType.BINARY if binary else WireType.UTF8, data,
+                    nulls=NullEncoding.BYTEMASK if nulls else NullEncoding.NONE)
+
+
+def _plan_text(
+    inp: ColumnInput,
+    prep: _Prepared,
+    values: Any,
+    info: dict,
+    reason: str,
+) -> PlannedColumn:
+    """A column whose values are str or missing (info from scan_objects)."""
+    if info["utf8_bad"] >= 0:
+        row = info["utf8_bad"]
+        raise _surrogate_error(inp.name, row, values[row])
+    return _packed_var(inp, prep, values, binary=False, nulls=info["nulls"],
+                       data_bytes=info["utf8_bytes"], max_value=info["utf8_max"],
+                       reason=reason)
+
+
+def _plan_converted_text(
+    inp: ColumnInput,
+    prep: _Prepared,
+    values: Any,
+    convert: Converter,
+    reason: str,
+    *,
+    binary: bool = False,
+    sizes: Optional[Tuple[int, int, int]] = None,
+) -> PlannedColumn:
+    """A column converted per batch.  Unless sizes (nulls, data bytes,
+    largest value) are known, every value is converted once now, to
+    validate it and count the bytes."""
+    rows = _rows(values)
+    nulls, total, biggest = sizes or _measure(inp, convert, rows, binary)
+    return _packed_var(inp, prep, values, binary=binary, nulls=nulls, data_bytes=total,
+                       max_value=biggest, reason=reason, convert=convert)
+
+
+def _without_missing(values: np.ndarray) -> np.ndarray:
+    """values with every missing value replaced by None (a copy if needed)."""
+    miss = np.asarray(pd.isna(values))
+    if not miss.any():
+        return values
+    out = values.copy()
+    out[miss] = None
+    return out
+
+
+_EPOCH = _dt.datetime(1970, 1, 1)
+_EPOCH_UTC = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+_MICROSECOND = _dt.timedelta(microseconds=1)
+
+
+def _aware(v: Any) -> bool:
+    return v.tzinfo is not None and v.utcoffset() is not None
+
+
+def _check_awareness(inp: ColumnInput, values: np.ndarray) -> bool:
+    """True if the datetimes are all aware, False if all naive; else TypeError."""
+    first: Optional[Tuple[int, bool]] = None
+    for row, v in enumerate(values):
+        if _is_missing(v):
+            continue
+        a = _aware(v)
+        if first is None:
+            first = (row, a)
+        elif a != first[1]:
+            what = "time-zone-aware" if first[1] else "naive"
+            raise TypeError(
+                f"column {inp.name!r} holds {what} datetimes (row {first[0]}), but the"
+                f" datetime in row {row} is {'aware' if a else 'naive'}: mixing naive and"
+                " aware datetimes is ambiguous; localize or convert them first")
+    return bool(first and first[1])
+
+
+def _micros(inp: ColumnInput, values: np.ndarray, epoch: Any) -> np.ndarray:
+    """int64 microseconds of datetimes (v - epoch) or timedeltas (epoch None)."""
+    out = np.empty(len(values), dtype=np.int64)
+    for row, v in enumerate(values):
+        if _is_missing(v):
+            out[row] = _INT64_MIN
+            continue
+        us = (v - epoch if epoch is not None else v) // _MICROSECOND
+        if not _INT64_MIN < us <= _INT64_MAX:
+            raise ValueError(f"column {inp.name!r}, row {row}: {v!r} is out of range")
+        out[row] = us
+    return out
+
+
+def _plan_datetimes(inp: ColumnInput, prep: _Prepared, values: np.ndarray) -> PlannedColumn:
+    clean = _without_missing(values)
+    unit, tz, note = TimeUnit.NS, "", ""
+    try:
+        idx = pd.to_datetime(clean)
+        note = "datetime objects converted with pd.to_datetime"
+    except pd.errors.OutOfBoundsDatetime:
+        idx = None
+    except (ValueError, TypeError):
+        # several time zones, or naive and aware values mixed
+        _check_awareness(inp, clean)
+        try:
+            idx = pd.to_datetime(clean, utc=True)
+            note = ("datetime objects in several time zones converted to UTC with"
+                    " pd.to_datetime(utc=True)")
+        except pd.errors.OutOfBoundsDatetime:
+            idx = None
+    if idx is not None:
+        if idx.tz is not None:
+            tz = str(idx.tz)
+            idx = idx.tz_convert("UTC")
+        ints = np.asarray(idx.asi8)
+    else:
+        aware = _check_awareness(inp, clean)
+        ints = _micros(inp, clean, _EPOCH_UTC if aware else _EPOCH)
+        unit, tz = TimeUnit.US, "UTC" if aware else ""
+        note = ("datetime objects outside pandas' nanosecond range converted to"
+                " microseconds")
+    wire = WireType.TIMESTAMPTZ if tz else WireType.TIMESTAMP
+    prep.note(f"{note} (a copy)", ints.nbytes, inp.name)
+    return _planned(inp, prep, wire, FixedWidthData(ints), sentinel=True, unit=unit,
+                    tz=tz if len(tz.encode()) <= 255 else "")
+
+
+def _plan_timedeltas(inp: ColumnInput, prep: _Prepared, values: np.ndarray) -> PlannedColumn:
+    clean = _without_missing(values)
+    try:
+        ints = np.asarray(pd.to_timedelta(clean).asi8)
+        unit = TimeUnit.NS
+        note = "timedelta objects converted with pd.to_timedelta"
+    except (pd.errors.OutOfBoundsTimedelta, OverflowError):
+        ints = _micros(inp, clean, None)
+        unit = TimeUnit.US
+        note = "timedelta objects outside pandas' nanosecond range converted to microseconds"
+    prep.note(f"{note} (a copy)", ints.nbytes, inp.name)
+    return _planned(inp, prep, WireType.DURATION, FixedWidthData(ints), sentinel=True,
+                    unit=unit)
+
+
+def plan_objects(inp: ColumnInput, values: np.ndarray, prep: Optional[_Prepared] = None) -> PlannedColumn:
+    """Plan a 1-D NumPy object array (see the module's docstring)."""
+    prep = prep or _Prepared()
+    info = _need_wire().scan_objects(values, MISSING)
+    kind = _decide_kind(inp, info)
+    name = inp.name
+    if kind is None:
+        return _plan_text(inp, prep, values, info,
+                          "no value is set: sent as text, all NULL" if len(values) else
+                          "empty object column: sent as text")
+    if kind == "str":
+        return _plan_text(inp, prep, values, info, "str values packed per batch")
+    if kind == "bytes":
+        if info["binary_bad"] >= 0:
+            raise ValueError(
+                f"column {name!r}, row {info['binary_bad']}: the memoryview cannot be read"
+                " as C-contiguous bytes (or was released)")
+        return _packed_var(inp, prep, values, binary=True, nulls=info["nulls"],
+                           data_bytes=info["binary_bytes"], max_value=info["binary_max"],
+                           reason="bytes values packed per batch")
+    if kind == "date":
+        with_mask = info["nulls"] > 0
+        prep.note("dates packed per batch as int32 days", len(values) * (4 + with_mask), name)
+        return _planned(inp, prep, WireType.DATE32,
+                        Date32Data(values, with_mask=with_mask, name=name),
+                        nulls=NullEncoding.BYTEMASK if with_mask else NullEncoding.NONE)
+    if kind == "datetime":
+        return _plan_datetimes(inp, prep, values)
+    if kind == "timedelta":
+        return _plan_timedeltas(inp, prep, values)
+    if kind == "decimal":
+        conv, reason = _decimal_text(name), "Decimal values converted to text per batch"
+    elif kind == "json":
+        conv, reason = _json_text(name), "dict/list values converted to JSON text per batch"
+    elif kind == "uuid":  # str(u) is always 36 ASCII characters: no need to measure
+        conv = _str_text(name, (uuid.UUID,), "uuid.UUID")
+        count = len(values) - info["nulls"]
+        return _plan_converted_text(inp, prep, values, _object_converter(values, conv),
+                                    "UUID values converted to text per batch",
+                                    sizes=(info["nulls"], 36 * count, 36 if count else 0))
+    else:
+        conv, reason = _str_text(name, _IP_TYPES, "an ipaddress object"), \
+            "ipaddress values converted to text per batch"
+    return _plan_converted_text(inp, prep, values, _object_converter(values, conv), reason)
+
+
+# --------------------------------------------------------------------------
+# Handlers
+# --------------------------------------------------------------------------
+
+
+@register_handler
+def _string_dtype_handler(inp: ColumnInput) -> Optional[PlannedColumn]:
+    """pandas' StringDtype: an object array of str and pd.NA."""
+    v = inp.values
+    if not isinstance(getattr(v, "dtype", None), pd.StringDtype):
+        return None
+    prep = _Prepared()
+    nd = getattr(v, "_ndarray", None)
+    if isinstance(nd, np.ndarray) and nd.dtype == object and nd.ndim == 1:
+        info = _need_wire().scan_objects(nd, MISSING)
+        for t, row, _ in info["types"]:
+            if not issubclass(t, str):  # pragma: no cover - pandas validates
+                raise TypeError(f"column {inp.name!r}, row {row}: holds {_type_name(t)}")
+        return _plan_text(inp, prep, nd, info, "str values packed per batch")
+
+    def convert(start: int, stop: int) -> np.ndarray:  # e.g. string[pyarrow]
+        return np.asarray(v[start:stop].to_numpy(dtype=object, na_value=None))
+
+    return _plan_converted_text(inp, prep, v, convert,
+                                f"{inp.dtype} values converted to str per batch")
+
+
+@register_handler
+def _object_handler(inp: ColumnInput) -> Optional[PlannedColumn]:
+    """NumPy object arrays: see the module's docstring."""
+    v = inp.values
+    if not isinstance(v, np.ndarray) or v.dtype != object:
+        return None
+    if v.ndim != 1:  # pragma: no cover - select_columns checks
+        raise ValueError(f"column {inp.name!r} is not 1-D")
+    return plan_objects(inp, v)
+
+
+@register_handler
+def _numpy_strings_handler(inp: ColumnInput) -> Optional[PlannedColumn]:
+    """NumPy fixed-width strings: <U as utf8, S as binary, converted per batch.
+
+    As NumPy does when it reads them, trailing NUL characters are dropped.
+    """
+    v = inp.values
+    if not isinstance(v, np.ndarray) or v.dtype.kind not in "US":
+        return None
+    binary = v.dtype.kind == "S"
+
+    def convert(start: int, stop: int) -> np.ndarray:
+        return v[start:stop].astype(object)
+
+    what = "bytes" if binary else "str"
+    return _plan_converted_text(inp, _Prepared(), v, convert,
+                                f"NumPy {v.dtype.str} values converted to {what} per batch",
+                                binary=binary)
+
+
+def _string_categories(cats: pd.Index) -> bool:
+    if isinstance(cats.dtype, pd.StringDtype):
+        return True
+    if len(cats) == 0:
+        return True  # nothing to materialize: all NULL
+    return cats.dtype == object and pd.api.types.infer_dtype(cats, skipna=False) == "string"
+
+
+def _materialize(cat: pd.Categorical) -> Any:
+    """The values of a categorical as an array of its categories' dtype.
+
+    NULLs (code -1) become a mask (numbers, booleans), NaT (datetimes) or
+    None (objects).
+    """
+    codes = np.asarray(cat.codes)
+    cv = cat.categories._values
+    missing = codes < 0
+    if isinstance(cv, np.ndarray) and cv.dtype.kind in "biuf":
+        if len(cv):
+            taken = cv.take(np.where(missing, 0, codes))
+        else:
+            taken = np.zeros(len(codes), dtype=cv.dtype)
+        if not missing.any():
+            return taken
+        if cv.dtype.kind == "b":
+            return pd.arrays.BooleanArray(taken, missing)
+        if cv.dtype.kind == "f":
+            return pd.arrays.FloatingArray(taken, missing)
+        return pd.arrays.IntegerArray(taken, missing)
+    if isinstance(cv, np.ndarray):
+        if len(cv):
+            out = cv.take(np.where(missing, 0, codes))
+        else:
+            out = np.empty(len(codes), dtype=cv.dtype)
+        if missing.any():
+            out = out.astype(object) if out.dtype != object else out
+            out[missing] = None
+        return out
+    return cv.take(codes, allow_fill=True)  # an ExtensionArray: NaT, NA...
+
+
+def _nbytes(values: Any) -> int:
+    if isinstance(values, np.ndarray):
+        return values.nbytes
+    if BaseMaskedArray is not None and isinstance(values, BaseMaskedArray):
+        return values._data.nbytes + values._mask.nbytes
+    return int(getattr(values, "nbytes", 0))
+
+
+@register_handler
+def _categorical_handler(inp: ColumnInput) -> Optional[PlannedColumn]:
+    """pandas' category dtype: dictionary columns, or materialized."""
+    v = inp.values
+    if not isinstance(v, pd.Categorical):
+        return None
+    cats = v.categories
+    if not _string_categories(cats):
+        values = _as_values(_materialize(v))
+        inner_dtype = str(cats.dtype)
+        inner = ColumnInput(source=inp.source, name=inp.name, values=values,
+                            dtype=f"category of {inner_dtype}", nan_as_null=inp.nan_as_null)
+        col = plan_column(inner)
+        p = col.plan
+        size = _nbytes(values)
+        reason = f"categorical of {inner_dtype} materialized"
+        log.info("zcimport: column %r: %s (%d bytes)", inp.name, reason, size)
+        plan = dataclasses.replace(
+            p, dtype=inp.dtype, zero_copy=False,
+            reason=reason + (f"; {p.reason}" if p.reason else ""),
+            packed_bytes=p.packed_bytes + size)
+        return dataclasses.replace(col, plan=plan)
+
+    prep = _Prepared()
+    raw = getattr(v, "_ndarray", None)
+    codes = raw if isinstance(raw, np.ndarray) else np.asarray(v.codes)
+    codes = prep.array(codes, "codes", inp.name)
+    index_type = _INT_TYPES.get(("i", codes.dtype.itemsize))
+    if codes.dtype.kind != "i" or index_type is None:  # pragma: no cover
+        raise _unsupported(inp, f"categorical codes of dtype {codes.dtype}")
+    entries = np.asarray(cats.to_numpy(dtype=object))
+    wire = _need_wire()
+    info = wire.scan_objects(entries, MISSING)
+    if info["utf8_bad"] >= 0:
+        k = info["utf8_bad"]
+        err = _surrogate_error(inp.name, k, entries[k])
+        err.reason = f"lone surrogate in category {k} of column {inp.name!r}, which UTF-8 cannot encode"
+        raise err
+    _, offsets, data, _ = wire.pack_utf8(entries, 0, len(entries), MISSING, False, inp.name, 0)
+    length = MESSAGE_FIXED_LEN + 16 + align8(len(offsets)) + align8(len(data))
+    if length > MAX_MESSAGE_LEN:
+        raise ValueError(
+            f"column {inp.name!r}: its {len(entries)} categories take {length} bytes,"
+            " more than a dictionary message can hold (1 GiB)")
+    dd = DictionaryData(codes, len(entries), offsets, data)
+    prep.note(f"dictionary of {len(entries)} categories packed; codes sent as they are",
+              dd.dictionary_bytes, inp.name)
+    col = _planned(inp, prep, WireType.DICTIONARY, dd)
+    col.index_type = int(index_type)
+    col.value_type = int(WireType.UTF8)
+    return col
+
+
+__all__ = [
+    "Date32Data",
+    "DictionaryData",
+    "MISSING",
+    "PackedVarData",
+    "plan_objects",
+]
