@@ -742,6 +742,16 @@ ZC_CONVERTER(conv_duration_to_interval, int64, NAT_SENTINEL,
 			 }
 			 values[i] = IntervalPGetDatum(iv))
 
+/* null: every value is NULL, whatever the column's type */
+static bool
+conv_null(ZcConverter *cv, const ZcColumnView *view, uint64 first, int count,
+		  Datum *values, bool *isnull)
+{
+	memset(values, 0, count * sizeof(Datum));
+	memset(isnull, true, count * sizeof(bool));
+	return count > 0;
+}
+
 /*
  * Apply the column's typmod and domain constraints to converted values, and
  * check a domain's NOT NULL on NULLs.  Calls out to the type's length
@@ -1068,6 +1078,9 @@ zc_converter_init(ZcConverter *cv, int column, const ZcColumnDesc *desc,
 		case ZC_T_BINARY:
 			if (cv->basetypid == BYTEAOID)
 				fn = conv_binary_to_bytea;
+			break;
+		case ZC_T_NULL:
+			fn = conv_null;
 			break;
 		default:
 			break;

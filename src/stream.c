@@ -68,7 +68,7 @@ static const char *const wire_type_names[ZC_T_MAX + 1] = {
 	"uint8", "uint16", "uint32", "uint64",
 	"float32", "float64",
 	"timestamp", "timestamptz", "duration", "date32",
-	"utf8", "binary", "dictionary"
+	"utf8", "binary", "dictionary", "null"
 };
 
 static const int wire_type_widths[ZC_T_MAX + 1] = {
@@ -77,7 +77,7 @@ static const int wire_type_widths[ZC_T_MAX + 1] = {
 	1, 2, 4, 8,
 	4, 8,
 	8, 8, 8, 4,
-	0, 0, 0
+	0, 0, 0, 0
 };
 
 /* Outcome of walking one buffer of a message. */

@@ -60,10 +60,11 @@ typedef enum ZcWireType
 	ZC_T_DATE32 = 15,
 	ZC_T_UTF8 = 16,
 	ZC_T_BINARY = 17,
-	ZC_T_DICTIONARY = 18
+	ZC_T_DICTIONARY = 18,
+	ZC_T_NULL = 19
 } ZcWireType;
 
-#define ZC_T_MAX				ZC_T_DICTIONARY
+#define ZC_T_MAX				ZC_T_NULL
 
 /* How NULLs are marked, besides sentinels. */
 typedef enum ZcNullEncoding

@@ -87,6 +87,7 @@ def copy_dataframe(
     columns: ColumnsArg = None,
     batch_rows: Optional[int] = None,
     nan_as_null: bool = True,
+    freeze: bool = False,
 ) -> int:
     """Load a DataFrame into a table with COPY ... WITH (FORMAT zcimport).
 
@@ -115,6 +116,10 @@ def copy_dataframe(
             (about 4 MiB of column data per batch).
         nan_as_null: load NaN in float columns as NULL (the default) or as
             NaN.  NaT is always NULL.
+        freeze: COPY with FREEZE: rows are loaded already frozen, as with
+            ``COPY ... (FREEZE)``, under the same conditions (the table was
+            created or truncated in the current transaction, and is not
+            partitioned); otherwise the server refuses the load.
 
     Returns:
         The number of rows loaded, from the COPY command tag.
@@ -139,7 +144,8 @@ def copy_dataframe(
     socket with sendmsg(); otherwise through libpq, which copies them.
     """
     return _copy_dataframe(
-        df, table, conn, columns=columns, batch_rows=batch_rows, nan_as_null=nan_as_null
+        df, table, conn, columns=columns, batch_rows=batch_rows, nan_as_null=nan_as_null,
+        freeze=freeze,
     )
 
 

@@ -130,11 +130,11 @@ def table_identifier(table: TableArg) -> sql.Composable:
     )
 
 
-def copy_statement(table: TableArg, names: Sequence[str]) -> sql.Composed:
-    """``COPY {table} ({names}) FROM STDIN WITH (FORMAT zcimport)``."""
-    return sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT zcimport)").format(
-        table_identifier(table), sql.SQL(", ").join(sql.Identifier(n) for n in names)
-    )
+def copy_statement(table: TableArg, names: Sequence[str], freeze: bool = False) -> sql.Composed:
+    """``COPY {table} ({names}) FROM STDIN WITH (FORMAT zcimport[, FREEZE])``."""
+    return sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT zcimport{})").format(
+        table_identifier(table), sql.SQL(", ").join(sql.Identifier(n) for n in names),
+        sql.SQL(", FREEZE") if freeze else sql.SQL(""))
 
 
 # --------------------------------------------------------------------------
@@ -529,11 +529,12 @@ def load(
     plan: Plan,
     table: TableArg,
     batch_rows: int,
+    freeze: bool = False,
 ) -> int:
     """COPY a planned frame on conn, in its current transaction."""
     version, server_gss = check_extension(conn)
     raw, desc = transport(conn, server_gss)
-    stmt = copy_statement(table, [c.name for c in plan])
+    stmt = copy_statement(table, [c.name for c in plan], freeze)
     log.debug("zcimport: server library %s; %d rows, %d columns, batches of %d rows, via %s",
               version, plan.rows, len(plan), batch_rows, desc)
     t0 = time.perf_counter()
@@ -565,6 +566,7 @@ def copy_dataframe(
     columns: ColumnsArg = None,
     batch_rows: Optional[int] = None,
     nan_as_null: bool = True,
+    freeze: bool = False,
 ) -> int:
     """See :func:`zcimport.copy_dataframe`."""
     the_plan = make_plan(df, columns=columns, nan_as_null=nan_as_null)
@@ -572,9 +574,9 @@ def copy_dataframe(
     table_identifier(table)  # validate before connecting
     if isinstance(conn, str):
         with psycopg.connect(conn) as own:
-            return load(own, the_plan, table, batch)
+            return load(own, the_plan, table, batch, freeze)
     if isinstance(conn, psycopg.Connection):
-        return load(conn, the_plan, table, batch)
+        return load(conn, the_plan, table, batch, freeze)
     raise TypeError(
         "conn must be a psycopg 3 Connection or a connection string,"
         f" not {type(conn).__module__}.{type(conn).__name__}"

@@ -44,6 +44,7 @@ class WireType(enum.IntEnum):
     UTF8 = 16
     BINARY = 17
     DICTIONARY = 18
+    NULL = 19
 
     @property
     def wire_name(self) -> str:
@@ -73,6 +74,7 @@ _WIDTHS: Dict[WireType, int] = {
     WireType.DURATION: 8,
     WireType.DATE32: 4,
     WireType.DICTIONARY: 0,
+    WireType.NULL: 0,
 }
 
 

@@ -44,7 +44,7 @@ pd.Timestamp                  [tz]         values in several time zones go to
                                            values mixed are an error
 datetime.timedelta,           duration     ``pd.to_timedelta`` (a copy)
 pd.Timedelta
-only missing values           utf8         all NULL
+only missing values           null         no data: loads into any type
 ============================  ===========  ===================================
 
 Values converted to text (Decimal, JSON, UUID, ipaddress) are converted
@@ -180,6 +180,18 @@ class PackedVarData(ColumnData):
     def packed_bytes(self, rows: int) -> int:
         """Bytes packed for the whole column, as if sent in one batch."""
         return (rows if self._with_mask else 0) + (rows + 1) * 8 + self._data_bytes
+
+
+class NullData(ColumnData):
+    """A column with no value: an empty values buffer per batch."""
+
+    row_width = 0
+
+    def buffers(self, start: int, stop: int) -> List[memoryview]:
+        return [memoryview(b"")]
+
+    def buffer_lengths(self, nrows: int) -> List[int]:
+        return [0]
 
 
 class Date32Data(ColumnData):
@@ -587,9 +599,8 @@ def plan_objects(inp: ColumnInput, values: np.ndarray, prep: Optional[_Prepared]
     kind = _decide_kind(inp, info)
     name = inp.name
     if kind is None:
-        return _plan_text(inp, prep, values, info,
-                          "no value is set: sent as text, all NULL" if len(values) else
-                          "empty object column: sent as text")
+        # nothing to type the column by: the null wire type loads anywhere
+        return _planned(inp, prep, WireType.NULL, NullData())
     if kind == "str":
         return _plan_text(inp, prep, values, info, "str values packed per batch")
     if kind == "bytes":

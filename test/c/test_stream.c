@@ -631,10 +631,10 @@ test_helpers(void)
 	static const char *const names[] = {
 		NULL, "bool", "int8", "int16", "int32", "int64", "uint8", "uint16",
 		"uint32", "uint64", "float32", "float64", "timestamp", "timestamptz",
-		"duration", "date32", "utf8", "binary", "dictionary"
+		"duration", "date32", "utf8", "binary", "dictionary", "null"
 	};
 	static const int widths[] = {
-		0, 1, 1, 2, 4, 8, 1, 2, 4, 8, 4, 8, 8, 8, 8, 4, 0, 0, 0
+		0, 1, 1, 2, 4, 8, 1, 2, 4, 8, 4, 8, 8, 8, 8, 4, 0, 0, 0, 0
 	};
 	static const unsigned char magic[8] = {
 		0x89, 0x5A, 0x43, 0x49, 0x0D, 0x0A, 0x1A, 0x0A
@@ -648,7 +648,7 @@ test_helpers(void)
 		CHECKF(zc_wire_type_width(t) == widths[t], "width of type %d", t);
 	}
 	CHECK(zc_wire_type_name(0) == NULL);
-	CHECK(zc_wire_type_name(19) == NULL);
+	CHECK(zc_wire_type_name(20) == NULL);
 	CHECK(zc_wire_type_name(-1) == NULL);
 	CHECK(zc_wire_type_width(0) == 0 && zc_wire_type_width(99) == 0);
 	CHECK(strcmp(zc_null_encoding_name(0), "none") == 0);
@@ -1468,9 +1468,9 @@ test_descriptor_rejections(void)
 	FIN();
 	EXPECT_ERROR(&b, "column 2 \"cat\": unknown wire type 0 in its descriptor at byte offset 40");
 	HDR();
-	sb_set_u8(&b, d1, 19);
+	sb_set_u8(&b, d1, 20);
 	FIN();
-	EXPECT_ERROR(&b, "unknown wire type 19");
+	EXPECT_ERROR(&b, "unknown wire type 20");
 	HDR();
 	sb_set_u8(&b, 24, 255);
 	FIN();

@@ -85,8 +85,12 @@ def test_str_round_trip(pattern, batch_rows):
     df = pd.DataFrame({"s": pd.Series(values, dtype=object)})
     s = _decode(df, batch_rows=batch_rows)
     c = s.columns[0]
-    assert (c.type, c.nulls, c.sentinel) == (
-        "utf8", "bytemask" if None in values else "none", False)
+    if set(values) == {None}:
+        # no value to type the column by: the null wire type
+        assert (c.type, c.nulls, c.sentinel) == ("null", "none", False)
+    else:
+        assert (c.type, c.nulls, c.sentinel) == (
+            "utf8", "bytemask" if None in values else "none", False)
     assert s.column_values(0) == values
     if batch_rows:
         assert [b.rows for b in s.batches][:-1] == [batch_rows] * (len(s.batches) - 1)
@@ -227,8 +231,8 @@ def test_date_round_trip():
         for batch_rows in (1, 3, None):
             s = _decode({"d": np.array(values, dtype=object)}, batch_rows=batch_rows)
             c = s.columns[0]
-            assert c.type == ("utf8" if set(values) == {None} else "date32")  # all NULL: text
-            assert c.nulls == ("bytemask" if None in values else "none")
+            assert c.type == ("null" if set(values) == {None} else "date32")  # all NULL
+            assert c.nulls == ("bytemask" if None in values and c.type != "null" else "none")
             want = [None if v is None else (v - dt.date(1970, 1, 1)).days for v in values]
             assert s.column_values(0) == want
 
@@ -391,10 +395,10 @@ def test_mapping_of_lists_of_str():
 # -- all-missing and empty columns ------------------------------------------------------------
 
 
-def test_all_missing_object_column_is_null_text():
+def test_all_missing_object_column_is_the_null_type():
     arr = np.array([None, np.nan, pd.NA], dtype=object)
     (p,) = zcimport.plan({"x": arr})
-    assert (p.wire_type, p.nulls) == ("utf8", "bytemask")
+    assert (p.wire_type, p.nulls, p.packed_bytes) == ("null", "none", 0)
     assert _decode({"x": arr}).column_values(0) == [None, None, None]
 
 
@@ -406,7 +410,7 @@ def test_empty_frames():
         "cs": pd.Categorical([], categories=["a", "b"]),
     })
     pl = zcimport.plan(df)
-    assert [p.wire_type for p in pl] == ["utf8", "utf8", "dictionary", "dictionary"]
+    assert [p.wire_type for p in pl] == ["null", "utf8", "dictionary", "dictionary"]
     assert [p.nulls for p in pl] == ["none"] * 4
     data = _dump(df)
     s = ref.decode(data)

@@ -32,6 +32,7 @@ TYPE_NAMES = {
     6: "uint8", 7: "uint16", 8: "uint32", 9: "uint64",
     10: "float32", 11: "float64", 12: "timestamp", 13: "timestamptz",
     14: "duration", 15: "date32", 16: "utf8", 17: "binary", 18: "dictionary",
+    19: "null",
 }
 # struct format and width of the fixed-width types
 FIXED = {
@@ -297,7 +298,12 @@ def decode(data: bytes) -> Stream:
                 valid = _validity(col, r.buffer(f"column {ci} bytemask", n), n)
             else:
                 valid = [True] * n
-            if col.type in FIXED:
+            if col.type == "null":
+                if r.buffer(f"column {ci} values", 0):
+                    raise FormatError(f"column {ci}: a null column's values buffer must be empty")
+                raw = [None] * n
+                valid = [False] * n
+            elif col.type in FIXED:
                 fmt, width = FIXED[col.type]
                 buf = r.buffer(f"column {ci} values", n * width)
                 raw = [v for (v,) in struct.iter_unpack("<" + fmt, buf)] if n else []
