@@ -21,6 +21,7 @@
 
 #include "catalog/pg_type.h"
 #include "common/int.h"
+#include "common/shortest_dec.h"
 #include "datatype/timestamp.h"
 #include "mb/pg_wchar.h"
 #include "parser/parse_coerce.h"
@@ -440,10 +441,26 @@ ZC_CONVERTER(conv_uint64_to_numeric, uint64, NO_SENTINEL,
 												 ObjectIdGetDatum(InvalidOid),
 												 Int32GetDatum(-1));
 			 })
+/*
+ * Floats into numeric through their shortest exact decimal form (what
+ * Python's repr() and PostgreSQL's float8out print), so that 1/3 loads as
+ * 0.3333333333333333, as COPY of the printed value does; float8_numeric()
+ * would keep 15 digits.  A float32 gives its own shortest form: 0.1f is 0.1.
+ */
 ZC_CONVERTER(conv_float32_to_numeric, float, NAN_SENTINEL,
-			 values[i] = DirectFunctionCall1(float4_numeric, Float4GetDatum(v)))
+			 char buf[FLOAT_SHORTEST_DECIMAL_LEN];
+
+			 float_to_shortest_decimal_buf(v, buf);
+			 values[i] = DirectFunctionCall3(numeric_in, CStringGetDatum(buf),
+											 ObjectIdGetDatum(InvalidOid),
+											 Int32GetDatum(-1)))
 ZC_CONVERTER(conv_float64_to_numeric, double, NAN_SENTINEL,
-			 values[i] = DirectFunctionCall1(float8_numeric, Float8GetDatum(v)))
+			 char buf[DOUBLE_SHORTEST_DECIMAL_LEN];
+
+			 double_to_shortest_decimal_buf(v, buf);
+			 values[i] = DirectFunctionCall3(numeric_in, CStringGetDatum(buf),
+											 ObjectIdGetDatum(InvalidOid),
+											 Int32GetDatum(-1)))
 
 /*
  * Convert a time value of the column's unit to microseconds since the Unix

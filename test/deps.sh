@@ -22,6 +22,8 @@ packages=(
 	python3-pytest
 	python3-tqdm
 	python3-hypothesis
+	distro-info-data
+	tzdata
 	clang
 	libclang-rt-14-dev
 )
