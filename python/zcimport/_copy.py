@@ -132,9 +132,9 @@ def table_identifier(table: TableArg) -> sql.Composable:
 
 def copy_statement(table: TableArg, names: Sequence[str], freeze: bool = False) -> sql.Composed:
     """``COPY {table} ({names}) FROM STDIN WITH (FORMAT zcimport[, FREEZE])``."""
-    return sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT zcimport{})").format(
-        table_identifier(table), sql.SQL(", ").join(sql.Identifier(n) for n in names),
-        sql.SQL(", FREEZE") if freeze else sql.SQL(""))
+    options = "FORMAT zcimport, FREEZE" if freeze else "FORMAT zcimport"
+    return sql.SQL("COPY {} ({}) FROM STDIN WITH (" + options + ")").format(
+        table_identifier(table), sql.SQL(", ").join(sql.Identifier(n) for n in names))
 
 
 # --------------------------------------------------------------------------
