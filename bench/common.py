@@ -689,6 +689,11 @@ def _kernel_group(chain: Sequence[Frame]) -> str:
     return GROUP_KERNEL_OTHER
 
 
+def kernel_group(chain: Sequence[Frame]) -> str:
+    """The group of a sample whose leaf is in the kernel (see _kernel_group)."""
+    return _kernel_group(chain)
+
+
 def classify_sample(chain: Sequence[Frame]) -> Tuple[str, str]:
     """(group, the frame that decided it) for one sample."""
     if not chain:
@@ -719,13 +724,21 @@ class GroupShare:
     top: List[Tuple[str, float]]
 
 
-def group_profile(chains: Sequence[Tuple[Frame, ...]]) -> List[GroupShare]:
-    """Shares of the samples by group, largest first (see classify_sample)."""
+def group_profile(chains: Sequence[Tuple[Frame, ...]],
+                  classify: Optional[Callable[[Sequence[Frame]], Tuple[str, str]]] = None,
+                  ) -> List[GroupShare]:
+    """Shares of the samples by group, largest first.
+
+    ``classify`` maps a call chain to (group, the frame that decided it);
+    the default is :func:`classify_sample` and its groups (a benchmark with
+    other code paths to tell apart passes its own, see bench/mixed.py).
+    """
     if not chains:
         return []
+    classify = classify or classify_sample
     counts: Dict[str, Dict[str, int]] = {}
     for chain in chains:
-        label, via = classify_sample(chain)
+        label, via = classify(chain)
         by = counts.setdefault(label, {})
         by[via] = by.get(via, 0) + 1
     total = len(chains)

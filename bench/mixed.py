@@ -1,0 +1,1273 @@
+"""The mixed benchmark: load a DataFrame of N rows with the column types of
+real data (id int64, ts datetime64[ns], price float64 with NaN, qty nullable
+Int32 with NA, name object strings, region categorical, flag bool) into
+
+    CREATE TABLE t (id int8, ts timestamp, price float8, qty int4,
+                    name text, region text, flag bool)
+
+with zcimport and with its peers, side by side in one run, on the durable
+private cluster of test/cluster.sh.
+
+Peers: (1) zcimport.copy_dataframe over psycopg 3; (2) asyncpg
+copy_records_to_table, with the records built from the frame in the timed
+part (column-wise .tolist() / to_numpy(dtype=object, na_value=None), then
+zip); (3) the CSV recipe of the pandas docs (to_sql with
+method=psql_insert_copy, SQLAlchemy + psycopg2); (4) a server-side
+``COPY t FROM 'file' (FORMAT csv)`` with no client work.  Every load goes
+into a fresh table (DROP, CREATE, CHECKPOINT: not timed) and is timed up to
+and including COMMIT, then checked against checksums computed from the
+frame (row count; exact sums of id, qty, id*qty, octet lengths of name;
+counts of non-NULL values; count(DISTINCT name); count and sum(id) per
+region; sum(flag::int); min, max and exact sum of ts, and that every ts
+matches its id).  The repetitions are interleaved (each repetition runs
+every peer once, the first peer rotating); the report gives the median, min
+and max.
+
+Also measured: where the client spends the time of a zcimport load
+(planning, packing the strings per batch, sending and waiting on the
+socket, the end of COPY, COMMIT; from zcimport.plan() and zcimport.dump()
+into a null sink, from loads with the client's phases timed, and from
+cProfile), the CPU time of the client and of the server backend during a
+load, and the server backend's profile (perf record with DWARF call graphs)
+of a zcimport load and of the asyncpg load.
+
+Prints a markdown report; --write replaces the "mixed" section of
+BENCHMARKS.md.  Run from the repository root, e.g.:
+
+    PYTHONPATH=python /usr/bin/python3 bench/mixed.py --rows 100000 --reps 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import cProfile
+import gc
+import os
+import pstats
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+import pandas as pd
+import psycopg
+from psycopg import sql
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+from common import Frame, Samples  # noqa: E402
+from seed import Peer, Profile, fmt_rate, fmt_s, loadavg  # noqa: E402
+
+TABLE = "t"
+SECTION = "mixed"
+DDL = "id int8, ts timestamp, price float8, qty int4, name text, region text, flag bool"
+COLUMNS = ["id", "ts", "price", "qty", "name", "region", "flag"]
+
+#: Targets: (peer key, minimum ratio of the peer's median to zcimport's).
+SPEED_TARGETS: List[Tuple[str, float]] = [("asyncpg", 1.3), ("csv", 5.0)]
+
+#: Loads of the client breakdown (phases timed, not profiled), and of the
+#: plan()/dump() measurements.
+BREAKDOWN_LOADS = 3
+
+# --------------------------------------------------------------------------
+# The frame
+# --------------------------------------------------------------------------
+
+#: ts of row i is TS_BASE + i seconds.
+TS_BASE = np.datetime64("2024-01-01T00:00:00", "ns")
+TS_BASE_SQL = "timestamp '2024-01-01 00:00:00'"
+#: Distinct values of the name column.
+NAME_COUNT = 5000
+#: Share of NaN in price and of NA in qty.
+MISSING_SHARE = 0.05
+
+# Short given names and family names, a fifth or so of them not ASCII
+# (Latin with diacritics, and a few Greek, Cyrillic and CJK ones); every
+# given name is one word, so "given family" names are distinct.
+GIVEN_NAMES = [
+    "Anna", "Ben", "Carla", "David", "Emma", "Felix", "Grace", "Hugo", "Ines", "Jonas",
+    "Karen", "Liam", "Maria", "Noah", "Olivia", "Paul", "Quinn", "Rosa", "Sam", "Tara",
+    "Umar", "Vera", "Will", "Xavier", "Yara", "Zack", "Alice", "Bruno", "Chen", "Diana",
+    "Eric", "Fatima", "George", "Hannah", "Ivan", "Julia", "Kevin", "Lena", "Mark", "Nina",
+    "Oscar", "Petra", "Rahul", "Sofia", "Tom", "Uma", "Victor", "Wendy", "Yusuf", "Zara",
+    "Amir", "Clara", "Daniel", "Elena", "Frank", "Laura", "Mia", "Peter", "Sara", "Leo",
+    "Zoë", "José", "Chloé", "Renée", "Søren", "Łukasz", "Björn", "Inês", "Zoé", "Jürgen",
+    "Ágnes", "Ömer", "François", "Mónica", "Nikolaï", "Анна", "Дмитрий", "Νίκος", "美咲", "伟",
+]
+FAMILY_NAMES = [
+    "Smith", "Jones", "Brown", "Taylor", "Wilson", "Davies", "Evans", "Thomas", "Johnson",
+    "Roberts", "Walker", "Wright", "Robinson", "Thompson", "White", "Hughes", "Edwards",
+    "Green", "Hall", "Wood", "Harris", "Martin", "Jackson", "Clarke", "Clark", "Turner",
+    "Hill", "Scott", "Cooper", "Morris", "Ward", "Moore", "King", "Watson", "Baker",
+    "Young", "Allen", "Mitchell", "Anderson", "Lee", "Schmidt", "Schneider", "Fischer",
+    "Weber", "Wagner", "Becker", "Rossi", "Russo", "Bianchi", "Dubois", "Laurent", "Moreau",
+    "Silva", "Santos", "Kowalski", "Nowak", "Novak", "Kim", "Park", "Nguyen", "Tanaka",
+    "Müller", "Schäfer", "García", "Martínez", "López", "Dvořák", "Šimić", "Øster",
+    "Ñúñez", "Gonçalves", "Kovačević", "Lefèvre", "Bergström", "Öztürk", "Иванов",
+    "Петрова", "Παπαδόπουλος", "王", "佐藤",
+]
+#: Ten regions; the categorical's categories, in this order.
+REGIONS = ["north", "south", "east", "west", "central", "north-east", "north-west",
+           "south-east", "south-west", "overseas"]
+#: How often each region occurs (normalized).
+REGION_WEIGHTS = [18, 16, 15, 14, 10, 8, 7, 6, 4, 2]
+
+
+def name_pool(rng: np.random.Generator) -> np.ndarray:
+    """NAME_COUNT distinct "given family" names, as an object array of str."""
+    combos = [f"{g} {f}" for g in GIVEN_NAMES for f in FAMILY_NAMES]
+    assert len(set(combos)) == len(combos) >= NAME_COUNT
+    pick = np.sort(rng.choice(len(combos), size=NAME_COUNT, replace=False))
+    pool = np.empty(NAME_COUNT, dtype=object)
+    pool[:] = [combos[i] for i in pick]
+    return pool
+
+
+def mixed_frame(rows: int, seed: int = 42) -> pd.DataFrame:
+    """The mixed frame, built deterministically from seed.
+
+    - ``id`` int64: 0 .. rows-1;
+    - ``ts`` datetime64[ns] (naive): 2024-01-01 + id seconds;
+    - ``price`` float64: log-normal, rounded to cents, 5% NaN;
+    - ``qty`` Int32 (pandas nullable): 1 .. 999, 5% NA;
+    - ``name`` object: str values drawn (Zipf-like, a few names are frequent)
+      from a pool of 5,000 distinct names; rows that draw the same name hold
+      the same str object, as pandas' CSV reader does;
+    - ``region`` category: 10 string categories, uneven frequencies;
+    - ``flag`` bool: true with probability 1/2.
+    """
+    rng = np.random.default_rng(seed)
+    pool = name_pool(rng)
+    ids = np.arange(rows, dtype=np.int64)
+    ts = TS_BASE + ids.astype("timedelta64[s]")
+    price = np.round(rng.lognormal(3.0, 1.0, rows), 2)
+    price[rng.random(rows) < MISSING_SHARE] = np.nan
+    qty = pd.arrays.IntegerArray(rng.integers(1, 1000, rows, dtype=np.int64).astype(np.int32),
+                                 rng.random(rows) < MISSING_SHARE)
+    weights = 1.0 / (np.arange(NAME_COUNT) + 10.0)
+    names = pool[rng.choice(NAME_COUNT, size=rows, p=weights / weights.sum())]
+    rw = np.asarray(REGION_WEIGHTS, dtype=float)
+    region = pd.Categorical.from_codes(
+        rng.choice(len(REGIONS), size=rows, p=rw / rw.sum()).astype(np.int8), categories=REGIONS)
+    flag = rng.random(rows) < 0.5
+    return pd.DataFrame({"id": ids, "ts": ts, "price": price, "qty": qty, "name": names,
+                         "region": region, "flag": flag})
+
+
+# --------------------------------------------------------------------------
+# Checksums
+# --------------------------------------------------------------------------
+
+
+def exact_sum(values: np.ndarray) -> int:
+    """The exact sum of an int64 array, as a Python int (no overflow)."""
+    v = np.asarray(values, dtype=np.int64)
+    hi = v >> 32  # arithmetic shift: v == hi * 2**32 + lo, 0 <= lo < 2**32
+    lo = v & np.int64(0xFFFFFFFF)
+    return int(hi.sum(dtype=np.int64)) * (1 << 32) + int(lo.sum(dtype=np.int64))
+
+
+#: Keys compared within rounding (sums of float8 in another order).
+FLOAT_KEYS = ("price_sum",)
+
+
+def frame_checksum(df: pd.DataFrame) -> Dict[str, Any]:
+    """The checksums of the mixed frame, computed from the frame itself."""
+    out: Dict[str, Any] = {"rows": len(df)}
+    ids = df["id"].to_numpy(dtype=np.int64)
+    out["id_sum"] = exact_sum(ids)
+
+    ts_ns = df["ts"].to_numpy().view(np.int64)
+    valid = ts_ns != np.iinfo(np.int64).min  # NaT
+    ts_us = ts_ns[valid] // 1000  # whole seconds here: no rounding
+    out["ts_count"] = int(valid.sum())
+    out["ts_min_us"] = int(ts_us.min()) if len(ts_us) else None
+    out["ts_max_us"] = int(ts_us.max()) if len(ts_us) else None
+    out["ts_us_sum"] = exact_sum(ts_us)
+    out["ts_aligned"] = int(np.count_nonzero(
+        valid & (ts_ns == TS_BASE.astype(np.int64) + ids * 1_000_000_000)))
+
+    price = df["price"].to_numpy(dtype=np.float64)
+    ok = ~np.isnan(price)
+    out["price_count"] = int(ok.sum())
+    out["price_sum"] = float(price[ok].sum())
+    out["price_abs_sum"] = float(np.abs(price[ok]).sum())
+
+    qty_na = df["qty"].isna().to_numpy()
+    qty = df["qty"].to_numpy(dtype=np.int64, na_value=0)
+    out["qty_count"] = int((~qty_na).sum())
+    out["qty_sum"] = exact_sum(qty)
+    out["qty_id_sum"] = exact_sum(qty * ids)
+
+    codes, uniques = pd.factorize(df["name"], use_na_sentinel=True)
+    has = codes >= 0
+    octets = np.array([len(s.encode("utf-8")) for s in uniques], dtype=np.int64)
+    chars = np.array([len(s) for s in uniques], dtype=np.int64)
+    row_octets = np.where(has, octets[np.where(has, codes, 0)], 0) if len(uniques) else \
+        np.zeros(len(df), dtype=np.int64)
+    out["name_count"] = int(has.sum())
+    out["name_distinct"] = len(uniques)
+    out["name_octets"] = exact_sum(row_octets)
+    out["name_chars"] = exact_sum(np.where(has, chars[np.where(has, codes, 0)], 0)) if len(uniques) else 0
+    out["name_id_octets"] = exact_sum(row_octets * ids)
+    out["name_min"] = min(uniques) if len(uniques) else None  # code point order = C collation
+    out["name_max"] = max(uniques) if len(uniques) else None
+
+    region = df["region"].cat
+    rcodes = region.codes.to_numpy()
+    per_region = {}
+    for k, cat in enumerate(region.categories):
+        sel = rcodes == k
+        if sel.any():
+            per_region[str(cat)] = (int(sel.sum()), exact_sum(ids[sel]))
+    if (rcodes < 0).any():
+        per_region[None] = (int((rcodes < 0).sum()), exact_sum(ids[rcodes < 0]))
+    out["region_count"] = int((rcodes >= 0).sum())
+    out["per_region"] = per_region
+
+    flag = df["flag"].to_numpy(dtype=bool)
+    out["flag_count"] = len(flag)
+    out["flag_true"] = int(flag.sum())
+    out["flag_id_sum"] = exact_sum(ids[flag])
+    return out
+
+
+CHECK_SQL = f"""
+SELECT count(*),
+       coalesce(sum(id), 0)::text,
+       count(ts),
+       (extract(epoch FROM min(ts)) * 1000000)::int8,
+       (extract(epoch FROM max(ts)) * 1000000)::int8,
+       coalesce(sum((extract(epoch FROM ts) * 1000000)::int8), 0)::text,
+       count(*) FILTER (WHERE ts = {TS_BASE_SQL} + id * interval '1 second'),
+       count(price), coalesce(sum(price), 0), coalesce(sum(abs(price)), 0),
+       count(qty), coalesce(sum(qty), 0)::text, coalesce(sum(qty::int8 * id), 0)::text,
+       count(name), count(DISTINCT name), coalesce(sum(octet_length(name)), 0)::text,
+       coalesce(sum(char_length(name)), 0)::text,
+       coalesce(sum(octet_length(name)::int8 * id), 0)::text,
+       min(name COLLATE "C"), max(name COLLATE "C"),
+       count(region),
+       count(flag), coalesce(sum(flag::int), 0)::text,
+       coalesce(sum(id) FILTER (WHERE flag), 0)::text
+FROM {TABLE}"""
+CHECK_KEYS = ["rows", "id_sum", "ts_count", "ts_min_us", "ts_max_us", "ts_us_sum", "ts_aligned",
+              "price_count", "price_sum", "price_abs_sum", "qty_count", "qty_sum", "qty_id_sum",
+              "name_count", "name_distinct", "name_octets", "name_chars", "name_id_octets",
+              "name_min", "name_max", "region_count", "flag_count", "flag_true", "flag_id_sum"]
+CHECK_DESCRIPTION = (
+    "count(*); exact sum(id); count(ts), min(ts), max(ts), exact sum of ts in µs, and that"
+    " every ts = 2024-01-01 + id seconds; count(price) and sum(price) (within 1e-9 of"
+    " sum(|price|)); count(qty), exact sum(qty) and sum(qty * id); count(name),"
+    " count(DISTINCT name), exact sums of octet_length(name), char_length(name) and"
+    " octet_length(name) * id, min and max of name (COLLATE \"C\"); count and sum(id) per"
+    " region; sum(flag::int) and sum(id) where flag")
+
+
+def table_checksum(conn: "psycopg.Connection[Any]") -> Dict[str, Any]:
+    """The checksums read back from the table."""
+    row = conn.execute(CHECK_SQL).fetchone()
+    assert row is not None
+    out: Dict[str, Any] = {}
+    for key, value in zip(CHECK_KEYS, row):
+        if key in ("price_sum", "price_abs_sum"):
+            out[key] = float(value)
+        elif key in ("name_min", "name_max"):
+            out[key] = value
+        elif value is None:
+            out[key] = None
+        else:
+            out[key] = int(value)
+    per_region = {}
+    for region, count, id_sum in conn.execute(
+            f"SELECT region, count(*), coalesce(sum(id), 0)::text FROM {TABLE} GROUP BY region"):
+        per_region[region] = (int(count), int(id_sum))
+    out["per_region"] = per_region
+    if conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS:
+        conn.rollback()
+    return out
+
+
+def checksum_mismatches(expected: Dict[str, Any], got: Dict[str, Any]) -> List[str]:
+    """The keys whose values differ ("key: got X, expected Y")."""
+    bad = []
+    for key, want in expected.items():
+        have = got.get(key)
+        if key == "price_abs_sum":
+            continue
+        if key in FLOAT_KEYS:
+            tol = 1e-9 * max(abs(expected["price_abs_sum"]), abs(got.get("price_abs_sum") or 0), 1.0)
+            if have is None or abs(have - want) > tol:
+                bad.append(f"{key}: got {have!r}, expected {want!r}")
+        elif have != want:
+            bad.append(f"{key}: got {have!r}, expected {want!r}")
+    return bad
+
+
+# --------------------------------------------------------------------------
+# Peers
+# --------------------------------------------------------------------------
+
+
+def asyncpg_records(df: pd.DataFrame) -> List[Tuple[Any, ...]]:
+    """The frame as a list of tuples of Python values for asyncpg: missing
+    values as None, timestamps as datetime.datetime.
+
+    Column by column with vectorized conversions, then zip: the fastest of
+    the user-level conversions tried (see RECORDS_DESCRIPTION).
+    """
+    return list(zip(
+        df["id"].tolist(),                                          # int
+        df["ts"].to_numpy().astype("datetime64[us]").tolist(),      # datetime.datetime, NaT -> None
+        df["price"].to_numpy(dtype=object, na_value=None).tolist(),  # float, NaN -> None
+        df["qty"].to_numpy(dtype=object, na_value=None).tolist(),    # int, <NA> -> None
+        df["name"].tolist(),                                        # str
+        df["region"].tolist(),                                      # the categories' str
+        df["flag"].tolist(),                                        # bool
+    ))
+
+
+def itertuples_records(df: pd.DataFrame) -> List[Tuple[Any, ...]]:
+    """The same records the row-wise way (only timed once, for the report)."""
+    obj = df.astype(object)
+    obj["ts"] = pd.Series(df["ts"].dt.to_pydatetime(), index=df.index, dtype=object)
+    obj = obj.where(df.notna(), None)
+    return list(obj.itertuples(index=False, name=None))
+
+
+RECORDS_DESCRIPTION = (
+    "`records = list(zip(df['id'].tolist(),"
+    " df['ts'].to_numpy().astype('datetime64[us]').tolist(),"
+    " df['price'].to_numpy(dtype=object, na_value=None).tolist(),"
+    " df['qty'].to_numpy(dtype=object, na_value=None).tolist(), df['name'].tolist(),"
+    " df['region'].tolist(), df['flag'].tolist()))` (timed: NaN and NA become None,"
+    " datetime64 values datetime.datetime, the categorical its str values), then"
+    " `copy_records_to_table('t', records=records, columns=[...])` in a transaction")
+
+
+class Peers:
+    """The contenders, with their connections opened up front."""
+
+    def __init__(self, server: common.Server, df: pd.DataFrame, file_path: str,
+                 keys: Sequence[str]) -> None:
+        self.df = df
+        self.file_path = file_path
+        self.pg3 = common.connect(server)
+        self.engine = common.make_engine(server) if "csv" in keys else None
+        self.loop = asyncio.new_event_loop()
+        self.apg = None
+        if "asyncpg" in keys:
+            import asyncpg
+
+            self.apg = self.loop.run_until_complete(asyncpg.connect(**server.asyncpg_kwargs()))
+
+    def close(self) -> None:
+        """Close every connection."""
+        if self.apg is not None:
+            self.loop.run_until_complete(self.apg.close())
+        self.loop.close()
+        if self.engine is not None:
+            self.engine.dispose()
+        self.pg3.close()
+
+    def _rollback_pg3(self) -> None:
+        if not self.pg3.closed:
+            self.pg3.rollback()
+
+    # 1.
+    def zcimport(self) -> None:
+        """zcimport.copy_dataframe(df, "t", conn), then COMMIT."""
+        common.load_zcimport(self.df, TABLE, self.pg3)
+
+    # 2.
+    def asyncpg_copy(self) -> None:
+        """Records from the frame, then copy_records_to_table in a transaction."""
+        assert self.apg is not None
+        apg = self.apg
+
+        async def run() -> None:
+            records = asyncpg_records(self.df)
+            async with apg.transaction():
+                await apg.copy_records_to_table(TABLE, records=records, columns=COLUMNS)
+        self.loop.run_until_complete(run())
+
+    # 3.
+    def csv_recipe(self) -> None:
+        """df.to_sql('t', engine, if_exists='append', index=False, method=psql_insert_copy)."""
+        common.load_csv_recipe(self.df, TABLE, self.engine)
+
+    # 4.
+    def server_file(self) -> None:
+        """COPY t FROM 'file' (FORMAT csv) on the server, then COMMIT."""
+        self.pg3.execute(sql.SQL("COPY t FROM {} (FORMAT csv)").format(sql.Literal(self.file_path)))
+        self.pg3.commit()
+
+    def all(self) -> List[Peer]:
+        """The peers, in report order."""
+        return [
+            Peer("zcimport", "zcimport",
+                 '`zcimport.copy_dataframe(df, "t", conn)` (psycopg 3), then `conn.commit()`',
+                 self.zcimport, self._rollback_pg3),
+            Peer("asyncpg", "asyncpg copy_records_to_table", RECORDS_DESCRIPTION, self.asyncpg_copy),
+            Peer("csv", "CSV recipe (pandas docs)",
+                 "`df.to_sql('t', engine, if_exists='append', index=False, method=psql_insert_copy)`:"
+                 " the `psql_insert_copy` insertion method of the pandas 1.5 user guide"
+                 " (csv.writer into a StringIO, then psycopg2 `copy_expert('COPY ... FROM STDIN WITH CSV')`),"
+                 " SQLAlchemy engine, psycopg2",
+                 self.csv_recipe),
+            Peer("file", "server-side CSV COPY (no client)",
+                 "`COPY t FROM '<file>' (FORMAT csv)` on the server, then COMMIT: no client work at"
+                 " all, not a way to load a DataFrame (the file is written once beforehand with"
+                 " `COPY t TO '<file>' (FORMAT csv)` and is in the page cache)",
+                 self.server_file, self._rollback_pg3),
+        ]
+
+
+# --------------------------------------------------------------------------
+# Measurements
+# --------------------------------------------------------------------------
+
+
+def prepare_server_file(admin: "psycopg.Connection[Any]", df: pd.DataFrame, directory: Path) -> str:
+    """Write the frame as a CSV file, with the server's COPY TO."""
+    path = str(directory / "mixed.csv")
+    common.fresh_table(admin, TABLE, DDL)
+    with psycopg.connect(admin.info.dsn) as conn:
+        common.load_zcimport(df, TABLE, conn)
+    admin.execute(sql.SQL("COPY t TO {} (FORMAT csv)").format(sql.Literal(path)))
+    common.drop_table(admin, TABLE)
+    return path
+
+
+def run_reps(admin: "psycopg.Connection[Any]", peers: Sequence[Peer], reps: int,
+             expected: Dict[str, Any], log: Callable[[str], None]) -> Dict[str, Samples]:
+    """Time every peer reps times, interleaved; a failing peer is dropped."""
+    samples = {p.key: Samples(p.name) for p in peers}
+    for rep in range(reps):
+        order = [peers[(rep + i) % len(peers)] for i in range(len(peers))]
+        for peer in order:
+            s = samples[peer.key]
+            if s.error is not None:
+                continue
+            common.fresh_table(admin, TABLE, DDL)
+            gc.collect()
+            try:
+                seconds, _ = common.time_call(peer.load)
+            except Exception as ex:  # a failing peer is reported, not fatal
+                s.error = f"{type(ex).__name__}: {str(ex).strip()[:300]}"
+                try:
+                    peer.reset()
+                except Exception:
+                    pass
+                log(f"rep {rep + 1}/{reps} {peer.name}: FAILED {s.error}")
+                continue
+            bad = checksum_mismatches(expected, table_checksum(admin))
+            if bad:
+                s.error = "wrong table contents after the load: " + "; ".join(bad)[:600]
+                log(f"rep {rep + 1}/{reps} {peer.name}: FAILED {s.error}")
+                continue
+            s.times.append(seconds)
+            log(f"rep {rep + 1}/{reps} {peer.name}: {seconds:.3f} s")
+    common.drop_table(admin, TABLE)
+    return samples
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (any user's, as /proc allows), in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class NullSink:
+    """A binary file object that discards what it is given."""
+
+    def __init__(self) -> None:
+        self.bytes = 0
+
+    def write(self, data: Any) -> int:
+        n = memoryview(data).nbytes
+        self.bytes += n
+        return n
+
+
+#: The phases of a zcimport load, as timed by PhaseTimer: (key, label, what).
+PHASES: List[Tuple[str, str, str]] = [
+    ("plan", "planning: `make_plan`",
+     "dtype dispatch of the 7 columns, the scan of the object column, the categorical's dictionary"),
+    ("scan", "… of which the object-column scan: `_wire.scan_objects`",
+     "one C pass over the objects of 'name' (kinds, NULLs, UTF-8 lengths), and one over the"
+     " 10 categories of 'region'"),
+    ("pack_plan", "… of which packing the dictionary: `_wire.pack_utf8`",
+     "the 10 categories of 'region'"),
+    ("check", "extension check: `SELECT zcimport.version()`", "one round trip"),
+    ("encode", "encoding the batches: `iter_chunks`",
+     "stream and message headers, slicing the column buffers, packing 'name' per batch"),
+    ("pack_batch", "… of which packing strings: `_wire.pack_utf8`",
+     "offsets and UTF-8 bytes of 'name', one batch at a time"),
+    ("send", "sending: `_wire.send_copy_data`",
+     "sendmsg() of the buffers in CopyData messages; poll() while the socket buffer is full"),
+    ("drain", "reading server notices: `ServerInput.drain`", "between messages when the socket is full"),
+    ("finish", "end of COPY: `ZcWriter.finish`",
+     "CopyDone, then waiting for the server to insert what it has not yet, and its CommandComplete"),
+    ("commit", "COMMIT: `conn.commit()`", "WAL flush (fsync) on the server"),
+]
+#: The phases that do not overlap (the others are parts of one of them).
+TOP_PHASES = ["plan", "check", "encode", "send", "drain", "finish", "commit"]
+
+
+class PhaseTimer:
+    """Wall and CPU time of the phases of zcimport loads, by wrapping the
+    client's functions (zcimport._copy, zcimport._wire) for the duration of
+    a ``with`` block."""
+
+    def __init__(self) -> None:
+        self.wall: Dict[str, float] = {}
+        self.cpu: Dict[str, float] = {}
+        self.calls: Dict[str, int] = {}
+        self._stack: List[str] = []
+
+    def reset(self) -> None:
+        self.wall.clear()
+        self.cpu.clear()
+        self.calls.clear()
+
+    def _add(self, key: str, wall: float, cpu: float) -> None:
+        self.wall[key] = self.wall.get(key, 0.0) + wall
+        self.cpu[key] = self.cpu.get(key, 0.0) + cpu
+        self.calls[key] = self.calls.get(key, 0) + 1
+
+    def wrap(self, key: Any, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """fn, timed under key (or under key(stack) when key is callable)."""
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            k = key(self._stack) if callable(key) else key
+            self._stack.append(k)
+            t0, c0 = time.perf_counter(), time.thread_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self._add(k, time.perf_counter() - t0, time.thread_time() - c0)
+                self._stack.pop()
+        return timed
+
+    def wrap_generator(self, key: str, fn: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
+        """A generator function whose every step is timed under key."""
+        def timed(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            gen = fn(*args, **kwargs)
+            while True:
+                self._stack.append(key)
+                t0, c0 = time.perf_counter(), time.thread_time()
+                try:
+                    item = next(gen)
+                except StopIteration:
+                    return
+                finally:
+                    self._add(key, time.perf_counter() - t0, time.thread_time() - c0)
+                    self._stack.pop()
+                yield item
+        return timed
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator["PhaseTimer"]:
+        import zcimport._copy as zc_copy
+        import zcimport._wire as zc_wire
+
+        patches = [
+            (zc_copy, "make_plan", self.wrap("plan", zc_copy.make_plan)),
+            (zc_copy, "check_extension", self.wrap("check", zc_copy.check_extension)),
+            (zc_copy, "iter_chunks", self.wrap_generator("encode", zc_copy.iter_chunks)),
+            (zc_wire, "scan_objects", self.wrap("scan", zc_wire.scan_objects)),
+            (zc_wire, "pack_utf8", self.wrap(
+                lambda stack: "pack_plan" if "plan" in stack else "pack_batch", zc_wire.pack_utf8)),
+            (zc_wire, "send_copy_data", self.wrap("send", zc_wire.send_copy_data)),
+            (zc_copy.ServerInput, "drain", self.wrap("drain", zc_copy.ServerInput.drain)),
+            (zc_copy.ZcWriter, "finish", self.wrap("finish", zc_copy.ZcWriter.finish)),
+        ]
+        saved = [(obj, name, getattr(obj, name)) for obj, name, _ in patches]
+        try:
+            for obj, name, new in patches:
+                setattr(obj, name, new)
+            yield self
+        finally:
+            for obj, name, old in saved:
+                setattr(obj, name, old)
+
+
+@dataclass
+class ClientBreakdown:
+    """Where the client's time goes in a zcimport load."""
+
+    plan_s: List[float] = field(default_factory=list)
+    dump_s: List[float] = field(default_factory=list)
+    dump_bytes: int = 0
+    #: per instrumented load: phase -> (wall, cpu)
+    loads: List[Dict[str, Tuple[float, float]]] = field(default_factory=list)
+    total_wall: List[float] = field(default_factory=list)
+    client_cpu: List[float] = field(default_factory=list)
+    server_cpu: List[float] = field(default_factory=list)
+    calls: Dict[str, int] = field(default_factory=dict)
+    cprofile_wall: float = 0.0
+    cprofile_top: List[Tuple[str, int, float, float]] = field(default_factory=list)
+    records_columnwise_s: Optional[float] = None
+    records_itertuples_s: Optional[float] = None
+    error: Optional[str] = None
+
+    def median(self, key: str, which: int) -> float:
+        return statistics.median(l.get(key, (0.0, 0.0))[which] for l in self.loads)
+
+
+def _cprofile_name(key: Tuple[str, int, str]) -> str:
+    filename, line, func = key
+    if filename == "~":
+        return func
+    path = Path(filename)
+    parts = path.parts
+    where = "/".join(parts[-2:]) if "zcimport" in parts or "psycopg" in parts else path.name
+    return f"{where}:{line}({func})"
+
+
+def measure_client(admin: "psycopg.Connection[Any]", conn: "psycopg.Connection[Any]",
+                   df: pd.DataFrame, log: Callable[[str], None],
+                   with_records: bool) -> ClientBreakdown:
+    """plan() and dump() into a null sink; instrumented loads; a cProfile."""
+    import zcimport
+
+    out = ClientBreakdown()
+    try:
+        for _ in range(BREAKDOWN_LOADS):
+            gc.collect()
+            seconds, _ = common.time_call(lambda: zcimport.plan(df))
+            out.plan_s.append(seconds)
+            sink = NullSink()
+            gc.collect()
+            seconds, _ = common.time_call(lambda: zcimport.dump(df, sink))
+            out.dump_s.append(seconds)
+            out.dump_bytes = sink.bytes
+
+        pid = conn.info.backend_pid
+        timer = PhaseTimer()
+        for i in range(BREAKDOWN_LOADS):
+            common.fresh_table(admin, TABLE, DDL)
+            gc.collect()
+            timer.reset()
+            with timer.installed():
+                s0, c0, t0 = proc_cpu_seconds(pid), time.process_time(), time.perf_counter()
+                zcimport.copy_dataframe(df, TABLE, conn)
+                tc = time.perf_counter()
+                cc = time.thread_time()
+                conn.commit()
+                timer._add("commit", time.perf_counter() - tc, time.thread_time() - cc)
+                t1, c1, s1 = time.perf_counter(), time.process_time(), proc_cpu_seconds(pid)
+            out.loads.append({k: (timer.wall[k], timer.cpu[k]) for k in timer.wall})
+            out.calls = dict(timer.calls)
+            out.total_wall.append(t1 - t0)
+            out.client_cpu.append(c1 - c0)
+            out.server_cpu.append(s1 - s0)
+            bad = checksum_mismatches(frame_checksum_cached(df), table_checksum(admin))
+            if bad:
+                raise common.BenchError("wrong table contents after an instrumented load: "
+                                        + "; ".join(bad))
+            log(f"instrumented load {i + 1}/{BREAKDOWN_LOADS}: {t1 - t0:.3f} s")
+
+        common.fresh_table(admin, TABLE, DDL)
+        gc.collect()
+        prof = cProfile.Profile()
+        t0 = time.perf_counter()
+        prof.enable()
+        common.load_zcimport(df, TABLE, conn)
+        prof.disable()
+        out.cprofile_wall = time.perf_counter() - t0
+        stats = pstats.Stats(prof)
+        rows = []
+        for key, (cc, nc, tt, ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+            rows.append((_cprofile_name(key), nc, tt, ct))
+        rows.sort(key=lambda r: -r[2])
+        out.cprofile_top = rows[:12]
+        log(f"cProfile'd load: {out.cprofile_wall:.3f} s")
+
+        if with_records:
+            gc.collect()
+            out.records_columnwise_s, recs = common.time_call(lambda: asyncpg_records(df))
+            del recs
+            gc.collect()
+            out.records_itertuples_s, recs = common.time_call(lambda: itertuples_records(df))
+            del recs
+            gc.collect()
+    except Exception as ex:
+        out.error = f"{type(ex).__name__}: {ex}"
+        with contextlib.suppress(Exception):
+            conn.rollback()
+    finally:
+        common.drop_table(admin, TABLE)
+    return out
+
+
+_CHECKSUM_CACHE: Dict[int, Dict[str, Any]] = {}
+
+
+def frame_checksum_cached(df: pd.DataFrame) -> Dict[str, Any]:
+    """frame_checksum, once per frame object."""
+    key = id(df)
+    if key not in _CHECKSUM_CACHE:
+        _CHECKSUM_CACHE[key] = frame_checksum(df)
+    return _CHECKSUM_CACHE[key]
+
+
+# --------------------------------------------------------------------------
+# Server profile: groups for this benchmark's code paths
+# --------------------------------------------------------------------------
+
+
+def _rx(pattern: str) -> Any:
+    import re
+
+    return re.compile(pattern)
+
+
+#: Groups of frames of the zcimport server library (pg_zcimport.so), by symbol.
+ZC_GROUPS: List[Tuple[str, Any]] = [
+    ("zcimport: converters (conv_utf8, conv_dict_*, conv_float64_to_float8, ...)",
+     _rx(r"^(conv_|convert_|value_from_text|text_in_server_encoding|nulls_prepass|"
+         r"check_domain_null|finish_values|time_to_|set_time_unit|report_)")),
+    ("zcimport: tuple forming of rows without NULLs (form_fast)", _rx(r"^(form_fast|form_generic)")),
+    ("zcimport: stream decoding and input (zc_decoder_*, copyin_read, ...)",
+     _rx(r"^(zc_decoder|decode_|read_body|walk_|offsets_|copyin_read|zc_input|memory_read|"
+         r"file_read|decoder_alloc|trim_truncated|fail|set_message)")),
+    ("zcimport: insert glue (zc_insert_*, buffers_flush)",
+     _rx(r"^(zc_insert|buffer_|buffers_flush|route_row|insert_single)")),
+]
+ZC_OTHER = "zcimport: load loop (zc_load, into which load_batch and form_generic are inlined) and other"
+
+#: Groups of the backend's other user-space code, by symbol (the object does
+#: not matter), checked in this order; before them come the zcimport groups.
+PG_GROUPS: List[Tuple[str, Any]] = [
+    ("text validation (pg_verify_mbstr, pg_utf8_verifystr)",
+     _rx(r"^(pg_verify_mbstr|pg_verify_mbstr_len|pg_utf8_verifystr|pg_utf8_verifychar|"
+         r"pg_encoding_verifymbstr|pg_verifymbstr|pg_utf8_islegal|pg_any_to_server|"
+         r"pg_mbstrlen)")),
+    ("text datums (cstring_to_text_with_len, textin, ...)",
+     _rx(r"^(cstring_to_text|textin$|text_to_cstring|varcharin|bpcharin)")),
+    ("tuple forming (heap_form_tuple, heap_fill_tuple, heap_compute_data_size)",
+     _rx(r"^(heap_form_tuple|heap_fill_tuple|heap_compute_data_size|heap_tuple_set_datum|"
+         r"fill_val|heap_form_minimal_tuple)")),
+    ("WAL (XLog*, CRC)", common.USER_GROUPS[1][1]),
+    ("heap insert (heap_multi_insert, heap_insert, RelationPutHeapTuple, PageAdd*)",
+     common.USER_GROUPS[2][1]),
+    ("buffer manager and storage (bufmgr, smgr, md, fd)", common.USER_GROUPS[3][1]),
+    ("executor per-row work (ExecInsert*, triggers, constraints, tuple routing)",
+     _rx(r"^(ExecInsertIndexTuples|ExecAR|ExecBR|ExecConstraints|ExecPartitionCheck|"
+         r"ExecFindPartition|ExecComputeStoredGenerated|ExecEvalExpr|ExecInterpExpr|"
+         r"ExecResetTupleTable)")),
+    ("COPY input and datatype parsing (CopyFrom, NextCopyFrom, pq_*, *recv, *in)",
+     _rx(r"^(Copy|NextCopyFrom|BeginCopyFrom|EndCopyFrom|pq_|ReceiveFunctionCall|"
+         r"InputFunctionCall|resetStringInfo|enlargeStringInfo|appendBinaryStringInfo|"
+         r"secure_read|secure_raw_read|ProcessClientReadInterrupt|pgstat_progress_update|"
+         r"(int2|int4|int8|float4|float8|bool|text|varchar|bpchar|timestamp|timestamptz|date|"
+         r"numeric|record|array)(in|recv)$|float8in_internal|pg_strtoint|DecodeDateTime|"
+         r"ParseDateTime|DecodeTime|DecodeDate|DecodeNumber|tm2timestamp|ValidateDate|"
+         r"strtod|__strtod|____strtod|__strtol|____strtol)")),
+    ("memory contexts (palloc, pfree, AllocSet*)", common.USER_GROUPS[5][1]),
+]
+
+
+def classify_mixed(chain: Sequence[Frame]) -> Tuple[str, str]:
+    """(group, the frame that decided it): seed.py's rule (the first frame
+    from the leaf up that belongs to a group; kernel samples by what the
+    backend was doing), with finer groups for this frame's code paths."""
+    if not chain:
+        return common.GROUP_OTHER, "?"
+    if chain[0].kernel:
+        return common.kernel_group(chain), chain[0].sym
+    for frame in chain:
+        if frame.kernel:
+            continue
+        if "zcimport" in frame.obj:  # pg_zcimport.so (or "... (deleted)")
+            if not frame.resolved:
+                return ZC_OTHER, f"{frame.obj}+{frame.ip:#x}"
+            for label, pattern in ZC_GROUPS:
+                if pattern.match(frame.sym):
+                    return label, frame.sym
+            return ZC_OTHER, frame.sym
+        if not frame.resolved:
+            continue
+        for label, pattern in PG_GROUPS:
+            if pattern.match(frame.sym):
+                return label, frame.sym
+    leaf = chain[0]
+    return common.GROUP_OTHER, leaf.sym if leaf.resolved else f"{leaf.obj}+{leaf.ip:#x}"
+
+
+def profile_load(admin: "psycopg.Connection[Any]", label: str, pid: int,
+                 load: Callable[[], None], call_graph: str, frequency: int) -> Profile:
+    """perf record around one load into a fresh table."""
+    prof = Profile(label)
+    common.fresh_table(admin, TABLE, DDL)
+    rec = common.PerfRecorder(pid, call_graph=call_graph, frequency=frequency or None)
+    prof.command = " ".join(rec.command[:-1] + ["<backend pid>"]).replace(str(rec.data), "perf.data")
+    try:
+        with rec:
+            if rec.error is None:
+                prof.seconds, _ = common.time_call(load)
+        if rec.error is not None:
+            prof.error = rec.error
+            return prof
+        prof.top, header = common.perf_report(rec.data, percent_limit=1)
+        chains = common.perf_callchains(rec.data)
+        event = header.split(" of ", 1)[-1] if " of " in header else "samples"
+        prof.header = f"{len(chains):,} samples of {event}"
+        prof.groups = common.group_profile(chains, classify_mixed)
+        prof.callers = common.unresolved_callers(chains)
+        deleted = sorted({f.obj for c in chains for f in c if f.dso.endswith("(deleted)")})
+        if deleted:
+            prof.warning = (f"{', '.join(deleted)}: the file was replaced on disk after the backend"
+                            " loaded it (a reinstall during the run), so perf could not resolve"
+                            " its symbols; its samples show as bare offsets")
+    except Exception as ex:
+        prof.error = f"{type(ex).__name__}: {ex}"
+    finally:
+        rec.cleanup()
+        common.drop_table(admin, TABLE)
+    return prof
+
+
+# --------------------------------------------------------------------------
+# The report
+# --------------------------------------------------------------------------
+
+
+def fmt_ms(x: float) -> str:
+    """Milliseconds."""
+    return f"{x * 1000:,.0f} ms" if x >= 0.0995 else f"{x * 1000:.1f} ms"
+
+
+def describe_frame(df: pd.DataFrame, args: argparse.Namespace) -> List[Tuple[str, str]]:
+    """(column, what it holds) rows for the report."""
+    n = len(df)
+    names = df["name"]
+    codes, uniques = pd.factorize(names)
+    non_ascii_u = np.array([not s.isascii() for s in uniques])
+    non_ascii_rows = int(non_ascii_u[codes].sum()) if len(uniques) else 0
+    octets = np.array([len(s.encode("utf-8")) for s in uniques])
+    avg_octets = float(octets[codes].mean()) if len(uniques) else 0.0
+    counts = df["region"].value_counts(sort=False)
+    return [
+        ("`id` int64", f"0 … {n - 1:,}"),
+        ("`ts` datetime64[ns]", "2024-01-01 00:00:00 + id seconds (naive)"),
+        ("`price` float64", f"log-normal (μ 3, σ 1) rounded to cents;"
+                            f" {int(df['price'].isna().sum()):,} NaN ({df['price'].isna().mean():.1%})"),
+        ("`qty` Int32 (nullable)", f"uniform 1 … 999; {int(df['qty'].isna().sum()):,} NA"
+                                   f" ({df['qty'].isna().mean():.1%})"),
+        ("`name` object (str)",
+         f"{len(uniques):,} distinct \"given family\" names drawn Zipf-like from a pool of"
+         f" {NAME_COUNT:,}; rows with the same name share one str object; {non_ascii_rows / max(n, 1):.1%}"
+         f" of rows ({int(non_ascii_u.sum()):,} of the distinct names) not ASCII (e.g. Zoë, Müller,"
+         f" Dvořák, Иванов, 王); {avg_octets:.1f} UTF-8 bytes per value on average"),
+        ("`region` category",
+         f"{len(df['region'].cat.categories)} string categories, int8 codes, no NULL;"
+         f" most frequent {counts.max() / max(n, 1):.0%}, least {counts.min() / max(n, 1):.0%}"),
+        ("`flag` bool", f"{df['flag'].mean():.1%} true"),
+    ]
+
+
+def report(args: argparse.Namespace, info: List[Tuple[str, str]], server: common.Server,
+           durable: Dict[str, str], settings: List[Tuple[str, str, str]], frame_rows: List[Tuple[str, str]],
+           plan_rows: List[Tuple[Any, ...]], peers: Sequence[Peer], samples: Dict[str, Samples],
+           frame_bytes: int, client: Optional[ClientBreakdown], profiles: List[Profile],
+           perf_note: Optional[str]) -> str:
+    """The markdown report."""
+    out: List[str] = []
+    w = out.append
+    w(f"## Mixed benchmark: {args.rows:,} rows of (id int8, ts timestamp, price float8, qty int4,"
+      " name text, region text, flag bool)")
+    w("")
+    w(f"Command (from the repository root): `{common.command_line()}`")
+    w("")
+    for warning in args.warnings:
+        w(f"**Warning**: {warning}.")
+        w("")
+    rows = list(info)
+    rows.append(("load average", f"{args.loadavg_start} at the start, {args.loadavg_end} at the end"
+                                 " (1, 5, 15 min; the machine is shared)"))
+    rows.append(("server", server.describe()))
+    rows.append(("durability", ", ".join(f"{k}={v}" for k, v in sorted(durable.items()))))
+    rows.append(("frame", f"{args.rows:,} rows, 7 columns (below); {common.format_bytes(frame_bytes)}"
+                          f" by `df.memory_usage(deep=True)` (which counts a shared str object once"
+                          f" per row); seed {args.seed}"))
+    w(common.md_table(["", ""], rows))
+    w("")
+    w("Cluster settings that differ from the defaults (`pg_settings.source <> 'default'`,"
+      " without per-session sources):")
+    w("")
+    w(common.md_table(["setting", "value", "source"], settings))
+    w("")
+
+    w("### The frame")
+    w("")
+    w(common.md_table(["column", "values"], frame_rows))
+    w("")
+    w("How zcimport sends it (`zcimport.plan(df)`):")
+    w("")
+    w(common.md_table(["column", "dtype", "wire type", "nulls", "NaN/NaT as NULL", "zero copy",
+                       "bytes packed", "why not zero copy"], plan_rows, "llllllrl"))
+    w("")
+
+    w("### Load time")
+    w("")
+    w(f"Each load goes into a fresh table `CREATE TABLE t ({DDL})` (DROP, CREATE, CHECKPOINT"
+      f" before it, not timed) and is timed up to and including COMMIT; the table is then checked"
+      f" against checksums computed from the frame ({CHECK_DESCRIPTION}). {args.reps} repetitions,"
+      f" interleaved: each repetition runs every peer once, the first peer rotating.")
+    w("")
+    zc = samples.get("zcimport")
+    table_rows = []
+    for p in peers:
+        s = samples[p.key]
+        if not s.ok:
+            table_rows.append((p.name, "FAILED", "", "", "", s.error or "no samples"))
+            continue
+        ratio = f"{s.median / zc.median:.2f}×" if zc is not None and zc.ok else "n/a"
+        note = f" (failed later: {s.error})" if s.error else ""
+        table_rows.append((p.name, fmt_s(s.median), fmt_s(s.min), fmt_s(s.max),
+                           fmt_rate(args.rows, s.median), ratio + note))
+    w(common.md_table(["peer", "median", "min", "max", "rows/s (median)",
+                       "median / zcimport median"], table_rows, "lrrrrr"))
+    w("")
+    for i, p in enumerate(peers, 1):
+        w(f"{i}. **{p.name}**: {p.description}.")
+    w("")
+    if client is not None and client.records_columnwise_s is not None:
+        w(f"Building the asyncpg records is part of its timed load: column by column as above took"
+          f" {client.records_columnwise_s:.3f} s of it (measured once, separately); the row-wise"
+          f" way, `df.astype(object)` with `ts` from `df['ts'].dt.to_pydatetime()`, then"
+          f" `.where(df.notna(), None).itertuples(index=False, name=None)`, took"
+          f" {client.records_itertuples_s:.3f} s, so the faster one is used.")
+        w("")
+    w("All times, in the order they ran: " + "; ".join(
+        f"{samples[p.key].name} " + ", ".join(f"{t:.3f}" for t in samples[p.key].times)
+        for p in peers) + " (seconds).")
+    w("")
+
+    w("### Targets")
+    w("")
+    targets = []
+    for key, minimum in SPEED_TARGETS:
+        s = samples.get(key)
+        label = f"zcimport ≥ {minimum:g}× faster than {s.name if s else key}"
+        if s is None or not s.ok or zc is None or not zc.ok:
+            targets.append((label, "not measured", "n/a"))
+            continue
+        ratio = s.median / zc.median
+        targets.append((label, f"{ratio:.2f}×", "PASS" if ratio >= minimum else "FAIL"))
+    w(common.md_table(["target", "measured", "result"], targets, "lrc"))
+    w("")
+
+    w("### Where the client spends its time (zcimport load)")
+    w("")
+    if client is None:
+        w("Not measured.")
+        w("")
+    elif client.error:
+        w(f"The measurement failed: `{client.error}`")
+        w("")
+    if client is not None and client.loads:
+        plan_med = statistics.median(client.plan_s)
+        dump_med = statistics.median(client.dump_s)
+        load_med = zc.median if zc is not None and zc.ok else statistics.median(client.total_wall)
+        w(f"**Without the socket.** `zcimport.plan(df)` (planning only) and"
+          f" `zcimport.dump(df, sink)` into a sink whose `write()` discards the data (planning and"
+          f" encoding every batch, {common.format_bytes(client.dump_bytes)} of stream), median of"
+          f" {BREAKDOWN_LOADS}, next to the load's median from the table above:")
+        w("")
+        w(common.md_table(["", "time", "share of the load"], [
+            ("planning: `zcimport.plan(df)`", fmt_ms(plan_med), f"{plan_med / load_med:.0%}"),
+            ("encoding the batches: `dump(df, sink)` − `plan(df)`", fmt_ms(dump_med - plan_med),
+             f"{(dump_med - plan_med) / load_med:.0%}"),
+            ("the rest of the load: sending, waiting for the server, COMMIT (load − dump)",
+             fmt_ms(load_med - dump_med), f"{(load_med - dump_med) / load_med:.0%}"),
+            ("**the load** (`copy_dataframe` + COMMIT, median above)", fmt_ms(load_med), "100%"),
+        ], "lrr"))
+        w("")
+        total = statistics.median(client.total_wall)
+        w(f"**Phases of a load.** {BREAKDOWN_LOADS} more loads (fresh table each) with the client's"
+          f" functions wrapped in timers (`time.perf_counter` for wall time, `time.thread_time` for"
+          f" the client's CPU time); medians.  These loads took {fmt_ms(total)} (median; timers"
+          f" included).  Over the whole load the client used"
+          f" {fmt_ms(statistics.median(client.client_cpu))} of CPU and the server backend"
+          f" {fmt_ms(statistics.median(client.server_cpu))} (utime + stime from"
+          f" `/proc/<backend pid>/stat`, 10 ms ticks), i.e. the backend was busy"
+          f" {statistics.median(client.server_cpu) / total:.0%} of the wall time and the client"
+          f" {statistics.median(client.client_cpu) / total:.0%}.")
+        w("")
+        rows = []
+        top_sum = 0.0
+        for key, label, what in PHASES:
+            wall = client.median(key, 0)
+            cpu = client.median(key, 1)
+            if key in TOP_PHASES:
+                top_sum += wall
+            calls = client.calls.get(key, 0)
+            rows.append((label, fmt_ms(wall), f"{wall / total:.1%}", fmt_ms(cpu),
+                         fmt_ms(max(wall - cpu, 0.0)), f"{calls:,}", what))
+        other = total - top_sum
+        rows.append(("other (psycopg's COPY setup, Python glue)", fmt_ms(other),
+                     f"{other / total:.1%}", "", "", "", "the rest of the wall time"))
+        rows.append(("**total**", fmt_ms(total), "100%", fmt_ms(statistics.median(client.client_cpu)),
+                     "", "", "process CPU in the CPU column"))
+        w(common.md_table(["phase", "wall", "share", "client CPU", "wall − CPU (waiting)", "calls",
+                           "what"], rows, "lrrrrrl"))
+        w("")
+        w("Wall − CPU of *sending* is the time the client waits in poll() for room in the socket"
+          " buffer, i.e. for the server to read (the server is busier than the client); wall − CPU"
+          " of the *end of COPY* and of COMMIT is waiting for the server to finish the last batches"
+          " and to flush WAL.")
+        w("")
+        if client.cprofile_top:
+            w(f"**cProfile** of one more load ({client.cprofile_wall:.3f} s with the profiler),"
+              " the functions with the most own time (C functions called from Python count as"
+              " functions):")
+            w("")
+            w(common.md_table(["function", "calls", "own time", "cumulative"],
+                              [(f"`{name}`", f"{nc:,}", fmt_ms(tt), fmt_ms(ct))
+                               for name, nc, tt, ct in client.cprofile_top], "lrrr"))
+            w("")
+
+    w("### Where the server spends its time")
+    w("")
+    if perf_note:
+        w(f"Not profiled: {perf_note}.")
+        w("")
+        return "\n".join(out).rstrip() + "\n"
+    cmd = profiles[0].command if profiles else "perf record"
+    w(f"`{cmd}` (pid from `conn.info.backend_pid`, or asyncpg's `get_server_pid()`) during one"
+      " load of the same frame into a fresh table (COMMIT included).  Shares are of the backend's"
+      " own CPU samples (`cpu-clock`): the WAL writer, checkpointer and the client are not"
+      " included.  DWARF call graphs, as in the seed benchmark (Debian's `postgres` has no frame"
+      " pointers).")
+    w("")
+    w("*Groups*: as in the seed benchmark, each sample goes to the first frame of its call chain,"
+      " from the leaf up, that belongs to a group, so that libc calls (memcpy), generic helpers"
+      " and the static functions of the stripped `postgres` count for their nearest categorised"
+      " caller; kernel samples are split by what the backend was doing.  Finer groups than the"
+      " seed's for this frame: the zcimport server library (`pg_zcimport.so`) is split into its"
+      " converters (`conv_utf8`, `conv_dict_*`, `value_from_text`, ...), tuple forming"
+      " (`form_fast`; `form_generic`, the path of rows with NULLs or variable-width columns,"
+      " is inlined into `zc_load`), stream decoding and its insert glue; text validation"
+      " (`pg_verify_mbstr`, whose `pg_utf8_verifystr` is static), text datums"
+      " (`cstring_to_text_with_len`), tuple forming (`heap_form_tuple`, `heap_fill_tuple`,"
+      " `heap_compute_data_size`) and memory contexts (`palloc`, `AllocSet*`) have groups of"
+      " their own.  The column \"mostly\" names the frames that decided the largest parts.")
+    w("")
+    w("*Top symbols*: `perf report " + " ".join(common.PERF_REPORT_ARGS) + " --percent-limit 1`"
+      " (self time of each symbol); a bare address is a static function of the stripped binary,"
+      " shown with its most frequent caller.")
+    w("")
+    for prof in profiles:
+        w(f"#### {prof.label}")
+        w("")
+        if prof.error:
+            w(f"Profiling failed: `{prof.error}`")
+            w("")
+            continue
+        w(f"{prof.header}; the profiled load took {prof.seconds:.3f} s (with perf attached).")
+        w("")
+        if prof.warning:
+            w(f"**Warning**: {prof.warning}.")
+            w("")
+        assert prof.groups is not None and prof.top is not None and prof.callers is not None
+        w(common.md_table(
+            ["group", "share", "mostly"],
+            [(g.label, f"{g.percent:.1f}%",
+              ", ".join(f"`{name}` {pct:.1f}%" for name, pct in g.top if pct >= 0.05))
+             for g in prof.groups],
+            "lrl"))
+        w("")
+        rows = []
+        for e in prof.top[:25]:
+            sym = f"`{e.symbol}`"
+            if e.symbol.startswith("0x"):
+                caller = prof.callers.get((e.dso, int(e.symbol, 16)))
+                if caller:
+                    sym += f" (static, called from `{caller}`)"
+            rows.append((sym, e.dso, f"{e.percent:.2f}%"))
+        w(common.md_table(["symbol", "object", "self"], rows, "llr"))
+        w("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+# --------------------------------------------------------------------------
+# Main
+# --------------------------------------------------------------------------
+
+PEER_KEYS = ["zcimport", "asyncpg", "csv", "file"]
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """The command line."""
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--rows", type=int, default=1_000_000, help="rows of the frame (default 1,000,000)")
+    p.add_argument("--reps", type=int, default=5, help="repetitions per peer, at least 3 (default 5)")
+    p.add_argument("--no-profile", action="store_true", help="skip the perf profiles")
+    p.add_argument("--no-breakdown", action="store_true",
+                   help="skip the client breakdown (plan/dump, instrumented loads, cProfile)")
+    p.add_argument("--call-graph", choices=sorted(common.CALL_GRAPH_ARGS), default="dwarf",
+                   help="perf record's call graphs: dwarf (default; right for the Debian postgres,"
+                        " which has no frame pointers) or fp (perf record -g)")
+    p.add_argument("--perf-freq", type=int, default=10000,
+                   help="perf record's sampling frequency in Hz (default 10000; 0 for perf's"
+                        " default, 4000)")
+    p.add_argument("--peers", default=",".join(PEER_KEYS),
+                   help=f"comma-separated subset of {','.join(PEER_KEYS)} (default: all; zcimport is"
+                        " always included)")
+    p.add_argument("--seed", type=int, default=42, help="random seed of the frame (default 42)")
+    p.add_argument("--port", type=int, default=int(os.environ.get("ZC_PGPORT", "54332")),
+                   help="port of the private cluster (default $ZC_PGPORT or 54332); ignored when"
+                        " PGHOST/PGPORT name an existing server")
+    p.add_argument("--dbname", default="zcimport_bench",
+                   help="database, created if missing (default zcimport_bench)")
+    p.add_argument("--allow-nondurable", action="store_true",
+                   help="run even if fsync, synchronous_commit or full_page_writes is off")
+    p.add_argument("--write", action="store_true",
+                   help=f"replace the '{SECTION}' section of BENCHMARKS.md with the report")
+    p.add_argument("--output", type=Path, default=common.BENCHMARKS_MD,
+                   help="the file that --write updates (default BENCHMARKS.md)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+    args = p.parse_args(argv)
+    if args.reps < 3:
+        p.error("--reps must be at least 3")
+    if args.rows < 1:
+        p.error("--rows must be positive")
+    args.peer_keys = [k.strip() for k in args.peers.split(",") if k.strip()]
+    unknown = set(args.peer_keys) - set(PEER_KEYS)
+    if unknown:
+        p.error(f"unknown peers: {', '.join(sorted(unknown))}")
+    if "zcimport" not in args.peer_keys:
+        args.peer_keys.insert(0, "zcimport")
+    return args
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the benchmark; 0 on success (missed targets and failed peers are
+    reported, not errors), 2 when it cannot run (cluster, durability)."""
+    args = parse_args(argv)
+    try:
+        return run(args)
+    except common.BenchError as ex:
+        print(f"mixed.py: {ex}", file=sys.stderr)
+        return 2
+
+
+def plan_table(df: pd.DataFrame, conn: "psycopg.Connection[Any]") -> Tuple[List[Tuple[Any, ...]], str]:
+    """Rows of the plan table, and the transport."""
+    import zcimport
+
+    plan = zcimport.plan(df, conn=conn)
+    rows = []
+    for c in plan:
+        wire = c.wire_type + (f"[{c.unit}]" if c.unit else "")
+        rows.append((f"`{c.name}`", c.dtype, wire, c.nulls, "yes" if c.sentinel else "no",
+                     "yes" if c.zero_copy else "no", f"{c.packed_bytes:,}", c.reason))
+    return rows, plan.transport
+
+
+def run(args: argparse.Namespace) -> int:
+    """The benchmark proper."""
+    args.loadavg_start = loadavg()
+    args.warnings = []
+
+    def log(msg: str) -> None:
+        if not args.quiet:
+            print(f"[mixed {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+    with common.cluster(args.port, dbname=args.dbname, durable=True) as server:
+        log(f"server: {server.describe()}")
+        common.ensure_database(server)
+        admin = common.connect(server, autocommit=True)
+        off = common.non_durable(admin)
+        if off and not args.allow_nondurable:
+            raise common.BenchError(
+                f"the server is not durable ({', '.join(off)}): benchmarks need ZC_PGDURABLE=1"
+                " (stop the cluster so that it is created again) or --allow-nondurable")
+        durable = common.durability(admin)
+        info = common.machine_info(admin)
+        library = common.server_library(admin)
+        if library:
+            info.append(("server library", f"`{library[0]}`, {library[1]}"))
+        settings = common.cluster_settings(admin)
+
+        log(f"building the frame of {args.rows:,} rows")
+        df = mixed_frame(args.rows, args.seed)
+        frame_bytes = int(df.memory_usage(index=False, deep=True).sum())
+        expected = frame_checksum_cached(df)
+        frame_rows = describe_frame(df, args)
+
+        file_dir = Path(tempfile.mkdtemp(prefix="zcimport-bench-"))
+        os.chmod(file_dir, 0o1777)  # the server's OS user writes the file here
+        client: Optional[ClientBreakdown] = None
+        try:
+            file_path = ""
+            if "file" in args.peer_keys:
+                log("writing the server-side CSV file")
+                file_path = prepare_server_file(admin, df, file_dir)
+            contenders = Peers(server, df, file_path, args.peer_keys)
+            try:
+                plan_rows, transport = plan_table(df, contenders.pg3)
+                info.append(("zcimport transport", f"{transport} (connections use"
+                             f" host={server.host}; {'SSL' if contenders.pg3.pgconn.ssl_in_use else 'no SSL'})"))
+                peers = [p for p in contenders.all() if p.key in args.peer_keys]
+                log(f"{args.reps} interleaved repetitions of: {', '.join(p.name for p in peers)}")
+                samples = run_reps(admin, peers, args.reps, expected, log)
+
+                if not args.no_breakdown:
+                    log("client breakdown of zcimport loads")
+                    client = measure_client(admin, contenders.pg3, df, log,
+                                            with_records="asyncpg" in args.peer_keys)
+
+                profiles: List[Profile] = []
+                perf_note = None if not args.no_profile else "--no-profile was given"
+                if perf_note is None:
+                    perf_note = common.perf_unavailable()
+                if perf_note is None:
+                    log("profiling a zcimport load")
+                    profiles.append(profile_load(admin, "zcimport load",
+                                                 contenders.pg3.info.backend_pid,
+                                                 contenders.zcimport, args.call_graph,
+                                                 args.perf_freq))
+                    if contenders.apg is not None:
+                        log("profiling an asyncpg copy_records_to_table load")
+                        apg_pid = contenders.apg.get_server_pid()
+                        profiles.append(profile_load(
+                            admin, "asyncpg copy_records_to_table load (for comparison)",
+                            apg_pid, contenders.asyncpg_copy, args.call_graph, args.perf_freq))
+            finally:
+                contenders.close()
+        finally:
+            shutil.rmtree(file_dir, ignore_errors=True)
+
+        if library and common.server_library(admin) != library:
+            args.warnings.append(
+                f"the zcimport server library `{library[0]}` was reinstalled during the run"
+                f" (it was {library[1]}; now {common.server_library(admin)}): connections opened"
+                " before that kept the old code, so parts of this run may have measured different"
+                " builds; rerun when nobody is installing")
+        admin.close()
+        args.loadavg_end = loadavg()
+
+        text = report(args, info, server, durable, settings, frame_rows, plan_rows, peers, samples,
+                      frame_bytes, client, profiles, perf_note)
+    print(text)
+    if args.write:
+        common.write_section(SECTION, text, args.output)
+        log(f"wrote the '{SECTION}' section of {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
