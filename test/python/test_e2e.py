@@ -419,6 +419,28 @@ def test_server_error_stops_the_client_early(dsn, autoconn, table, caplog):
     assert any("stop sending" in r.getMessage() for r in caplog.records)
 
 
+def test_cancel_and_statement_timeout_abort_cleanly(dsn, autoconn, table):
+    autoconn.execute(sql.SQL("CREATE TABLE {} (a float8, b int8)").format(sql.Identifier(table)))
+    frame = pd.DataFrame({"a": np.ones(20_000_000), "b": np.arange(20_000_000)})
+    with psycopg.connect(dsn, autocommit=True) as c:
+        pid = c.info.backend_pid
+        timer = threading.Timer(0.5, lambda: autoconn.execute("SELECT pg_cancel_backend(%s)", [pid]))
+        timer.start()
+        try:
+            with pytest.raises(errors.QueryCanceled) as info:
+                zcimport.copy_dataframe(frame, table, c)
+        finally:
+            timer.cancel()
+        assert "canceling statement due to user request" in str(info.value)
+        assert info.value.diag.context.startswith(f"COPY {table}")
+        c.execute("SET statement_timeout = '300ms'")
+        with pytest.raises(errors.QueryCanceled) as info:
+            zcimport.copy_dataframe(frame, table, c)
+        assert "statement timeout" in str(info.value)
+        assert c.execute("SELECT 1").fetchone() == (1,)  # the connection is usable
+    assert count(autoconn, table) == 0
+
+
 def test_malformed_stream_is_rejected(conn):
     conn.execute("CREATE TEMP TABLE t (a float8)")
     conn.execute("SELECT zcimport.version()")
