@@ -212,18 +212,6 @@ describe_alloc(void *arg, size_t size)
 	return palloc0(size);
 }
 
-/* Report a decoder error, as a load does. */
-static void
-pg_attribute_noreturn()
-report_describe_error(const ZcError *err)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
-			 errmsg("invalid zcimport stream"),
-			 errdetail("%c%s.", pg_toupper((unsigned char) err->message[0]),
-					   err->message + 1)));
-}
-
 /*
  * zcimport.describe(data): validate a whole stream and return one row per
  * column: its number, name, wire type, null encoding, whether sentinels are
@@ -237,7 +225,6 @@ zcimport_describe(PG_FUNCTION_ARGS)
 	ZcDecoder	dec;
 	ZcInput		input;
 	ZcColumnStats *stats = NULL;
-	ZcError		err;
 	bool		done = false;
 
 	InitMaterializedSRF(fcinfo, 0);
@@ -246,22 +233,9 @@ zcimport_describe(PG_FUNCTION_ARGS)
 
 	while (!done)
 	{
-		ZcEvent		event;
 		size_t		used;
-		ZcStatus	status;
 
-		status = zc_decoder_next(&dec, (const uint8 *) input.buf + input.start,
-								 input.end - input.start, &used, &event, &err);
-		if (status == ZC_ERROR)
-			report_describe_error(&err);
-		if (status == ZC_NEED_MORE)
-		{
-			if (!input.read(&input) &&
-				zc_decoder_finish(&dec, input.end - input.start, &err) != ZC_OK)
-				report_describe_error(&err);
-			continue;
-		}
-		switch (event)
+		switch (zc_input_next_event(&input, &dec, &used))
 		{
 			case ZC_EV_HEADER:
 				stats = palloc0(sizeof(ZcColumnStats) * dec.ncolumns);
@@ -288,10 +262,7 @@ zcimport_describe(PG_FUNCTION_ARGS)
 		}
 		input.start += used;
 	}
-	while (input.end == input.start && input.read(&input))
-		;
-	if (zc_decoder_finish(&dec, input.end - input.start, &err) != ZC_OK)
-		report_describe_error(&err);
+	zc_input_finish(&input, &dec);
 
 	for (uint32 c = 0; c < dec.ncolumns; c++)
 	{

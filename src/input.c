@@ -109,3 +109,51 @@ zc_input_init_file(ZcInput *input, FILE *file)
 	input->file = file;
 	input->read = file_read;
 }
+
+/* Report a decoder error; see input.h. */
+void
+zc_report_stream_error(const ZcError *err)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
+			 errmsg("invalid zcimport stream"),
+			 errdetail("%c%s.", pg_toupper((unsigned char) err->message[0]),
+					   err->message + 1)));
+}
+
+/* Decode the next unit of the stream; see input.h. */
+ZcEvent
+zc_input_next_event(ZcInput *input, ZcDecoder *dec, size_t *used)
+{
+	for (;;)
+	{
+		ZcError		err;
+		ZcEvent		event = ZC_EV_NONE;
+		ZcStatus	status;
+
+		status = zc_decoder_next(dec, (const uint8 *) input->buf + input->start,
+								 input->end - input->start, used, &event, &err);
+		if (status == ZC_OK)
+			return event;
+		if (status == ZC_ERROR)
+			zc_report_stream_error(&err);
+		if (!input->read(input))
+		{
+			if (zc_decoder_finish(dec, input->end - input->start, &err) != ZC_OK)
+				zc_report_stream_error(&err);
+			elog(ERROR, "zcimport decoder wants more input after the end of the stream");
+		}
+	}
+}
+
+/* After the end marker: the input must end too; see input.h. */
+void
+zc_input_finish(ZcInput *input, ZcDecoder *dec)
+{
+	ZcError		err;
+
+	while (input->end == input->start && input->read(input))
+		;
+	if (zc_decoder_finish(dec, input->end - input->start, &err) != ZC_OK)
+		zc_report_stream_error(&err);
+}

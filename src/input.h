@@ -22,6 +22,8 @@
 
 #include <stdio.h>
 
+#include "stream.h"
+
 typedef struct ZcInput ZcInput;
 
 struct ZcInput
@@ -47,5 +49,20 @@ extern void zc_input_init_memory(ZcInput *input, const char *data, size_t len);
 
 /* An input reading an open file (AllocateFile) to its end. */
 extern void zc_input_init_file(ZcInput *input, FILE *file);
+
+/*
+ * Decode the next unit of the stream, reading input as the decoder needs.
+ * Returns the event; *used is the unit's length, which the caller consumes
+ * (input->start += *used) once it has handled the event.  A malformed or
+ * truncated stream is reported as an error (22P04).
+ */
+extern ZcEvent zc_input_next_event(ZcInput *input, ZcDecoder *dec,
+								   size_t *used);
+
+/* After the end marker: the input must end too (reads a COPY's CopyDone). */
+extern void zc_input_finish(ZcInput *input, ZcDecoder *dec);
+
+/* Report a decoder error; its message becomes the detail sentence. */
+extern void zc_report_stream_error(const ZcError *err) pg_attribute_noreturn();
 
 #endif							/* ZCIMPORT_INPUT_H */

@@ -135,18 +135,6 @@ load_error_callback(void *arg)
 		errcontext("COPY %s", relname);
 }
 
-/* Report a decoder error; its message becomes the detail sentence. */
-static void
-pg_attribute_noreturn()
-report_stream_error(ZcLoad *load, const ZcError *err)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
-			 errmsg("invalid zcimport stream"),
-			 errdetail("%c%s.", pg_toupper((unsigned char) err->message[0]),
-					   err->message + 1)));
-}
-
 /*
  * Work out where each table attribute's value comes from, and the default
  * expressions of the attributes the stream does not fill, as
@@ -471,21 +459,6 @@ load_batch(ZcLoad *load)
 	load->rows_seen += nrows;
 }
 
-/*
- * After the end marker, the input must end too.  For COPY this also reads
- * the client's CopyDone, so the protocol stays in step.
- */
-static void
-drain_input(ZcLoad *load, ZcInput *input)
-{
-	ZcError		err;
-
-	while (input->end == input->start && input->read(input))
-		;
-	if (zc_decoder_finish(&load->dec, input->end - input->start, &err) != ZC_OK)
-		report_stream_error(load, &err);
-}
-
 /* Load the stream from input into options->rel. */
 uint64
 zc_load(const ZcLoadOptions *options, ZcInput *input)
@@ -547,31 +520,11 @@ zc_load(const ZcLoadOptions *options, ZcInput *input)
 
 	while (!done)
 	{
-		ZcError		err;
-		ZcEvent		event;
 		size_t		used;
-		ZcStatus	status;
+		ZcEvent		event = zc_input_next_event(input, &load->dec, &used);
 
-		status = zc_decoder_next(&load->dec,
-								 (const uint8 *) input->buf + input->start,
-								 input->end - input->start,
-								 &used, &event, &err);
-		if (status == ZC_ERROR)
-			report_stream_error(load, &err);
-		if (status == ZC_NEED_MORE)
-		{
-			if (!input->read(input))
-			{
-				if (zc_decoder_finish(&load->dec, input->end - input->start,
-									  &err) != ZC_OK)
-					report_stream_error(load, &err);
-				elog(ERROR, "zcimport decoder wants more input after the end of the stream");
-			}
-			pgstat_progress_update_param(PROGRESS_COPY_BYTES_PROCESSED,
-										 input->bytes_read);
-			continue;
-		}
-
+		pgstat_progress_update_param(PROGRESS_COPY_BYTES_PROCESSED,
+									 input->bytes_read);
 		switch (event)
 		{
 			case ZC_EV_HEADER:
@@ -600,7 +553,8 @@ zc_load(const ZcLoadOptions *options, ZcInput *input)
 		input->start += used;
 	}
 
-	drain_input(load, input);
+	/* for COPY this also reads the client's CopyDone */
+	zc_input_finish(input, &load->dec);
 
 	processed = zc_insert_end(load->ins);
 	load->ins = NULL;

@@ -47,6 +47,19 @@ def conn(dsn: str) -> Iterator[Any]:
             c.rollback()
 
 
+@pytest.fixture
+def utc_conn(dsn: str) -> Iterator[Any]:
+    """A connection in UTC with the library loaded, rolled back afterwards."""
+    import psycopg
+
+    with psycopg.connect(dsn) as c:
+        c.execute("SELECT zcimport.version()")
+        c.execute("SET TIME ZONE 'UTC'")
+        yield c
+        if not c.closed:
+            c.rollback()
+
+
 def _dump_bytes(df: Any, **kwargs: Any) -> bytes:
     import zcimport
 

@@ -20,7 +20,7 @@ import textwrap
 import threading
 import time
 import uuid
-from typing import Any, Iterator, List, Sequence
+from typing import Any, Iterator, List
 
 import numpy as np
 import pandas as pd
@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 from psycopg import errors, sql
 
 import zcimport
+from oracle import assert_same_table, copy_rows
 
 UTC = dt.timezone.utc
 
@@ -595,21 +596,6 @@ def test_server_memory_does_not_grow_with_the_load(conn):
 # ---------------------------------------------------------------------------
 
 
-def _python_value(v: Any, nan_as_null: bool) -> Any:
-    """What psycopg's write_row should get for a frame value."""
-    if v is None or v is pd.NA or v is pd.NaT:
-        return None
-    if isinstance(v, pd.Timestamp):
-        return v.to_pydatetime()
-    if isinstance(v, (float, np.floating)):
-        return None if (nan_as_null and math.isnan(v)) else float(v)
-    if isinstance(v, (np.bool_, bool)):
-        return bool(v)
-    if isinstance(v, (np.integer, int)):
-        return int(v)
-    return v
-
-
 def load_both_ways(conn: psycopg.Connection, frame: pd.DataFrame, ddl: str,
                    nan_as_null: bool = True, batch_rows: Any = None) -> None:
     """Load frame into twin tables zc and oracle; assert they are equal."""
@@ -617,13 +603,8 @@ def load_both_ways(conn: psycopg.Connection, frame: pd.DataFrame, ddl: str,
     conn.execute(f"CREATE TEMP TABLE oracle ({ddl})")
     n = zcimport.copy_dataframe(frame, "zc", conn, nan_as_null=nan_as_null, batch_rows=batch_rows)
     assert n == len(frame)
-    names = sql.SQL(", ").join(sql.Identifier(c) for c in frame.columns)
-    with conn.cursor().copy(sql.SQL("COPY oracle ({}) FROM STDIN").format(names)) as copy:
-        for row in frame.astype(object).itertuples(index=False, name=None):
-            copy.write_row([_python_value(v, nan_as_null) for v in row])
-    for a, b in (("zc", "oracle"), ("oracle", "zc")):
-        extra = conn.execute(f"SELECT * FROM {a} EXCEPT ALL SELECT * FROM {b}").fetchall()
-        assert extra == [], f"rows in {a} but not in {b}: {extra[:5]}"
+    copy_rows(conn, "oracle", frame, nan_as_null=nan_as_null)
+    assert_same_table(conn, "zc", "oracle")
     assert count(conn, "zc") == len(frame)
 
 

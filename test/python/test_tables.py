@@ -26,14 +26,9 @@ PREFIXES = ("zc_", "cp_")
 
 
 @pytest.fixture
-def conn(dsn: str) -> Iterator[psycopg.Connection]:
-    """A connection whose work is rolled back after the test."""
-    with psycopg.connect(dsn) as c:
-        c.execute("SELECT zcimport.version()")
-        c.execute("SET TIME ZONE 'UTC'")
-        yield c
-        if not c.closed:
-            c.rollback()
+def conn(utc_conn: psycopg.Connection) -> psycopg.Connection:
+    """The shared UTC connection (conftest.utc_conn)."""
+    return utc_conn
 
 
 @pytest.fixture(scope="module")

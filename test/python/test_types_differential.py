@@ -17,7 +17,7 @@ import decimal
 import ipaddress
 import uuid
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, List
 
 import numpy as np
 import pandas as pd
@@ -38,14 +38,9 @@ TRICKY = [
 
 
 @pytest.fixture
-def conn(dsn: str) -> Iterator[psycopg.Connection]:
-    """A connection in UTC, rolled back after the test."""
-    with psycopg.connect(dsn) as c:
-        c.execute("SELECT zcimport.version()")
-        c.execute("SET TIME ZONE 'UTC'")
-        yield c
-        if not c.closed:
-            c.rollback()
+def conn(utc_conn: psycopg.Connection) -> psycopg.Connection:
+    """The shared UTC connection (conftest.utc_conn)."""
+    return utc_conn
 
 
 def oracle_value(v: Any) -> Any:
