@@ -1,4 +1,5 @@
-"""Shared helpers for the zcimport benchmarks (bench/seed.py) and the demo.
+"""Shared helpers for the zcimport benchmarks (bench/seed.py, bench/mixed.py)
+and the demo.
 
 Nothing here prints: the helpers return values and the scripts format them.
 
@@ -19,14 +20,26 @@ Nothing here prints: the helpers return values and the scripts format them.
 - :func:`md_table`, :func:`write_section`, :func:`machine_info`,
   :func:`cluster_settings`, :func:`command_line`: the markdown report and
   its place in BENCHMARKS.md, between ``<!-- bench:NAME:start -->`` and
-  ``<!-- bench:NAME:end -->``, so that several benchmarks share the file.
+  ``<!-- bench:NAME:end -->``, so that several benchmarks share the file;
+- what the benchmarks share beyond that: :class:`Peer` and
+  :class:`PeerRunners` (the peers' connections and common loads),
+  :func:`prepare_server_file`, :func:`run_reps` (the interleaved timed
+  repetitions), :class:`Profile` and :func:`profile_load` (a perf profile of
+  one load); the report's pieces :func:`report_preamble`,
+  :func:`timing_table`, :func:`all_times`, :func:`speed_targets`,
+  :func:`profile_lines`; the command line (``add_*_argument(s)``,
+  :func:`check_args`) and the course of a run (:func:`run_guarded`,
+  :func:`begin_run`, :class:`RunContext`, :func:`emit_report`).
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import contextlib
 import csv
 import datetime
+import gc
 import os
 import platform
 import re
@@ -948,3 +961,506 @@ def cluster_settings(conn: "psycopg.Connection[Any]") -> List[Tuple[str, str, st
             value = f"{setting} {unit}"
         out.append((name, value, source))
     return out
+
+
+# --------------------------------------------------------------------------
+# Benchmark runs: peers, interleaved repetitions, server profiles
+# --------------------------------------------------------------------------
+
+
+def loadavg() -> str:
+    """The 1, 5 and 15 minute load averages."""
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+@dataclass
+class Peer:
+    """One way of loading the frame; load() is timed, COMMIT included."""
+
+    key: str
+    name: str
+    description: str
+    load: Callable[[], None]
+    #: Roll back whatever the peer's connection left open after a failure.
+    reset: Callable[[], None] = lambda: None
+
+
+#: The description of the zcimport peer; {table} is the table's name.
+ZCIMPORT_PEER_DESCRIPTION = '`zcimport.copy_dataframe(df, "{table}", conn)` (psycopg 3), then `conn.commit()`'
+#: The description of the CSV recipe peer; {table} is the table's name.
+CSV_PEER_DESCRIPTION = (
+    "`df.to_sql('{table}', engine, if_exists='append', index=False, method=psql_insert_copy)`:"
+    " the `psql_insert_copy` insertion method of the pandas 1.5 user guide"
+    " (csv.writer into a StringIO, then psycopg2 `copy_expert('COPY ... FROM STDIN WITH CSV')`),"
+    " SQLAlchemy engine, psycopg2")
+
+
+class PeerRunners:
+    """The connections of a benchmark's peers, opened up front, and the loads
+    that every benchmark has: zcimport, the CSV recipe of the pandas docs and
+    the server-side ``COPY table FROM 'file'``.
+
+    A benchmark subclasses it with its other peers and its ``all()`` (the
+    peers in report order).  ``keys`` names the peers that will run: the
+    SQLAlchemy engine is opened only for "csv" and the asyncpg connection
+    (``self.apg``) only for "asyncpg"; None opens both.
+    """
+
+    #: The FORMAT of the server-side file (see :func:`prepare_server_file`).
+    file_format = "binary"
+
+    def __init__(self, server: Server, df: pd.DataFrame, file_path: str, *, table: str,
+                 keys: Optional[Sequence[str]] = None) -> None:
+        self.df = df
+        self.file_path = file_path
+        self.table = table
+        self.pg3 = connect(server)
+        self.engine = make_engine(server) if keys is None or "csv" in keys else None
+        self.loop = asyncio.new_event_loop()
+        self.apg: Any = None
+        if keys is None or "asyncpg" in keys:
+            import asyncpg
+
+            self.apg = self.loop.run_until_complete(asyncpg.connect(**server.asyncpg_kwargs()))
+
+    def close(self) -> None:
+        """Close every connection."""
+        if self.apg is not None:
+            self.loop.run_until_complete(self.apg.close())
+        self.loop.close()
+        if self.engine is not None:
+            self.engine.dispose()
+        self.pg3.close()
+
+    def rollback_pg3(self) -> None:
+        """Roll back the psycopg 3 connection (the reset of the peers that use it)."""
+        if not self.pg3.closed:
+            self.pg3.rollback()
+
+    def zcimport(self) -> None:
+        """zcimport.copy_dataframe(df, table, conn), then COMMIT."""
+        load_zcimport(self.df, self.table, self.pg3)
+
+    def csv_recipe(self) -> None:
+        """df.to_sql(table, engine, if_exists='append', index=False, method=psql_insert_copy)."""
+        load_csv_recipe(self.df, self.table, self.engine)
+
+    def server_file(self) -> None:
+        """COPY table FROM 'file' (FORMAT file_format) on the server, then COMMIT."""
+        self.pg3.execute(sql.SQL("COPY {} FROM {} (FORMAT {})").format(
+            sql.Identifier(self.table), sql.Literal(self.file_path), sql.SQL(self.file_format)))
+        self.pg3.commit()
+
+    def zcimport_peer(self) -> Peer:
+        """The zcimport peer."""
+        return Peer("zcimport", "zcimport", ZCIMPORT_PEER_DESCRIPTION.format(table=self.table),
+                    self.zcimport, self.rollback_pg3)
+
+    def csv_peer(self) -> Peer:
+        """The peer of the CSV recipe of the pandas docs."""
+        return Peer("csv", "CSV recipe (pandas docs)", CSV_PEER_DESCRIPTION.format(table=self.table),
+                    self.csv_recipe)
+
+    def all(self) -> List[Peer]:
+        """The peers, in report order."""
+        raise NotImplementedError
+
+
+@contextlib.contextmanager
+def server_writable_dir() -> Iterator[Path]:
+    """A temporary directory that the server's OS user can write (sticky,
+    world-writable), removed with its contents at the end of the block."""
+    path = Path(tempfile.mkdtemp(prefix="zcimport-bench-"))
+    os.chmod(path, 0o1777)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def prepare_server_file(admin: "psycopg.Connection[Any]", df: pd.DataFrame, path: Path, *,
+                        table: str, ddl: str, file_format: str) -> str:
+    """Write the frame to ``path`` with the server's ``COPY table TO path
+    (FORMAT file_format)``, through a table loaded with zcimport (and dropped
+    afterwards); the path, for the server-side file peer."""
+    fresh_table(admin, table, ddl)
+    with psycopg.connect(admin.info.dsn) as conn:
+        load_zcimport(df, table, conn)
+    admin.execute(sql.SQL("COPY {} TO {} (FORMAT {})").format(
+        sql.Identifier(table), sql.Literal(str(path)), sql.SQL(file_format)))
+    drop_table(admin, table)
+    return str(path)
+
+
+def run_reps(admin: "psycopg.Connection[Any]", peers: Sequence[Peer], reps: int, *,
+             table: str, ddl: str, check: Callable[[], Optional[str]],
+             log: Callable[[str], None]) -> Dict[str, Samples]:
+    """Time every peer reps times, interleaved; a failing peer is dropped.
+
+    Each load goes into a fresh table (``fresh_table(admin, table, ddl)``,
+    not timed).  After it, ``check()`` reads the table back: None when its
+    contents are right, else what is wrong (the peer then fails).
+    """
+    log(f"{reps} interleaved repetitions of: {', '.join(p.name for p in peers)}")
+    samples = {p.key: Samples(p.name) for p in peers}
+    for rep in range(reps):
+        # every repetition runs each peer once; the first peer rotates
+        order = [peers[(rep + i) % len(peers)] for i in range(len(peers))]
+        for peer in order:
+            s = samples[peer.key]
+            if s.error is not None:
+                continue
+            fresh_table(admin, table, ddl)
+            gc.collect()
+            try:
+                seconds, _ = time_call(peer.load)
+            except Exception as ex:  # a failing peer is reported, not fatal
+                s.error = f"{type(ex).__name__}: {str(ex).strip()[:300]}"
+                try:
+                    peer.reset()
+                except Exception:
+                    pass
+                log(f"rep {rep + 1}/{reps} {peer.name}: FAILED {s.error}")
+                continue
+            problem = check()
+            if problem is not None:
+                s.error = f"wrong table contents after the load: {problem}"
+                log(f"rep {rep + 1}/{reps} {peer.name}: FAILED {s.error}")
+                continue
+            s.times.append(seconds)
+            log(f"rep {rep + 1}/{reps} {peer.name}: {seconds:.3f} s")
+    drop_table(admin, table)
+    return samples
+
+
+def profiling_unavailable(no_profile: bool) -> Optional[str]:
+    """None if the server profiles are to be recorded, else why not."""
+    if no_profile:
+        return "--no-profile was given"
+    return perf_unavailable()
+
+
+@dataclass
+class Profile:
+    """A backend profile of one load."""
+
+    label: str
+    seconds: float = 0.0
+    header: str = ""
+    top: Optional[List[PerfEntry]] = None
+    groups: Optional[List[GroupShare]] = None
+    callers: Optional[Dict[Tuple[str, int], str]] = None
+    command: str = ""
+    warning: Optional[str] = None
+    error: Optional[str] = None
+
+
+def profile_load(admin: "psycopg.Connection[Any]", label: str, pid: int, load: Callable[[], None], *,
+                 table: str, ddl: str, call_graph: str, frequency: Optional[int] = None,
+                 classify: Optional[Callable[[Sequence[Frame]], Tuple[str, str]]] = None) -> Profile:
+    """``perf record`` of backend ``pid`` around one load into a fresh table,
+    then its report: the top symbols, the samples grouped by ``classify``
+    (see :func:`group_profile`) and the callers of unresolved addresses.
+
+    ``frequency`` is perf record's ``-F`` (None: perf's default).  A failure
+    is reported in ``Profile.error``, not raised.
+    """
+    prof = Profile(label)
+    fresh_table(admin, table, ddl)
+    rec = PerfRecorder(pid, call_graph=call_graph, frequency=frequency)
+    prof.command = " ".join(rec.command[:-1] + ["<backend pid>"]).replace(str(rec.data), "perf.data")
+    try:
+        with rec:
+            if rec.error is None:
+                prof.seconds, _ = time_call(load)
+        if rec.error is not None:
+            prof.error = rec.error
+            return prof
+        prof.top, header = perf_report(rec.data, percent_limit=1)
+        chains = perf_callchains(rec.data)
+        event = header.split(" of ", 1)[-1] if " of " in header else "samples"
+        prof.header = f"{len(chains):,} samples of {event}"
+        prof.groups = group_profile(chains, classify)
+        prof.callers = unresolved_callers(chains)
+        deleted = sorted({f.obj for c in chains for f in c if f.dso.endswith("(deleted)")})
+        if deleted:
+            prof.warning = (f"{', '.join(deleted)}: the file was replaced on disk after the backend"
+                            " loaded it (a reinstall during the run), so perf could not resolve"
+                            " its symbols; its samples show as bare offsets")
+    except Exception as ex:
+        prof.error = f"{type(ex).__name__}: {ex}"
+    finally:
+        rec.cleanup()
+        drop_table(admin, table)
+    return prof
+
+
+# --------------------------------------------------------------------------
+# Report pieces shared by the benchmarks (lists of markdown lines; "" is a
+# blank line)
+# --------------------------------------------------------------------------
+
+
+def fmt_s(x: float) -> str:
+    """Seconds with 3 significant decimals."""
+    return f"{x:.3f} s" if x < 100 else f"{x:.1f} s"
+
+
+def fmt_rate(rows: int, seconds: float) -> str:
+    """Rows per second, in millions."""
+    return f"{rows / seconds / 1e6:.2f} M"
+
+
+def report_preamble(title: str, args: argparse.Namespace, info: Sequence[Tuple[str, str]],
+                    server: Server, durable: Dict[str, str],
+                    settings: Sequence[Tuple[str, str, str]], frame: str) -> List[str]:
+    """The start of a benchmark's section: the ``## title``, the command,
+    the run's warnings (``args.warnings``), the table of the machine and the
+    server (``info``, then the load averages, the server, its durability and
+    ``frame``, what the frame holds) and the table of the cluster settings."""
+    out = [f"## {title}", "", f"Command (from the repository root): `{command_line()}`", ""]
+    for warning in args.warnings:
+        out += [f"**Warning**: {warning}.", ""]
+    rows = list(info)
+    rows.append(("load average", f"{args.loadavg_start} at the start, {args.loadavg_end} at the end"
+                                 " (1, 5, 15 min; the machine is shared)"))
+    rows.append(("server", server.describe()))
+    rows.append(("durability", ", ".join(f"{k}={v}" for k, v in sorted(durable.items()))))
+    rows.append(("frame", frame))
+    out += [md_table(["", ""], rows), ""]
+    out += ["Cluster settings that differ from the defaults (`pg_settings.source <> 'default'`,"
+            " without per-session sources):", ""]
+    out += [md_table(["setting", "value", "source"], settings), ""]
+    return out
+
+
+def timing_table(peers: Sequence[Peer], samples: Dict[str, Samples], rows: int) -> List[str]:
+    """The load-time table (median, min, max, rate, ratio to zcimport's
+    median) and the numbered list of what each peer does."""
+    zc = samples.get("zcimport")
+    table_rows = []
+    for p in peers:
+        s = samples[p.key]
+        if not s.ok:
+            table_rows.append((p.name, "FAILED", "", "", "", s.error or "no samples"))
+            continue
+        ratio = f"{s.median / zc.median:.2f}×" if zc is not None and zc.ok else "n/a"
+        note = f" (failed later: {s.error})" if s.error else ""
+        table_rows.append((p.name, fmt_s(s.median), fmt_s(s.min), fmt_s(s.max),
+                           fmt_rate(rows, s.median), ratio + note))
+    out = [md_table(["peer", "median", "min", "max", "rows/s (median)",
+                     "median / zcimport median"], table_rows, "lrrrrr"), ""]
+    out += [f"{i}. **{p.name}**: {p.description}." for i, p in enumerate(peers, 1)]
+    return out + [""]
+
+
+def all_times(peers: Sequence[Peer], samples: Dict[str, Samples]) -> List[str]:
+    """Every timing of every peer, in the order they ran."""
+    return ["All times, in the order they ran: " + "; ".join(
+        f"{samples[p.key].name} " + ", ".join(f"{t:.3f}" for t in samples[p.key].times)
+        for p in peers) + " (seconds).", ""]
+
+
+def speed_targets(samples: Dict[str, Samples], targets: Sequence[Tuple[str, float]],
+                  label: str) -> List[Tuple[str, str, str]]:
+    """(target, measured, result) rows of the speed targets: for each (peer
+    key, minimum), the ratio of the peer's median to zcimport's.  ``label``
+    is formatted with ``minimum`` and ``name`` (the peer's name)."""
+    zc = samples.get("zcimport")
+    rows = []
+    for key, minimum in targets:
+        s = samples.get(key)
+        text = label.format(minimum=minimum, name=s.name if s else key)
+        if s is None or not s.ok or zc is None or not zc.ok:
+            rows.append((text, "not measured", "n/a"))
+            continue
+        ratio = s.median / zc.median
+        rows.append((text, f"{ratio:.2f}×", "PASS" if ratio >= minimum else "FAIL"))
+    return rows
+
+
+def profile_lines(prof: Profile) -> List[str]:
+    """The ``####`` section of one server profile: the sample count, the
+    table of groups (with the frames that decided them) and the table of
+    the top symbols (self time, at most 25)."""
+    out = [f"#### {prof.label}", ""]
+    if prof.error:
+        return out + [f"Profiling failed: `{prof.error}`", ""]
+    out += [f"{prof.header}; the profiled load took {prof.seconds:.3f} s (with perf attached).", ""]
+    if prof.warning:
+        out += [f"**Warning**: {prof.warning}.", ""]
+    assert prof.groups is not None and prof.top is not None and prof.callers is not None
+    out += [md_table(
+        ["group", "share", "mostly"],
+        [(g.label, f"{g.percent:.1f}%",
+          ", ".join(f"`{name}` {pct:.1f}%" for name, pct in g.top if pct >= 0.05))
+         for g in prof.groups],
+        "lrl"), ""]
+    rows = []
+    for e in prof.top[:25]:
+        sym = f"`{e.symbol}`"
+        if e.symbol.startswith("0x"):
+            caller = prof.callers.get((e.dso, int(e.symbol, 16)))
+            if caller:
+                sym += f" (static, called from `{caller}`)"
+        rows.append((sym, e.dso, f"{e.percent:.2f}%"))
+    return out + [md_table(["symbol", "object", "self"], rows, "llr"), ""]
+
+
+# --------------------------------------------------------------------------
+# The command line and the course of a run
+# --------------------------------------------------------------------------
+
+
+def add_size_arguments(p: argparse.ArgumentParser, *, rows: int, reps: bool = True) -> None:
+    """--rows (default ``rows``) and, with ``reps``, --reps."""
+    p.add_argument("--rows", type=int, default=rows, help=f"rows of the frame (default {rows:,})")
+    if reps:
+        p.add_argument("--reps", type=int, default=5, help="repetitions per peer, at least 3 (default 5)")
+
+
+def add_call_graph_argument(p: argparse.ArgumentParser) -> None:
+    """--call-graph: perf record's call graphs (see CALL_GRAPH_ARGS)."""
+    p.add_argument("--call-graph", choices=sorted(CALL_GRAPH_ARGS), default="dwarf",
+                   help="perf record's call graphs: dwarf (default; right for the Debian postgres,"
+                        " which has no frame pointers) or fp (perf record -g)")
+
+
+def add_peers_argument(p: argparse.ArgumentParser, keys: Sequence[str]) -> None:
+    """--peers: a comma-separated subset of keys (see :func:`check_args`)."""
+    p.add_argument("--peers", default=",".join(keys),
+                   help=f"comma-separated subset of {','.join(keys)} (default: all; zcimport is"
+                        " always included)")
+
+
+#: The help of --port of the benchmarks; {port} is the default port.
+PORT_HELP = ("port of the private cluster (default $ZC_PGPORT or {port}); ignored when"
+             " PGHOST/PGPORT name an existing server")
+
+
+def add_server_arguments(p: argparse.ArgumentParser, *, port: int, dbname: str,
+                         port_help: str = PORT_HELP) -> None:
+    """--seed (of the frame), --port (default $ZC_PGPORT or ``port``; its
+    help is ``port_help`` formatted with ``port``) and --dbname."""
+    p.add_argument("--seed", type=int, default=42, help="random seed of the frame (default 42)")
+    p.add_argument("--port", type=int, default=int(os.environ.get("ZC_PGPORT", str(port))),
+                   help=port_help.format(port=port))
+    p.add_argument("--dbname", default=dbname,
+                   help=f"database, created if missing (default {dbname})")
+
+
+def add_run_arguments(p: argparse.ArgumentParser, section: str) -> None:
+    """--allow-nondurable, --write (the ``section`` of BENCHMARKS.md),
+    --output and -q/--quiet."""
+    p.add_argument("--allow-nondurable", action="store_true",
+                   help="run even if fsync, synchronous_commit or full_page_writes is off")
+    p.add_argument("--write", action="store_true",
+                   help=f"replace the '{section}' section of BENCHMARKS.md with the report")
+    p.add_argument("--output", type=Path, default=BENCHMARKS_MD,
+                   help="the file that --write updates (default BENCHMARKS.md)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+
+
+def check_args(p: argparse.ArgumentParser, args: argparse.Namespace, keys: Sequence[str]) -> None:
+    """Check --reps and --rows (p.error() exits), and set ``args.peer_keys``
+    from --peers: known keys only, zcimport always (first if it was missing)."""
+    if args.reps < 3:
+        p.error("--reps must be at least 3")
+    if args.rows < 1:
+        p.error("--rows must be positive")
+    args.peer_keys = [k.strip() for k in args.peers.split(",") if k.strip()]
+    unknown = set(args.peer_keys) - set(keys)
+    if unknown:
+        p.error(f"unknown peers: {', '.join(sorted(unknown))}")
+    if "zcimport" not in args.peer_keys:
+        args.peer_keys.insert(0, "zcimport")
+
+
+def run_guarded(prog: str, run: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """run(args); when it raises BenchError (it cannot run: cluster,
+    durability), the message on stderr after ``prog:`` and 2."""
+    try:
+        return run(args)
+    except BenchError as ex:
+        print(f"{prog}: {ex}", file=sys.stderr)
+        return 2
+
+
+def begin_run(args: argparse.Namespace, name: str) -> Callable[[str], None]:
+    """Note the load average at the start (``args.loadavg_start``), start
+    ``args.warnings``, and return the progress log: ``[name HH:MM:SS] msg``
+    lines on stderr, none with ``args.quiet``."""
+    args.loadavg_start = loadavg()
+    args.warnings = []
+
+    def log(msg: str) -> None:
+        if not args.quiet:
+            print(f"[{name} {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+    return log
+
+
+@dataclass
+class RunContext:
+    """The admin connection of a benchmark run (autocommit) and what the
+    report says of the machine and the server, read at the start."""
+
+    admin: "psycopg.Connection[Any]"
+    #: :func:`durability`
+    durable: Dict[str, str]
+    #: :func:`machine_info`, then the server library; the benchmark appends more
+    info: List[Tuple[str, str]]
+    #: :func:`cluster_settings`
+    settings: List[Tuple[str, str, str]]
+    #: :func:`server_library` at the start
+    library: Optional[Tuple[Path, str]]
+
+    @classmethod
+    def open(cls, server: Server, *, allow_nondurable: bool,
+             log: Callable[[str], None]) -> "RunContext":
+        """Create the database and extension if missing, connect, and refuse
+        (BenchError) a server that is not durable unless allow_nondurable."""
+        log(f"server: {server.describe()}")
+        ensure_database(server)
+        admin = connect(server, autocommit=True)
+        off = non_durable(admin)
+        if off and not allow_nondurable:
+            raise BenchError(
+                f"the server is not durable ({', '.join(off)}): benchmarks need ZC_PGDURABLE=1"
+                " (stop the cluster so that it is created again) or --allow-nondurable")
+        durable = durability(admin)
+        info = machine_info(admin)
+        library = server_library(admin)
+        if library:
+            info.append(("server library", f"`{library[0]}`, {library[1]}"))
+        return cls(admin, durable, info, cluster_settings(admin), library)
+
+    def close(self, args: argparse.Namespace) -> None:
+        """At the end of the run: a warning in ``args.warnings`` if the
+        server library was reinstalled meanwhile, close the connection, and
+        note the load average (``args.loadavg_end``)."""
+        if self.library:
+            now = server_library(self.admin)
+            if now != self.library:
+                args.warnings.append(
+                    f"the zcimport server library `{self.library[0]}` was reinstalled during the run"
+                    f" (it was {self.library[1]}; now {now}): connections opened"
+                    " before that kept the old code, so parts of this run may have measured different"
+                    " builds; rerun when nobody is installing")
+        self.admin.close()
+        args.loadavg_end = loadavg()
+
+
+def transport_info(transport: str, server: Server, conn: "psycopg.Connection[Any]") -> Tuple[str, str]:
+    """The "zcimport transport" row of the machine table."""
+    return ("zcimport transport", f"{transport} (connections use"
+            f" host={server.host}; {'SSL' if conn.pgconn.ssl_in_use else 'no SSL'})")
+
+
+def emit_report(text: str, section: str, args: argparse.Namespace, log: Callable[[str], None]) -> int:
+    """Print the report; with --write, also replace its section of
+    ``args.output``.  0, the exit status."""
+    print(text)
+    if args.write:
+        write_section(section, text, args.output)
+        log(f"wrote the '{section}' section of {args.output}")
+    return 0

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -66,13 +65,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """The command line."""
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--rows", type=int, default=10_000_000, help="rows of the frame (default 10,000,000)")
-    p.add_argument("--seed", type=int, default=42, help="random seed of the frame (default 42)")
-    p.add_argument("--port", type=int, default=int(os.environ.get("ZC_PGPORT", "54330")),
-                   help="port of the private cluster when PGHOST/PGPORT are not set"
-                        " (default $ZC_PGPORT or 54330)")
-    p.add_argument("--dbname", default="zcimport_demo",
-                   help="database, created if missing (default zcimport_demo)")
+    common.add_size_arguments(p, rows=10_000_000, reps=False)
+    common.add_server_arguments(p, port=54330, dbname="zcimport_demo",
+                                port_help="port of the private cluster when PGHOST/PGPORT are not set"
+                                          " (default $ZC_PGPORT or {port})")
     args = p.parse_args(argv)
     if args.rows < 1:
         p.error("--rows must be positive")
@@ -81,12 +77,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the demo; 0 when both loads succeeded and matched."""
-    args = parse_args(argv)
-    try:
-        return run(args)
-    except common.BenchError as ex:
-        print(f"demo.py: {ex}", file=sys.stderr)
-        return 2
+    return common.run_guarded("demo.py", run, parse_args(argv))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -40,16 +40,13 @@ BENCHMARKS.md.  Run from the repository root, e.g.:
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import cProfile
 import gc
 import os
 import pstats
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,12 +55,10 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 import numpy as np
 import pandas as pd
 import psycopg
-from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
-from common import Frame, Samples  # noqa: E402
-from seed import Peer, Profile, fmt_rate, fmt_s, loadavg  # noqa: E402
+from common import Frame, Peer, Samples  # noqa: E402
 
 TABLE = "t"
 SECTION = "mixed"
@@ -352,39 +347,16 @@ RECORDS_DESCRIPTION = (
     " `copy_records_to_table('t', records=records, columns=[...])` in a transaction")
 
 
-class Peers:
-    """The contenders, with their connections opened up front."""
+class Peers(common.PeerRunners):
+    """The contenders, with their connections opened up front (only those
+    that the peers in keys need): (1) zcimport, (3) the CSV recipe and (4)
+    the server-side CSV file from common.PeerRunners, and asyncpg below."""
+
+    file_format = "csv"
 
     def __init__(self, server: common.Server, df: pd.DataFrame, file_path: str,
                  keys: Sequence[str]) -> None:
-        self.df = df
-        self.file_path = file_path
-        self.pg3 = common.connect(server)
-        self.engine = common.make_engine(server) if "csv" in keys else None
-        self.loop = asyncio.new_event_loop()
-        self.apg = None
-        if "asyncpg" in keys:
-            import asyncpg
-
-            self.apg = self.loop.run_until_complete(asyncpg.connect(**server.asyncpg_kwargs()))
-
-    def close(self) -> None:
-        """Close every connection."""
-        if self.apg is not None:
-            self.loop.run_until_complete(self.apg.close())
-        self.loop.close()
-        if self.engine is not None:
-            self.engine.dispose()
-        self.pg3.close()
-
-    def _rollback_pg3(self) -> None:
-        if not self.pg3.closed:
-            self.pg3.rollback()
-
-    # 1.
-    def zcimport(self) -> None:
-        """zcimport.copy_dataframe(df, "t", conn), then COMMIT."""
-        common.load_zcimport(self.df, TABLE, self.pg3)
+        super().__init__(server, df, file_path, table=TABLE, keys=keys)
 
     # 2.
     def asyncpg_copy(self) -> None:
@@ -398,35 +370,17 @@ class Peers:
                 await apg.copy_records_to_table(TABLE, records=records, columns=COLUMNS)
         self.loop.run_until_complete(run())
 
-    # 3.
-    def csv_recipe(self) -> None:
-        """df.to_sql('t', engine, if_exists='append', index=False, method=psql_insert_copy)."""
-        common.load_csv_recipe(self.df, TABLE, self.engine)
-
-    # 4.
-    def server_file(self) -> None:
-        """COPY t FROM 'file' (FORMAT csv) on the server, then COMMIT."""
-        self.pg3.execute(sql.SQL("COPY t FROM {} (FORMAT csv)").format(sql.Literal(self.file_path)))
-        self.pg3.commit()
-
     def all(self) -> List[Peer]:
         """The peers, in report order."""
         return [
-            Peer("zcimport", "zcimport",
-                 '`zcimport.copy_dataframe(df, "t", conn)` (psycopg 3), then `conn.commit()`',
-                 self.zcimport, self._rollback_pg3),
+            self.zcimport_peer(),
             Peer("asyncpg", "asyncpg copy_records_to_table", RECORDS_DESCRIPTION, self.asyncpg_copy),
-            Peer("csv", "CSV recipe (pandas docs)",
-                 "`df.to_sql('t', engine, if_exists='append', index=False, method=psql_insert_copy)`:"
-                 " the `psql_insert_copy` insertion method of the pandas 1.5 user guide"
-                 " (csv.writer into a StringIO, then psycopg2 `copy_expert('COPY ... FROM STDIN WITH CSV')`),"
-                 " SQLAlchemy engine, psycopg2",
-                 self.csv_recipe),
+            self.csv_peer(),
             Peer("file", "server-side CSV COPY (no client)",
                  "`COPY t FROM '<file>' (FORMAT csv)` on the server, then COMMIT: no client work at"
                  " all, not a way to load a DataFrame (the file is written once beforehand with"
                  " `COPY t TO '<file>' (FORMAT csv)` and is in the page cache)",
-                 self.server_file, self._rollback_pg3),
+                 self.server_file, self.rollback_pg3),
         ]
 
 
@@ -435,48 +389,10 @@ class Peers:
 # --------------------------------------------------------------------------
 
 
-def prepare_server_file(admin: "psycopg.Connection[Any]", df: pd.DataFrame, directory: Path) -> str:
-    """Write the frame as a CSV file, with the server's COPY TO."""
-    path = str(directory / "mixed.csv")
-    common.fresh_table(admin, TABLE, DDL)
-    with psycopg.connect(admin.info.dsn) as conn:
-        common.load_zcimport(df, TABLE, conn)
-    admin.execute(sql.SQL("COPY t TO {} (FORMAT csv)").format(sql.Literal(path)))
-    common.drop_table(admin, TABLE)
-    return path
-
-
-def run_reps(admin: "psycopg.Connection[Any]", peers: Sequence[Peer], reps: int,
-             expected: Dict[str, Any], log: Callable[[str], None]) -> Dict[str, Samples]:
-    """Time every peer reps times, interleaved; a failing peer is dropped."""
-    samples = {p.key: Samples(p.name) for p in peers}
-    for rep in range(reps):
-        order = [peers[(rep + i) % len(peers)] for i in range(len(peers))]
-        for peer in order:
-            s = samples[peer.key]
-            if s.error is not None:
-                continue
-            common.fresh_table(admin, TABLE, DDL)
-            gc.collect()
-            try:
-                seconds, _ = common.time_call(peer.load)
-            except Exception as ex:  # a failing peer is reported, not fatal
-                s.error = f"{type(ex).__name__}: {str(ex).strip()[:300]}"
-                try:
-                    peer.reset()
-                except Exception:
-                    pass
-                log(f"rep {rep + 1}/{reps} {peer.name}: FAILED {s.error}")
-                continue
-            bad = checksum_mismatches(expected, table_checksum(admin))
-            if bad:
-                s.error = "wrong table contents after the load: " + "; ".join(bad)[:600]
-                log(f"rep {rep + 1}/{reps} {peer.name}: FAILED {s.error}")
-                continue
-            s.times.append(seconds)
-            log(f"rep {rep + 1}/{reps} {peer.name}: {seconds:.3f} s")
-    common.drop_table(admin, TABLE)
-    return samples
+def check_table(admin: "psycopg.Connection[Any]", expected: Dict[str, Any]) -> Optional[str]:
+    """None if the table's checksums match the frame's, else the mismatches."""
+    bad = checksum_mismatches(expected, table_checksum(admin))
+    return "; ".join(bad)[:600] if bad else None
 
 
 def proc_cpu_seconds(pid: int) -> float:
@@ -804,39 +720,6 @@ def classify_mixed(chain: Sequence[Frame]) -> Tuple[str, str]:
     return common.GROUP_OTHER, leaf.sym if leaf.resolved else f"{leaf.obj}+{leaf.ip:#x}"
 
 
-def profile_load(admin: "psycopg.Connection[Any]", label: str, pid: int,
-                 load: Callable[[], None], call_graph: str, frequency: int) -> Profile:
-    """perf record around one load into a fresh table."""
-    prof = Profile(label)
-    common.fresh_table(admin, TABLE, DDL)
-    rec = common.PerfRecorder(pid, call_graph=call_graph, frequency=frequency or None)
-    prof.command = " ".join(rec.command[:-1] + ["<backend pid>"]).replace(str(rec.data), "perf.data")
-    try:
-        with rec:
-            if rec.error is None:
-                prof.seconds, _ = common.time_call(load)
-        if rec.error is not None:
-            prof.error = rec.error
-            return prof
-        prof.top, header = common.perf_report(rec.data, percent_limit=1)
-        chains = common.perf_callchains(rec.data)
-        event = header.split(" of ", 1)[-1] if " of " in header else "samples"
-        prof.header = f"{len(chains):,} samples of {event}"
-        prof.groups = common.group_profile(chains, classify_mixed)
-        prof.callers = common.unresolved_callers(chains)
-        deleted = sorted({f.obj for c in chains for f in c if f.dso.endswith("(deleted)")})
-        if deleted:
-            prof.warning = (f"{', '.join(deleted)}: the file was replaced on disk after the backend"
-                            " loaded it (a reinstall during the run), so perf could not resolve"
-                            " its symbols; its samples show as bare offsets")
-    except Exception as ex:
-        prof.error = f"{type(ex).__name__}: {ex}"
-    finally:
-        rec.cleanup()
-        common.drop_table(admin, TABLE)
-    return prof
-
-
 # --------------------------------------------------------------------------
 # The report
 # --------------------------------------------------------------------------
@@ -879,34 +762,16 @@ def describe_frame(df: pd.DataFrame, args: argparse.Namespace) -> List[Tuple[str
 def report(args: argparse.Namespace, info: List[Tuple[str, str]], server: common.Server,
            durable: Dict[str, str], settings: List[Tuple[str, str, str]], frame_rows: List[Tuple[str, str]],
            plan_rows: List[Tuple[Any, ...]], peers: Sequence[Peer], samples: Dict[str, Samples],
-           frame_bytes: int, client: Optional[ClientBreakdown], profiles: List[Profile],
+           frame_bytes: int, client: Optional[ClientBreakdown], profiles: List[common.Profile],
            perf_note: Optional[str]) -> str:
     """The markdown report."""
-    out: List[str] = []
+    out = common.report_preamble(
+        f"Mixed benchmark: {args.rows:,} rows of (id int8, ts timestamp, price float8, qty int4,"
+        " name text, region text, flag bool)", args, info, server, durable, settings,
+        f"{args.rows:,} rows, 7 columns (below); {common.format_bytes(frame_bytes)}"
+        f" by `df.memory_usage(deep=True)` (which counts a shared str object once"
+        f" per row); seed {args.seed}")
     w = out.append
-    w(f"## Mixed benchmark: {args.rows:,} rows of (id int8, ts timestamp, price float8, qty int4,"
-      " name text, region text, flag bool)")
-    w("")
-    w(f"Command (from the repository root): `{common.command_line()}`")
-    w("")
-    for warning in args.warnings:
-        w(f"**Warning**: {warning}.")
-        w("")
-    rows = list(info)
-    rows.append(("load average", f"{args.loadavg_start} at the start, {args.loadavg_end} at the end"
-                                 " (1, 5, 15 min; the machine is shared)"))
-    rows.append(("server", server.describe()))
-    rows.append(("durability", ", ".join(f"{k}={v}" for k, v in sorted(durable.items()))))
-    rows.append(("frame", f"{args.rows:,} rows, 7 columns (below); {common.format_bytes(frame_bytes)}"
-                          f" by `df.memory_usage(deep=True)` (which counts a shared str object once"
-                          f" per row); seed {args.seed}"))
-    w(common.md_table(["", ""], rows))
-    w("")
-    w("Cluster settings that differ from the defaults (`pg_settings.source <> 'default'`,"
-      " without per-session sources):")
-    w("")
-    w(common.md_table(["setting", "value", "source"], settings))
-    w("")
 
     w("### The frame")
     w("")
@@ -926,22 +791,7 @@ def report(args: argparse.Namespace, info: List[Tuple[str, str]], server: common
       f" interleaved: each repetition runs every peer once, the first peer rotating.")
     w("")
     zc = samples.get("zcimport")
-    table_rows = []
-    for p in peers:
-        s = samples[p.key]
-        if not s.ok:
-            table_rows.append((p.name, "FAILED", "", "", "", s.error or "no samples"))
-            continue
-        ratio = f"{s.median / zc.median:.2f}×" if zc is not None and zc.ok else "n/a"
-        note = f" (failed later: {s.error})" if s.error else ""
-        table_rows.append((p.name, fmt_s(s.median), fmt_s(s.min), fmt_s(s.max),
-                           fmt_rate(args.rows, s.median), ratio + note))
-    w(common.md_table(["peer", "median", "min", "max", "rows/s (median)",
-                       "median / zcimport median"], table_rows, "lrrrrr"))
-    w("")
-    for i, p in enumerate(peers, 1):
-        w(f"{i}. **{p.name}**: {p.description}.")
-    w("")
+    out += common.timing_table(peers, samples, args.rows)
     if client is not None and client.records_columnwise_s is not None:
         w(f"Building the asyncpg records is part of its timed load: column by column as above took"
           f" {client.records_columnwise_s:.3f} s of it (measured once, separately); the row-wise"
@@ -949,22 +799,11 @@ def report(args: argparse.Namespace, info: List[Tuple[str, str]], server: common
           f" `.where(df.notna(), None).itertuples(index=False, name=None)`, took"
           f" {client.records_itertuples_s:.3f} s, so the faster one is used.")
         w("")
-    w("All times, in the order they ran: " + "; ".join(
-        f"{samples[p.key].name} " + ", ".join(f"{t:.3f}" for t in samples[p.key].times)
-        for p in peers) + " (seconds).")
-    w("")
+    out += common.all_times(peers, samples)
 
     w("### Targets")
     w("")
-    targets = []
-    for key, minimum in SPEED_TARGETS:
-        s = samples.get(key)
-        label = f"zcimport ≥ {minimum:g}× faster than {s.name if s else key}"
-        if s is None or not s.ok or zc is None or not zc.ok:
-            targets.append((label, "not measured", "n/a"))
-            continue
-        ratio = s.median / zc.median
-        targets.append((label, f"{ratio:.2f}×", "PASS" if ratio >= minimum else "FAIL"))
+    targets = common.speed_targets(samples, SPEED_TARGETS, "zcimport ≥ {minimum:g}× faster than {name}")
     w(common.md_table(["target", "measured", "result"], targets, "lrc"))
     w("")
 
@@ -1069,35 +908,7 @@ def report(args: argparse.Namespace, info: List[Tuple[str, str]], server: common
       " shown with its most frequent caller.")
     w("")
     for prof in profiles:
-        w(f"#### {prof.label}")
-        w("")
-        if prof.error:
-            w(f"Profiling failed: `{prof.error}`")
-            w("")
-            continue
-        w(f"{prof.header}; the profiled load took {prof.seconds:.3f} s (with perf attached).")
-        w("")
-        if prof.warning:
-            w(f"**Warning**: {prof.warning}.")
-            w("")
-        assert prof.groups is not None and prof.top is not None and prof.callers is not None
-        w(common.md_table(
-            ["group", "share", "mostly"],
-            [(g.label, f"{g.percent:.1f}%",
-              ", ".join(f"`{name}` {pct:.1f}%" for name, pct in g.top if pct >= 0.05))
-             for g in prof.groups],
-            "lrl"))
-        w("")
-        rows = []
-        for e in prof.top[:25]:
-            sym = f"`{e.symbol}`"
-            if e.symbol.startswith("0x"):
-                caller = prof.callers.get((e.dso, int(e.symbol, 16)))
-                if caller:
-                    sym += f" (static, called from `{caller}`)"
-            rows.append((sym, e.dso, f"{e.percent:.2f}%"))
-        w(common.md_table(["symbol", "object", "self"], rows, "llr"))
-        w("")
+        out += common.profile_lines(prof)
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -1112,56 +923,26 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """The command line."""
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--rows", type=int, default=1_000_000, help="rows of the frame (default 1,000,000)")
-    p.add_argument("--reps", type=int, default=5, help="repetitions per peer, at least 3 (default 5)")
+    common.add_size_arguments(p, rows=1_000_000)
     p.add_argument("--no-profile", action="store_true", help="skip the perf profiles")
     p.add_argument("--no-breakdown", action="store_true",
                    help="skip the client breakdown (plan/dump, instrumented loads, cProfile)")
-    p.add_argument("--call-graph", choices=sorted(common.CALL_GRAPH_ARGS), default="dwarf",
-                   help="perf record's call graphs: dwarf (default; right for the Debian postgres,"
-                        " which has no frame pointers) or fp (perf record -g)")
+    common.add_call_graph_argument(p)
     p.add_argument("--perf-freq", type=int, default=10000,
                    help="perf record's sampling frequency in Hz (default 10000; 0 for perf's"
                         " default, 4000)")
-    p.add_argument("--peers", default=",".join(PEER_KEYS),
-                   help=f"comma-separated subset of {','.join(PEER_KEYS)} (default: all; zcimport is"
-                        " always included)")
-    p.add_argument("--seed", type=int, default=42, help="random seed of the frame (default 42)")
-    p.add_argument("--port", type=int, default=int(os.environ.get("ZC_PGPORT", "54332")),
-                   help="port of the private cluster (default $ZC_PGPORT or 54332); ignored when"
-                        " PGHOST/PGPORT name an existing server")
-    p.add_argument("--dbname", default="zcimport_bench",
-                   help="database, created if missing (default zcimport_bench)")
-    p.add_argument("--allow-nondurable", action="store_true",
-                   help="run even if fsync, synchronous_commit or full_page_writes is off")
-    p.add_argument("--write", action="store_true",
-                   help=f"replace the '{SECTION}' section of BENCHMARKS.md with the report")
-    p.add_argument("--output", type=Path, default=common.BENCHMARKS_MD,
-                   help="the file that --write updates (default BENCHMARKS.md)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+    common.add_peers_argument(p, PEER_KEYS)
+    common.add_server_arguments(p, port=54332, dbname="zcimport_bench")
+    common.add_run_arguments(p, SECTION)
     args = p.parse_args(argv)
-    if args.reps < 3:
-        p.error("--reps must be at least 3")
-    if args.rows < 1:
-        p.error("--rows must be positive")
-    args.peer_keys = [k.strip() for k in args.peers.split(",") if k.strip()]
-    unknown = set(args.peer_keys) - set(PEER_KEYS)
-    if unknown:
-        p.error(f"unknown peers: {', '.join(sorted(unknown))}")
-    if "zcimport" not in args.peer_keys:
-        args.peer_keys.insert(0, "zcimport")
+    common.check_args(p, args, PEER_KEYS)
     return args
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the benchmark; 0 on success (missed targets and failed peers are
     reported, not errors), 2 when it cannot run (cluster, durability)."""
-    args = parse_args(argv)
-    try:
-        return run(args)
-    except common.BenchError as ex:
-        print(f"mixed.py: {ex}", file=sys.stderr)
-        return 2
+    return common.run_guarded("mixed.py", run, parse_args(argv))
 
 
 def plan_table(df: pd.DataFrame, conn: "psycopg.Connection[Any]") -> Tuple[List[Tuple[Any, ...]], str]:
@@ -1179,28 +960,10 @@ def plan_table(df: pd.DataFrame, conn: "psycopg.Connection[Any]") -> Tuple[List[
 
 def run(args: argparse.Namespace) -> int:
     """The benchmark proper."""
-    args.loadavg_start = loadavg()
-    args.warnings = []
-
-    def log(msg: str) -> None:
-        if not args.quiet:
-            print(f"[mixed {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
+    log = common.begin_run(args, SECTION)
     with common.cluster(args.port, dbname=args.dbname, durable=True) as server:
-        log(f"server: {server.describe()}")
-        common.ensure_database(server)
-        admin = common.connect(server, autocommit=True)
-        off = common.non_durable(admin)
-        if off and not args.allow_nondurable:
-            raise common.BenchError(
-                f"the server is not durable ({', '.join(off)}): benchmarks need ZC_PGDURABLE=1"
-                " (stop the cluster so that it is created again) or --allow-nondurable")
-        durable = common.durability(admin)
-        info = common.machine_info(admin)
-        library = common.server_library(admin)
-        if library:
-            info.append(("server library", f"`{library[0]}`, {library[1]}"))
-        settings = common.cluster_settings(admin)
+        ctx = common.RunContext.open(server, allow_nondurable=args.allow_nondurable, log=log)
+        admin = ctx.admin
 
         log(f"building the frame of {args.rows:,} rows")
         df = mixed_frame(args.rows, args.seed)
@@ -1208,65 +971,48 @@ def run(args: argparse.Namespace) -> int:
         expected = frame_checksum_cached(df)
         frame_rows = describe_frame(df, args)
 
-        file_dir = Path(tempfile.mkdtemp(prefix="zcimport-bench-"))
-        os.chmod(file_dir, 0o1777)  # the server's OS user writes the file here
         client: Optional[ClientBreakdown] = None
-        try:
+        with common.server_writable_dir() as file_dir:
             file_path = ""
             if "file" in args.peer_keys:
                 log("writing the server-side CSV file")
-                file_path = prepare_server_file(admin, df, file_dir)
+                file_path = common.prepare_server_file(admin, df, file_dir / "mixed.csv", table=TABLE,
+                                                       ddl=DDL, file_format="csv")
             contenders = Peers(server, df, file_path, args.peer_keys)
             try:
                 plan_rows, transport = plan_table(df, contenders.pg3)
-                info.append(("zcimport transport", f"{transport} (connections use"
-                             f" host={server.host}; {'SSL' if contenders.pg3.pgconn.ssl_in_use else 'no SSL'})"))
+                ctx.info.append(common.transport_info(transport, server, contenders.pg3))
                 peers = [p for p in contenders.all() if p.key in args.peer_keys]
-                log(f"{args.reps} interleaved repetitions of: {', '.join(p.name for p in peers)}")
-                samples = run_reps(admin, peers, args.reps, expected, log)
+                samples = common.run_reps(admin, peers, args.reps, table=TABLE, ddl=DDL,
+                                          check=lambda: check_table(admin, expected), log=log)
 
                 if not args.no_breakdown:
                     log("client breakdown of zcimport loads")
                     client = measure_client(admin, contenders.pg3, df, log,
                                             with_records="asyncpg" in args.peer_keys)
 
-                profiles: List[Profile] = []
-                perf_note = None if not args.no_profile else "--no-profile was given"
+                profiles: List[common.Profile] = []
+                perf_note = common.profiling_unavailable(args.no_profile)
                 if perf_note is None:
-                    perf_note = common.perf_unavailable()
-                if perf_note is None:
+                    def profile(label: str, pid: int, load: Callable[[], None]) -> common.Profile:
+                        return common.profile_load(admin, label, pid, load, table=TABLE, ddl=DDL,
+                                                   call_graph=args.call_graph,
+                                                   frequency=args.perf_freq or None,
+                                                   classify=classify_mixed)
                     log("profiling a zcimport load")
-                    profiles.append(profile_load(admin, "zcimport load",
-                                                 contenders.pg3.info.backend_pid,
-                                                 contenders.zcimport, args.call_graph,
-                                                 args.perf_freq))
+                    profiles.append(profile("zcimport load", contenders.pg3.info.backend_pid,
+                                            contenders.zcimport))
                     if contenders.apg is not None:
                         log("profiling an asyncpg copy_records_to_table load")
-                        apg_pid = contenders.apg.get_server_pid()
-                        profiles.append(profile_load(
-                            admin, "asyncpg copy_records_to_table load (for comparison)",
-                            apg_pid, contenders.asyncpg_copy, args.call_graph, args.perf_freq))
+                        profiles.append(profile("asyncpg copy_records_to_table load (for comparison)",
+                                                contenders.apg.get_server_pid(), contenders.asyncpg_copy))
             finally:
                 contenders.close()
-        finally:
-            shutil.rmtree(file_dir, ignore_errors=True)
 
-        if library and common.server_library(admin) != library:
-            args.warnings.append(
-                f"the zcimport server library `{library[0]}` was reinstalled during the run"
-                f" (it was {library[1]}; now {common.server_library(admin)}): connections opened"
-                " before that kept the old code, so parts of this run may have measured different"
-                " builds; rerun when nobody is installing")
-        admin.close()
-        args.loadavg_end = loadavg()
-
-        text = report(args, info, server, durable, settings, frame_rows, plan_rows, peers, samples,
-                      frame_bytes, client, profiles, perf_note)
-    print(text)
-    if args.write:
-        common.write_section(SECTION, text, args.output)
-        log(f"wrote the '{SECTION}' section of {args.output}")
-    return 0
+        ctx.close(args)
+        text = report(args, ctx.info, server, ctx.durable, ctx.settings, frame_rows, plan_rows, peers,
+                      samples, frame_bytes, client, profiles, perf_note)
+    return common.emit_report(text, SECTION, args, log)
 
 
 if __name__ == "__main__":

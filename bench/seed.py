@@ -26,17 +26,12 @@ BENCHMARKS.md.  Run from the repository root, e.g.:
 from __future__ import annotations
 
 import argparse
-import asyncio
 import gc
 import importlib
 import json
-import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -47,7 +42,7 @@ from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
-from common import Samples  # noqa: E402
+from common import Peer, Samples  # noqa: E402
 
 TABLE = "t"
 RSS_TABLE = "t_rss"
@@ -75,18 +70,6 @@ CHUNK_BYTES = 1 << 20
 # --------------------------------------------------------------------------
 
 
-@dataclass
-class Peer:
-    """One way of loading the frame; load() is timed, COMMIT included."""
-
-    key: str
-    name: str
-    description: str
-    load: Callable[[], None]
-    #: Roll back whatever the peer's connection left open after a failure.
-    reset: Callable[[], None] = lambda: None
-
-
 def numpy_binary_copy_buffer(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The whole binary COPY stream of (a, b) as one uint8 array: header, one
     big-endian structured record per row, trailer.  (No NULLs: the seed frame
@@ -105,39 +88,15 @@ def numpy_binary_copy_buffer(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return buf
 
 
-class Peers:
-    """The five contenders, with their connections opened up front."""
+class Peers(common.PeerRunners):
+    """The five contenders, with their connections opened up front: (1)
+    zcimport, (2) the CSV recipe and (5) the server-side file from
+    common.PeerRunners, and the two below."""
+
+    file_format = "binary"
 
     def __init__(self, server: common.Server, df: pd.DataFrame, file_path: str) -> None:
-        import asyncpg
-
-        self.df = df
-        self.file_path = file_path
-        self.pg3 = common.connect(server)
-        self.engine = common.make_engine(server)
-        self.loop = asyncio.new_event_loop()
-        self.apg = self.loop.run_until_complete(asyncpg.connect(**server.asyncpg_kwargs()))
-
-    def close(self) -> None:
-        """Close every connection."""
-        self.loop.run_until_complete(self.apg.close())
-        self.loop.close()
-        self.engine.dispose()
-        self.pg3.close()
-
-    def _rollback_pg3(self) -> None:
-        if not self.pg3.closed:
-            self.pg3.rollback()
-
-    # 1.
-    def zcimport(self) -> None:
-        """zcimport.copy_dataframe(df, "t", conn), then COMMIT."""
-        common.load_zcimport(self.df, TABLE, self.pg3)
-
-    # 2.
-    def csv_recipe(self) -> None:
-        """df.to_sql('t', engine, if_exists='append', index=False, method=psql_insert_copy)."""
-        common.load_csv_recipe(self.df, TABLE, self.engine)
+        super().__init__(server, df, file_path, table=TABLE)
 
     # 3.
     def numpy_binary(self) -> None:
@@ -159,30 +118,17 @@ class Peers:
                 await self.apg.copy_records_to_table(TABLE, records=records, columns=["a", "b"])
         self.loop.run_until_complete(run())
 
-    # 5.
-    def server_file(self) -> None:
-        """COPY t FROM 'file' (FORMAT binary) on the server, then COMMIT."""
-        self.pg3.execute(sql.SQL("COPY t FROM {} (FORMAT binary)").format(sql.Literal(self.file_path)))
-        self.pg3.commit()
-
     def all(self) -> List[Peer]:
         """The peers, in report order."""
         return [
-            Peer("zcimport", "zcimport",
-                 '`zcimport.copy_dataframe(df, "t", conn)` (psycopg 3), then `conn.commit()`',
-                 self.zcimport, self._rollback_pg3),
-            Peer("csv", "CSV recipe (pandas docs)",
-                 "`df.to_sql('t', engine, if_exists='append', index=False, method=psql_insert_copy)`:"
-                 " the `psql_insert_copy` insertion method of the pandas 1.5 user guide"
-                 " (csv.writer into a StringIO, then psycopg2 `copy_expert('COPY ... FROM STDIN WITH CSV')`),"
-                 " SQLAlchemy engine, psycopg2",
-                 self.csv_recipe),
+            self.zcimport_peer(),
+            self.csv_peer(),
             Peer("numpy", "NumPy binary COPY",
                  "a big-endian NumPy structured array (int16 field count, int32 length + float8,"
                  " int32 length + int8) with the PGCOPY header and trailer, built in the timed part,"
                  f" sent with psycopg 3 `cursor.copy('COPY t (a, b) FROM STDIN (FORMAT binary)').write()`"
                  f" in {CHUNK_BYTES >> 20} MiB memoryview slices",
-                 self.numpy_binary, self._rollback_pg3),
+                 self.numpy_binary, self.rollback_pg3),
             Peer("asyncpg", "asyncpg copy_records_to_table",
                  "`records = list(zip(a.tolist(), b.tolist()))` (timed), then"
                  " `copy_records_to_table('t', records=records, columns=['a', 'b'])` in a transaction",
@@ -190,7 +136,7 @@ class Peers:
             Peer("file", "server-side binary COPY",
                  "`COPY t FROM '<file>' (FORMAT binary)` on the server, no client work (the file is"
                  " written once beforehand with `COPY t TO`, and is in the page cache)",
-                 self.server_file, self._rollback_pg3),
+                 self.server_file, self.rollback_pg3),
         ]
 
 
@@ -199,49 +145,10 @@ class Peers:
 # --------------------------------------------------------------------------
 
 
-def prepare_server_file(admin: "psycopg.Connection[Any]", df: pd.DataFrame, directory: Path) -> str:
-    """Write the frame as a binary COPY file, with the server's COPY TO."""
-    path = str(directory / "seed.bin")
-    common.fresh_table(admin, TABLE, common.SEED_DDL)
-    with psycopg.connect(admin.info.dsn) as conn:
-        common.load_zcimport(df, TABLE, conn)
-    admin.execute(sql.SQL("COPY t TO {} (FORMAT binary)").format(sql.Literal(path)))
-    common.drop_table(admin, TABLE)
-    return path
-
-
-def run_reps(admin: "psycopg.Connection[Any]", peers: Sequence[Peer], reps: int,
-             expected: common.Checksum, log: Callable[[str], None]) -> Dict[str, Samples]:
-    """Time every peer reps times, interleaved; a failing peer is dropped."""
-    samples = {p.key: Samples(p.name) for p in peers}
-    for rep in range(reps):
-        # every repetition runs each peer once; the first peer rotates
-        order = [peers[(rep + i) % len(peers)] for i in range(len(peers))]
-        for peer in order:
-            s = samples[peer.key]
-            if s.error is not None:
-                continue
-            common.fresh_table(admin, TABLE, common.SEED_DDL)
-            gc.collect()
-            try:
-                seconds, _ = common.time_call(peer.load)
-            except Exception as ex:  # a failing peer is reported, not fatal
-                s.error = f"{type(ex).__name__}: {str(ex).strip()[:300]}"
-                try:
-                    peer.reset()
-                except Exception:
-                    pass
-                log(f"rep {rep + 1}/{reps} {peer.name}: FAILED {s.error}")
-                continue
-            got = common.table_checksum(admin, TABLE)
-            if not got.matches(expected):
-                s.error = f"wrong table contents after the load: {got} (expected {expected})"
-                log(f"rep {rep + 1}/{reps} {peer.name}: FAILED {s.error}")
-                continue
-            s.times.append(seconds)
-            log(f"rep {rep + 1}/{reps} {peer.name}: {seconds:.3f} s")
-    common.drop_table(admin, TABLE)
-    return samples
+def check_table(admin: "psycopg.Connection[Any]", expected: common.Checksum) -> Optional[str]:
+    """None if the table's checksum matches the frame's, else both."""
+    got = common.table_checksum(admin, TABLE)
+    return None if got.matches(expected) else f"{got} (expected {expected})"
 
 
 def rss_child(args: argparse.Namespace) -> int:
@@ -289,97 +196,21 @@ def measure_rss(server: common.Server, rows: int, seed: int) -> Dict[str, Any]:
         return {"error": f"unexpected output: {proc.stdout[-300:]!r} {proc.stderr[-300:]!r}"}
 
 
-@dataclass
-class Profile:
-    """A backend profile of one load."""
-
-    label: str
-    seconds: float = 0.0
-    header: str = ""
-    top: Optional[List[common.PerfEntry]] = None
-    groups: Optional[List[common.GroupShare]] = None
-    callers: Optional[Dict[Tuple[str, int], str]] = None
-    command: str = ""
-    warning: Optional[str] = None
-    error: Optional[str] = None
-
-
-def profile_load(admin: "psycopg.Connection[Any]", label: str, pid: int,
-                 load: Callable[[], None], call_graph: str) -> Profile:
-    """perf record around one load into a fresh table."""
-    prof = Profile(label)
-    common.fresh_table(admin, TABLE, common.SEED_DDL)
-    rec = common.PerfRecorder(pid, call_graph=call_graph)
-    prof.command = " ".join(rec.command[:-1] + ["<backend pid>"]).replace(str(rec.data), "perf.data")
-    try:
-        with rec:
-            if rec.error is None:
-                prof.seconds, _ = common.time_call(load)
-        if rec.error is not None:
-            prof.error = rec.error
-            return prof
-        prof.top, header = common.perf_report(rec.data, percent_limit=1)
-        chains = common.perf_callchains(rec.data)
-        event = header.split(" of ", 1)[-1] if " of " in header else "samples"
-        prof.header = f"{len(chains):,} samples of {event}"
-        prof.groups = common.group_profile(chains)
-        prof.callers = common.unresolved_callers(chains)
-        deleted = sorted({f.obj for c in chains for f in c if f.dso.endswith("(deleted)")})
-        if deleted:
-            prof.warning = (f"{', '.join(deleted)}: the file was replaced on disk after the backend"
-                            " loaded it (a reinstall during the run), so perf could not resolve"
-                            " its symbols; its samples show as bare offsets")
-    except Exception as ex:
-        prof.error = f"{type(ex).__name__}: {ex}"
-    finally:
-        rec.cleanup()
-        common.drop_table(admin, TABLE)
-    return prof
-
-
 # --------------------------------------------------------------------------
 # The report
 # --------------------------------------------------------------------------
 
 
-def fmt_s(x: float) -> str:
-    """Seconds with 3 significant decimals."""
-    return f"{x:.3f} s" if x < 100 else f"{x:.1f} s"
-
-
-def fmt_rate(rows: int, seconds: float) -> str:
-    """Rows per second, in millions."""
-    return f"{rows / seconds / 1e6:.2f} M"
-
-
 def report(args: argparse.Namespace, info: List[Tuple[str, str]], server: common.Server,
            durable: Dict[str, str], settings: List[Tuple[str, str, str]], peers: Sequence[Peer],
            samples: Dict[str, Samples], frame_bytes: int, rss: Optional[Dict[str, Any]],
-           profiles: List[Profile], perf_note: Optional[str]) -> str:
+           profiles: List[common.Profile], perf_note: Optional[str]) -> str:
     """The markdown report."""
-    out: List[str] = []
+    out = common.report_preamble(
+        f"Seed benchmark: {args.rows:,} rows of (a float8, b int8)", args, info, server, durable,
+        settings, f"{args.rows:,} rows; `a` float64 ~ N(0, 1), `b` int64 uniform over the"
+                  f" whole int64 range; {common.format_bytes(frame_bytes)}; seed {args.seed}")
     w = out.append
-    w(f"## Seed benchmark: {args.rows:,} rows of (a float8, b int8)")
-    w("")
-    w(f"Command (from the repository root): `{common.command_line()}`")
-    w("")
-    for warning in args.warnings:
-        w(f"**Warning**: {warning}.")
-        w("")
-    rows = list(info)
-    rows.append(("load average", f"{args.loadavg_start} at the start, {args.loadavg_end} at the end"
-                                 " (1, 5, 15 min; the machine is shared)"))
-    rows.append(("server", server.describe()))
-    rows.append(("durability", ", ".join(f"{k}={v}" for k, v in sorted(durable.items()))))
-    rows.append(("frame", f"{args.rows:,} rows; `a` float64 ~ N(0, 1), `b` int64 uniform over the"
-                          f" whole int64 range; {common.format_bytes(frame_bytes)}; seed {args.seed}"))
-    w(common.md_table(["", ""], rows))
-    w("")
-    w("Cluster settings that differ from the defaults (`pg_settings.source <> 'default'`,"
-      " without per-session sources):")
-    w("")
-    w(common.md_table(["setting", "value", "source"], settings))
-    w("")
 
     w("### Load time")
     w("")
@@ -388,39 +219,13 @@ def report(args: argparse.Namespace, info: List[Tuple[str, str]], server: common
       f" then checked (count, count(a), exact sum(b), sum(a)). {args.reps} repetitions,"
       f" interleaved: each repetition runs every peer once, the first peer rotating.")
     w("")
-    zc = samples.get("zcimport")
-    table_rows = []
-    for p in peers:
-        s = samples[p.key]
-        if not s.ok:
-            table_rows.append((p.name, "FAILED", "", "", "", s.error or "no samples"))
-            continue
-        ratio = f"{s.median / zc.median:.2f}×" if zc is not None and zc.ok else "n/a"
-        note = f" (failed later: {s.error})" if s.error else ""
-        table_rows.append((p.name, fmt_s(s.median), fmt_s(s.min), fmt_s(s.max),
-                           fmt_rate(args.rows, s.median), ratio + note))
-    w(common.md_table(["peer", "median", "min", "max", "rows/s (median)",
-                       "median / zcimport median"], table_rows, "lrrrrr"))
-    w("")
-    for i, p in enumerate(peers, 1):
-        w(f"{i}. **{p.name}**: {p.description}.")
-    w("")
-    w("All times, in the order they ran: " + "; ".join(
-        f"{samples[p.key].name} " + ", ".join(f"{t:.3f}" for t in samples[p.key].times)
-        for p in peers) + " (seconds).")
-    w("")
+    out += common.timing_table(peers, samples, args.rows)
+    out += common.all_times(peers, samples)
 
     w("### Targets")
     w("")
-    targets = []
-    for key, minimum in SPEED_TARGETS:
-        s = samples.get(key)
-        label = f"zcimport ≥ {minimum:g}× faster than the {s.name if s else key}"
-        if s is None or not s.ok or zc is None or not zc.ok:
-            targets.append((label, "not measured", "n/a"))
-            continue
-        ratio = s.median / zc.median
-        targets.append((label, f"{ratio:.2f}×", "PASS" if ratio >= minimum else "FAIL"))
+    targets = common.speed_targets(samples, SPEED_TARGETS,
+                                   "zcimport ≥ {minimum:g}× faster than the {name}")
     rss_label = f"client peak RSS growth < {RSS_TARGET:.0%} of the frame's bytes"
     if rss and "error" not in rss:
         share = rss["growth"] / rss["frame_bytes"]
@@ -482,35 +287,7 @@ def report(args: argparse.Namespace, info: List[Tuple[str, str]], server: common
           " of the stripped binary, shown with its most frequent caller.")
         w("")
         for prof in profiles:
-            w(f"#### {prof.label}")
-            w("")
-            if prof.error:
-                w(f"Profiling failed: `{prof.error}`")
-                w("")
-                continue
-            w(f"{prof.header}; the profiled load took {prof.seconds:.3f} s (with perf attached).")
-            w("")
-            if prof.warning:
-                w(f"**Warning**: {prof.warning}.")
-                w("")
-            assert prof.groups is not None and prof.top is not None and prof.callers is not None
-            w(common.md_table(
-                ["group", "share", "mostly"],
-                [(g.label, f"{g.percent:.1f}%",
-                  ", ".join(f"`{name}` {pct:.1f}%" for name, pct in g.top if pct >= 0.05))
-                 for g in prof.groups],
-                "lrl"))
-            w("")
-            rows = []
-            for e in prof.top[:25]:
-                sym = f"`{e.symbol}`"
-                if e.symbol.startswith("0x"):
-                    caller = prof.callers.get((e.dso, int(e.symbol, 16)))
-                    if caller:
-                        sym += f" (static, called from `{caller}`)"
-                rows.append((sym, e.dso, f"{e.percent:.2f}%"))
-            w(common.md_table(["symbol", "object", "self"], rows, "llr"))
-            w("")
+            out += common.profile_lines(prof)
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -524,46 +301,21 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     keys = ["zcimport", "csv", "numpy", "asyncpg", "file"]
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--rows", type=int, default=10_000_000, help="rows of the frame (default 10,000,000)")
-    p.add_argument("--reps", type=int, default=5, help="repetitions per peer, at least 3 (default 5)")
+    common.add_size_arguments(p, rows=10_000_000)
     p.add_argument("--rss-rows", type=int, default=50_000_000,
                    help="rows of the frame of the RSS measurement (default 50,000,000, i.e. 800 MB;"
                         " 0 to skip it)")
     p.add_argument("--no-profile", action="store_true", help="skip the perf profiles")
-    p.add_argument("--call-graph", choices=sorted(common.CALL_GRAPH_ARGS), default="dwarf",
-                   help="perf record's call graphs: dwarf (default; right for the Debian postgres,"
-                        " which has no frame pointers) or fp (perf record -g)")
-    p.add_argument("--peers", default=",".join(keys),
-                   help=f"comma-separated subset of {','.join(keys)} (default: all; zcimport is"
-                        " always included)")
-    p.add_argument("--seed", type=int, default=42, help="random seed of the frame (default 42)")
-    p.add_argument("--port", type=int, default=int(os.environ.get("ZC_PGPORT", "54331")),
-                   help="port of the private cluster (default $ZC_PGPORT or 54331); ignored when"
-                        " PGHOST/PGPORT name an existing server")
-    p.add_argument("--dbname", default="zcimport_bench",
-                   help="database, created if missing (default zcimport_bench)")
-    p.add_argument("--allow-nondurable", action="store_true",
-                   help="run even if fsync, synchronous_commit or full_page_writes is off")
-    p.add_argument("--write", action="store_true",
-                   help="replace the 'seed' section of BENCHMARKS.md with the report")
-    p.add_argument("--output", type=Path, default=common.BENCHMARKS_MD,
-                   help="the file that --write updates (default BENCHMARKS.md)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+    common.add_call_graph_argument(p)
+    common.add_peers_argument(p, keys)
+    common.add_server_arguments(p, port=54331, dbname="zcimport_bench")
+    common.add_run_arguments(p, SECTION)
     p.add_argument("--rss-child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--rss-conninfo", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.rss_child:
         return args
-    if args.reps < 3:
-        p.error("--reps must be at least 3")
-    if args.rows < 1:
-        p.error("--rows must be positive")
-    args.peer_keys = [k.strip() for k in args.peers.split(",") if k.strip()]
-    unknown = set(args.peer_keys) - set(keys)
-    if unknown:
-        p.error(f"unknown peers: {', '.join(sorted(unknown))}")
-    if "zcimport" not in args.peer_keys:
-        args.peer_keys.insert(0, "zcimport")
+    common.check_args(p, args, keys)
     return args
 
 
@@ -573,84 +325,52 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     if args.rss_child:
         return rss_child(args)
-    try:
-        return run(args)
-    except common.BenchError as ex:
-        print(f"seed.py: {ex}", file=sys.stderr)
-        return 2
-
-
-def loadavg() -> str:
-    """The 1, 5 and 15 minute load averages."""
-    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return common.run_guarded("seed.py", run, args)
 
 
 def run(args: argparse.Namespace) -> int:
     """The benchmark proper."""
-    args.loadavg_start = loadavg()
-    args.warnings = []
-
-    def log(msg: str) -> None:
-        if not args.quiet:
-            print(f"[seed {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
+    log = common.begin_run(args, SECTION)
     with common.cluster(args.port, dbname=args.dbname, durable=True) as server:
-        log(f"server: {server.describe()}")
-        common.ensure_database(server)
-        admin = common.connect(server, autocommit=True)
-        off = common.non_durable(admin)
-        if off and not args.allow_nondurable:
-            raise common.BenchError(
-                f"the server is not durable ({', '.join(off)}): benchmarks need ZC_PGDURABLE=1"
-                " (stop the cluster so that it is created again) or --allow-nondurable")
-        durable = common.durability(admin)
-        info = common.machine_info(admin)
-        library = common.server_library(admin)
-        if library:
-            info.append(("server library", f"`{library[0]}`, {library[1]}"))
-        settings = common.cluster_settings(admin)
+        ctx = common.RunContext.open(server, allow_nondurable=args.allow_nondurable, log=log)
+        admin = ctx.admin
 
         log(f"building the frame of {args.rows:,} rows")
         df = common.seed_frame(args.rows, args.seed)
         frame_bytes = int(df.memory_usage(index=False, deep=True).sum())
         expected = common.frame_checksum(df)
 
-        # A directory the server's OS user can write (sticky, world-writable).
-        file_dir = Path(tempfile.mkdtemp(prefix="zcimport-bench-"))
-        os.chmod(file_dir, 0o1777)
-        try:
+        with common.server_writable_dir() as file_dir:
             file_path = ""
             if "file" in args.peer_keys:
                 log("writing the server-side binary COPY file")
-                file_path = prepare_server_file(admin, df, file_dir)
+                file_path = common.prepare_server_file(admin, df, file_dir / "seed.bin", table=TABLE,
+                                                       ddl=common.SEED_DDL, file_format="binary")
             contenders = Peers(server, df, file_path)
             try:
                 import zcimport
 
                 plan = zcimport.plan(df, conn=contenders.pg3)
-                info.append(("zcimport transport", f"{plan.transport} (connections use"
-                             f" host={server.host}; {'SSL' if contenders.pg3.pgconn.ssl_in_use else 'no SSL'})"))
+                ctx.info.append(common.transport_info(plan.transport, server, contenders.pg3))
                 peers = [p for p in contenders.all() if p.key in args.peer_keys]
-                log(f"{args.reps} interleaved repetitions of: {', '.join(p.name for p in peers)}")
-                samples = run_reps(admin, peers, args.reps, expected, log)
+                samples = common.run_reps(admin, peers, args.reps, table=TABLE, ddl=common.SEED_DDL,
+                                          check=lambda: check_table(admin, expected), log=log)
 
-                profiles: List[Profile] = []
-                perf_note = None if not args.no_profile else "--no-profile was given"
-                if perf_note is None:
-                    perf_note = common.perf_unavailable()
+                profiles: List[common.Profile] = []
+                perf_note = common.profiling_unavailable(args.no_profile)
                 if perf_note is None:
                     pid = contenders.pg3.info.backend_pid
+
+                    def profile(label: str, load: Callable[[], None]) -> common.Profile:
+                        return common.profile_load(admin, label, pid, load, table=TABLE,
+                                                   ddl=common.SEED_DDL, call_graph=args.call_graph)
                     log("profiling a zcimport load")
-                    profiles.append(profile_load(admin, "zcimport load", pid, contenders.zcimport,
-                                                 args.call_graph))
+                    profiles.append(profile("zcimport load", contenders.zcimport))
                     if "file" in args.peer_keys:
                         log("profiling the server-side binary COPY")
-                        profiles.append(profile_load(admin, "server-side binary COPY", pid,
-                                                     contenders.server_file, args.call_graph))
+                        profiles.append(profile("server-side binary COPY", contenders.server_file))
             finally:
                 contenders.close()
-        finally:
-            shutil.rmtree(file_dir, ignore_errors=True)
 
         del df, contenders
         gc.collect()
@@ -658,22 +378,11 @@ def run(args: argparse.Namespace) -> int:
         if args.rss_rows > 0:
             log(f"measuring the client's peak RSS for {args.rss_rows:,} rows in a subprocess")
             rss = measure_rss(server, args.rss_rows, args.seed)
-        if library and common.server_library(admin) != library:
-            args.warnings.append(
-                f"the zcimport server library `{library[0]}` was reinstalled during the run"
-                f" (it was {library[1]}; now {common.server_library(admin)}): connections opened"
-                " before that kept the old code, so parts of this run may have measured different"
-                " builds; rerun when nobody is installing")
-        admin.close()
-        args.loadavg_end = loadavg()
+        ctx.close(args)
 
-        text = report(args, info, server, durable, settings, peers, samples, frame_bytes,
+        text = report(args, ctx.info, server, ctx.durable, ctx.settings, peers, samples, frame_bytes,
                       rss, profiles, perf_note)
-    print(text)
-    if args.write:
-        common.write_section(SECTION, text, args.output)
-        log(f"wrote the '{SECTION}' section of {args.output}")
-    return 0
+    return common.emit_report(text, SECTION, args, log)
 
 
 if __name__ == "__main__":
