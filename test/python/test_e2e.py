@@ -242,6 +242,23 @@ def test_large_load_checksums(conn):
     assert (total, int(b_sum), a_min, a_max) == (300_000, int(frame.b.sum()), frame.a.min(), frame.a.max())
 
 
+def test_toasted_values_and_the_widest_table(conn):
+    big = ["x" * 5_000_000, "é" * 3_000_000, None, "".join(chr(65 + i % 26) for i in range(300_000))]
+    conn.execute("CREATE TEMP TABLE big (s text, b bytea)")
+    frame = pd.DataFrame({"s": pd.Series(big, dtype=object),
+                          "b": pd.Series([v.encode() if v else None for v in big], dtype=object)})
+    assert zcimport.copy_dataframe(frame, "big", conn) == 4
+    rows = conn.execute("SELECT length(s), octet_length(b), pg_column_size(s) < length(s),"
+                        " s = convert_from(b, 'UTF8') FROM big").fetchall()
+    assert rows == [(5_000_000, 5_000_000, True, True), (3_000_000, 6_000_000, True, True),
+                    (None, None, None, None), (300_000, 300_000, True, True)]
+    ncol = 1600  # MaxHeapAttributeNumber
+    wide = pd.DataFrame({f"c{i}": np.arange(100, dtype=np.int32) + i for i in range(ncol)})
+    conn.execute("CREATE TEMP TABLE wide (" + ", ".join(f"c{i} int4" for i in range(ncol)) + ")")
+    assert zcimport.copy_dataframe(wide, "wide", conn, batch_rows=33) == 100
+    assert conn.execute("SELECT sum(c0), sum(c1599) FROM wide").fetchone() == (4950, 164850)
+
+
 def test_non_contiguous_frame_is_copied_once_and_loads(conn, caplog):
     block = np.arange(30, dtype=np.float64).reshape(10, 3)
     frame = pd.DataFrame(block, columns=["x", "y", "z"])
