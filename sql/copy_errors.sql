@@ -65,6 +65,10 @@ CREATE TABLE overflow_numeric (v numeric(2,0));
 -- constraints, as COPY checks them: nothing is left behind
 CREATE TABLE not_null (v int8 NOT NULL);
 \copy not_null FROM 'test/fixtures/with_null.zci' WITH (FORMAT zcimport)
+-- NULLs that come from an absent column are checked too
+CREATE TABLE absent_not_null (a float8, b int8, c int8 NOT NULL, d text);
+\copy absent_not_null (a, b) FROM 'test/fixtures/batches.zci' WITH (FORMAT zcimport)
+SELECT count(*) FROM absent_not_null;
 CREATE TABLE checked (v int8 CHECK (v < 100));
 \copy checked FROM 'test/fixtures/small_values.zci' WITH (FORMAT zcimport)
 CREATE DOMAIN small_positive AS int8 CHECK (VALUE BETWEEN 1 AND 100);
@@ -131,7 +135,7 @@ DROP VIEW target_view;
 DROP SEQUENCE target_seq;
 DROP TABLE target, wrongtypes, wrongtypes2, wrongtypes3, wrongtypes4, narrow,
     narrow_u64, narrow_u32, narrow_float, not_whole, nan_int,
-    overflow_numeric, not_null, checked, domain_checked, unique_b, private,
+    overflow_numeric, not_null, absent_not_null, checked, domain_checked, unique_b, private,
     secured;
 DROP DOMAIN small_positive;
 REVOKE USAGE ON SCHEMA public FROM regress_zc_user;

@@ -100,6 +100,8 @@ struct ZcInsert
 
 	/* rows without NULLs need no per-row work (see zc_insert_bulk_ok) */
 	bool		bulk_ok;
+	/* nor do rows with NULLs, when no NOT NULL constraint can fail */
+	bool		bulk_nulls_ok;
 
 	/* the frame row being inserted and its batch, for the error context */
 	uint64		cur_row;
@@ -400,6 +402,8 @@ zc_insert_begin(const ZcInsertOptions *options)
 		(rel->rd_att->constr == NULL ||
 		 (rel->rd_att->constr->num_check == 0 &&
 		  !rel->rd_att->constr->has_generated_stored));
+	ins->bulk_nulls_ok = ins->bulk_ok &&
+		(rel->rd_att->constr == NULL || !rel->rd_att->constr->has_not_null);
 
 	ExecBSInsertTriggers(ins->estate, rri);
 
@@ -623,11 +627,11 @@ zc_insert_row(ZcInsert *ins, TupleTableSlot *myslot, uint64 batch, uint64 row,
 	ins->cur_row_valid = false;
 }
 
-/* May rows without NULLs take the bulk path? */
+/* May rows take the bulk path: those without NULLs, or all of them? */
 bool
-zc_insert_bulk_ok(ZcInsert *ins)
+zc_insert_bulk_ok(ZcInsert *ins, bool with_nulls)
 {
-	return ins->bulk_ok;
+	return with_nulls ? ins->bulk_nulls_ok : ins->bulk_ok;
 }
 
 /* The target buffer's free slots; creates them on first use. */

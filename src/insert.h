@@ -66,13 +66,15 @@ extern void zc_insert_row(ZcInsert *ins, TupleTableSlot *slot, uint64 batch,
  * The bulk path.  When rows go straight into the target's multi-insert
  * buffer with no per-row executor work (no WHERE, partitions, BEFORE or
  * INSTEAD OF row triggers, generated columns or CHECK constraints), a row
- * without NULLs needs nothing but a slot.  zc_insert_bulk_ok() says whether
- * that is so; zc_insert_bulk_slots() returns the buffer's free slots (at
- * least one), the caller stores consecutive rows' tuples into the first n
- * of them and calls zc_insert_bulk_done(), which flushes when the buffer is
- * full.  Rows with NULLs still go through zc_insert_row().
+ * without NULLs needs nothing but a slot, and so does a row with NULLs when
+ * the table has no NOT NULL constraint.  zc_insert_bulk_ok() says whether
+ * that is so for rows without (with_nulls false) or with NULLs;
+ * zc_insert_bulk_slots() returns the buffer's free slots (at least one),
+ * the caller stores consecutive rows' tuples into the first n of them and
+ * calls zc_insert_bulk_done(), which flushes when the buffer is full.
+ * Other rows go through zc_insert_row().
  */
-extern bool zc_insert_bulk_ok(ZcInsert *ins);
+extern bool zc_insert_bulk_ok(ZcInsert *ins, bool with_nulls);
 extern int	zc_insert_bulk_slots(ZcInsert *ins, TupleTableSlot ***slots);
 extern void zc_insert_bulk_done(ZcInsert *ins, int n, uint64 batch,
 								uint64 first_row, uint64 bytes);

@@ -78,6 +78,7 @@ typedef struct ZcLoad
 	ZcAttr	   *attrs;
 	List	   *attnums;
 	bool		volatile_defaults;
+	bool		defaults_may_be_null;	/* an absent column may be NULL */
 
 	ZcDecoder	dec;
 	ZcConverter *converters;	/* one per stream column */
@@ -173,7 +174,10 @@ setup_attrs(ZcLoad *load)
 
 		defexpr = (Expr *) build_column_default(load->rel, i + 1);
 		if (defexpr == NULL)
+		{
+			load->defaults_may_be_null = true;
 			continue;
+		}
 		defexpr = expression_planner(defexpr);
 		if (IsA(defexpr, Const))
 		{
@@ -182,9 +186,11 @@ setup_attrs(ZcLoad *load)
 			attr->source = ZC_SRC_CONST;
 			attr->constval = c->constvalue;
 			attr->constnull = c->constisnull;
+			load->defaults_may_be_null |= c->constisnull;
 			continue;
 		}
 		attr->source = ZC_SRC_EXPR;
+		load->defaults_may_be_null = true;
 		attr->expr = ExecInitExpr(defexpr, NULL);
 		if (contain_volatile_functions_not_nextval((Node *) defexpr))
 			load->volatile_defaults = true;
@@ -376,11 +382,12 @@ row_has_null(ZcLoad *load, int i)
 }
 
 /*
- * Form and buffer a chunk of rows that have no NULLs, on the bulk path:
- * tuple images straight into the multi-insert buffer's slots.
+ * Form and buffer a chunk of rows on the bulk path, straight into the
+ * multi-insert buffer's slots: tuple images where the table allows them
+ * and a row has no NULL, heap_form_tuple() otherwise.
  */
 static void
-load_chunk_bulk(ZcLoad *load, uint64 r0, int count)
+load_chunk_bulk(ZcLoad *load, uint64 r0, int count, bool chunk_nulls)
 {
 	int			i = 0;
 
@@ -388,13 +395,22 @@ load_chunk_bulk(ZcLoad *load, uint64 r0, int count)
 	{
 		TupleTableSlot **slots;
 		int			n = zc_insert_bulk_slots(load->ins, &slots);
+		uint64		bytes = 0;
 
 		n = Min(n, count - i);
 		for (int j = 0; j < n; j++)
-			ExecStoreHeapTuple(form_fast(load, i + j), slots[j], true);
+		{
+			HeapTuple	tuple;
+
+			if (load->fast && !(chunk_nulls && row_has_null(load, i + j)))
+				tuple = form_fast(load, i + j);
+			else
+				tuple = form_generic(load, i + j);
+			bytes += tuple->t_len;
+			ExecStoreHeapTuple(tuple, slots[j], true);
+		}
 		zc_insert_bulk_done(load->ins, n, load->dec.batches,
-							load->batch_first_row + r0 + i,
-							(uint64) n * load->image_len);
+							load->batch_first_row + r0 + i, bytes);
 		i += n;
 	}
 }
@@ -432,9 +448,11 @@ load_batch(ZcLoad *load)
 		load->pos.column = -1;
 		load->pos.has_row = false;
 
-		if (load->fast && !chunk_nulls && zc_insert_bulk_ok(load->ins))
+		/* NULLs can come from the stream and from absent columns */
+		if (zc_insert_bulk_ok(load->ins,
+							  chunk_nulls || load->defaults_may_be_null))
 		{
-			load_chunk_bulk(load, r0, count);
+			load_chunk_bulk(load, r0, count, chunk_nulls);
 			continue;
 		}
 
