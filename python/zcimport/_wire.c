@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -275,6 +276,47 @@ run_send(SendState *st)
 	}
 }
 
+/*
+ * Before an interrupted call returns: a message whose frame header has not
+ * started going out was not started at all; one whose header went out in
+ * part gets the rest of its header now (a few bytes, signals ignored), so
+ * that the caller owes only payload bytes, which it sends with in_message.
+ * Returns false with st->err set if the socket failed.
+ */
+static bool
+settle_frame_header(SendState *st)
+{
+	if (st->frame_left == ZW_FRAME_LEN)
+	{
+		st->frame_left = 0;
+		st->owed = 0;
+		return true;
+	}
+	while (st->frame_left > 0)
+	{
+		ssize_t		n = send(st->fd, st->frame + (ZW_FRAME_LEN - st->frame_left),
+							 (size_t) st->frame_left, MSG_NOSIGNAL);
+		short		revents;
+
+		if (n > 0)
+		{
+			st->frame_left -= (int) n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		{
+			if (poll_fd(st->fd, POLLOUT, ZW_POLL_SLICE_MS, &revents) >= 0 ||
+				errno == EINTR)
+				continue;
+		}
+		st->err = n < 0 ? errno : EPIPE;
+		return false;
+	}
+	return true;
+}
+
 static void
 release_views(Py_buffer *views, Py_ssize_t n)
 {
@@ -444,7 +486,21 @@ wire_send_copy_data(PyObject *self, PyObject *args, PyObject *kwargs)
 		if (status != ZW_SLICE)
 			break;
 		if (PyErr_CheckSignals() < 0)
+		{
+			bool		ok;
+
+			Py_BEGIN_ALLOW_THREADS
+			ok = settle_frame_header(st);
+			Py_END_ALLOW_THREADS
+			if (!ok)
+			{
+				/* the socket failed too: that is what the caller must know */
+				PyErr_Clear();
+				errno = st->err;
+				PyErr_SetFromErrno(PyExc_OSError);
+			}
 			goto done;
+		}
 	}
 
 	if (status == ZW_ERROR)

@@ -662,6 +662,42 @@ def test_writer_finishes_message_on_error_mid_message(pair):
     assert _wire.peek(ours.fileno(), 1) == b"E"  # left for libpq
 
 
+@pytest.mark.parametrize("max_message", [1, 3, 5, 7, 13, 64, 1000, 4093, 65536])
+def test_interrupt_leaves_whole_messages_only(max_message):
+    # The sender blocks on a full socket, SIGINT interrupts it wherever it is:
+    # mid-message, or at a boundary before any byte of the next header.  What
+    # it then reports as owed, sent with in_message=owed, must complete the
+    # stream: the peer may only ever see whole CopyData messages.
+    ours, peer = socket.socketpair()
+    try:
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        ours.setblocking(False)
+        payload = bytes(range(256)) * 4096  # 1 MiB: more than the buffers hold
+        progress = [0, 0]
+        timer = threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT))
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            _wire.send_copy_data(ours.fileno(), [payload], max_message=max_message,
+                                 progress=progress)
+        sent, owed = progress
+        assert 0 < sent < len(payload) and owed >= 0
+        r = Reader(peer)
+        r.start()
+        if owed:
+            rest = memoryview(payload)[sent:sent + owed]
+            done, _, left = _wire.send_copy_data(ours.fileno(), [rest], in_message=owed,
+                                                 watch_input=False)
+            assert (done, left) == (owed, 0)
+        ours.shutdown(socket.SHUT_WR)
+        r.join(10)
+        msgs = parse_copy_data(bytes(r.data))
+        assert b"".join(msgs) == payload[:sent + owed]
+        assert all(len(m) == max_message for m in msgs)
+    finally:
+        ours.close()
+        peer.close()
+
+
 def test_writer_pads_interrupted_message(pair, monkeypatch):
     ours, peer = pair
     w, pgconn = make_writer(ours, max_message=1 << 20)
