@@ -28,6 +28,14 @@ labels, or the names given by ``columns={frame_column: table_column}``.
 Labels that are not str are converted with ``str()`` (the integer label 0
 becomes the column "0").  Duplicate names are an error.
 
+Table creation: ``copy_dataframe(..., create=True, if_exists=...)`` creates
+the table from the frame's dtypes first (see ``zcimport._ddl``), in the
+load's transaction.  ``progress=True`` draws a tqdm bar on stderr.
+
+The command line, ``python3 -m zcimport`` (or ``zcimport``), loads CSV,
+JSON lines, pickle, NumPy and ``.zci`` files: see ``zcimport.cli`` and
+docs/cli.md.
+
 Messages are logged to the ``"zcimport"`` logger (INFO when a column had
 to be copied, or when a connection cannot use the zero-copy socket path).
 """
@@ -42,11 +50,15 @@ import psycopg
 
 from ._copy import (
     ExtensionNotInstalledError,
+    ProgressArg,
     TableArg,
     copy_dataframe as _copy_dataframe,
     transport as _transport,
 )
+from ._async import copy_dataframe_async
+from ._ddl import IF_EXISTS, TableExistsError
 from ._encode import dump_plan as _dump_plan
+from ._progress import Progress, make_progress as _make_progress
 from ._format import NullEncoding, TimeUnit, WireType
 from ._plan import (
     ColumnPlan,
@@ -67,11 +79,15 @@ __all__ = [
     "ColumnPlan",
     "ExtensionNotInstalledError",
     "FrameArg",
+    "IF_EXISTS",
     "NullEncoding",
     "Plan",
+    "Progress",
+    "TableExistsError",
     "TimeUnit",
     "WireType",
     "copy_dataframe",
+    "copy_dataframe_async",
     "default_batch_rows",
     "dump",
     "plan",
@@ -88,6 +104,9 @@ def copy_dataframe(
     batch_rows: Optional[int] = None,
     nan_as_null: bool = True,
     freeze: bool = False,
+    create: bool = False,
+    if_exists: str = "fail",
+    progress: ProgressArg = False,
 ) -> int:
     """Load a DataFrame into a table with COPY ... WITH (FORMAT zcimport).
 
@@ -119,7 +138,26 @@ def copy_dataframe(
         freeze: COPY with FREEZE: rows are loaded already frozen, as with
             ``COPY ... (FREEZE)``, under the same conditions (the table was
             created or truncated in the current transaction, and is not
-            partitioned); otherwise the server refuses the load.
+            partitioned); otherwise the server refuses the load.  With
+            ``create=True`` and a table that is new, replaced or truncated,
+            these conditions hold.
+        create: create the table first, from the frame's dtypes (see
+            ``zcimport._ddl`` for the column types: ``int64`` is ``bigint``,
+            ``float64`` ``double precision``, strings ``text``, Decimal
+            ``numeric``, dict/list ``jsonb``...), with quoted identifiers.
+            The DDL runs in the load's transaction, before the COPY (on an
+            autocommit connection the two run in one transaction block), so
+            a failed load leaves no table behind.
+        if_exists: with ``create=True``, what to do when the table exists,
+            as pandas' ``to_sql``: ``"fail"`` (the default: raise
+            :class:`TableExistsError`), ``"replace"`` (DROP TABLE and create
+            it), ``"append"`` (load into it as it is); or ``"truncate"``
+            (TRUNCATE it, keeping its definition).  Any value but
+            ``"fail"`` without ``create=True`` is a ValueError.
+        progress: True draws a progress bar (tqdm) on stderr: rows, MB and
+            rows/s, as the command line does.  A
+            :class:`zcimport.Progress`, or a callable taking each batch's row
+            count, is reported to instead.
 
     Returns:
         The number of rows loaded, from the COPY command tag.
@@ -134,6 +172,8 @@ def copy_dataframe(
             raised while planning, before anything is sent.
         ExtensionNotInstalledError: ``SELECT zcimport.version()`` failed:
             the extension is not installed in that database.
+        TableExistsError: ``create=True``, ``if_exists="fail"`` and the
+            table exists (a ValueError, as in pandas; nothing was changed).
         psycopg.Error: errors reported by the server, unchanged (with their
             sqlstate), e.g. ``BadCopyFileFormat``.
 
@@ -145,7 +185,7 @@ def copy_dataframe(
     """
     return _copy_dataframe(
         df, table, conn, columns=columns, batch_rows=batch_rows, nan_as_null=nan_as_null,
-        freeze=freeze,
+        freeze=freeze, create=create, if_exists=if_exists, progress=progress,
     )
 
 
@@ -156,6 +196,7 @@ def dump(
     columns: ColumnsArg = None,
     batch_rows: Optional[int] = None,
     nan_as_null: bool = True,
+    progress: ProgressArg = False,
 ) -> int:
     """Write the zcimport stream of a DataFrame to a binary file.
 
@@ -168,16 +209,23 @@ def dump(
         file: a binary file object, whose ``write()`` is called with each
             part of the stream (memoryviews of the column data, without a
             copy), or a path, which is created or truncated.
+        progress: as for :func:`copy_dataframe`.
 
     Returns:
         The number of rows written.
     """
     the_plan = _make_plan(df, columns=columns, nan_as_null=nan_as_null)
     batch = _resolve_batch_rows(the_plan, batch_rows)
-    if isinstance(file, (str, os.PathLike)):
-        with open(file, "wb") as f:
-            return _dump_plan(the_plan, f, batch)
-    return _dump_plan(the_plan, file, batch)
+    bar = _make_progress(progress, total_rows=the_plan.rows) \
+        if isinstance(progress, bool) else progress
+    try:
+        if isinstance(file, (str, os.PathLike)):
+            with open(file, "wb") as f:
+                return _dump_plan(the_plan, f, batch, bar)
+        return _dump_plan(the_plan, file, batch, bar)
+    finally:
+        if isinstance(progress, bool) and isinstance(bar, Progress):
+            bar.close()
 
 
 def plan(
@@ -191,10 +239,11 @@ def plan(
 
     Args:
         df, columns, nan_as_null: as for :func:`copy_dataframe`.
-        conn: optionally a psycopg 3 ``Connection``; then ``Plan.transport``
-            says whether the zero-copy socket path or the libpq fallback
-            (SSL, GSSAPI encryption) would be used.  Nothing is executed on
-            it.
+        conn: optionally a psycopg 3 ``Connection`` (or another
+            connection ``zcimport._drivers`` handles); then
+            ``Plan.transport`` says whether the zero-copy socket path or the
+            libpq fallback (SSL, GSSAPI encryption) would be used.  Nothing
+            is executed on it.
 
     Returns:
         A :class:`Plan`: a sequence of :class:`ColumnPlan` (name, dtype,
@@ -210,5 +259,28 @@ def plan(
             ValueError) for a string with a lone surrogate.  These are
             raised while planning, before anything is sent.
     """
-    desc = _transport(conn)[1] if conn is not None else None
+    desc = _describe_transport(conn) if conn is not None else None
     return _make_plan(df, columns=columns, nan_as_null=nan_as_null, transport=desc)
+
+
+def _describe_transport(conn: Any) -> Optional[str]:
+    """How COPY data would travel on conn (a connection object)."""
+    if isinstance(conn, psycopg.Connection):
+        return _transport(conn)[1]
+    if isinstance(conn, str):
+        raise TypeError(
+            "plan(conn=...) describes an open connection's transport; a connection"
+            " string names no connection yet: pass the psycopg, psycopg2 or"
+            " SQLAlchemy connection you will load with")
+    from ._drivers import describe_transport
+
+    desc = describe_transport(conn)
+    if desc is None:
+        raise TypeError(
+            f"plan(conn=...) does not know connections of type {type(conn).__module__}."
+            f"{type(conn).__name__}")
+    return desc
+
+
+# Registers the DataFrame accessor df.zcimport (to_postgres, plan, dump).
+from . import _accessor  # noqa: E402,F401

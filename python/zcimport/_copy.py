@@ -17,7 +17,8 @@ import logging
 import os
 import select
 import time
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from types import SimpleNamespace
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -25,8 +26,18 @@ from psycopg import pq, sql
 from psycopg.copy import LibpqWriter
 from psycopg.waiting import Wait
 
-from ._encode import Part, iter_chunks
+from ._ddl import (
+    Execute,
+    check_if_exists,
+    column_types,
+    prepare_table,
+    psycopg_execute,
+    render,
+    table_name,
+)
+from ._encode import Chunk, FrameStream, Part, iter_chunks
 from ._plan import ColumnsArg, Plan, make_plan, resolve_batch_rows
+from ._progress import Progress, make_progress, reporter
 
 try:
     from . import _wire
@@ -524,60 +535,370 @@ def check_extension(conn: "psycopg.Connection[Any]") -> Tuple[str, bool]:
     return str(row[0]), bool(row[1])
 
 
+#: What ``progress=`` of the loading functions accepts: ``True``/``False``
+#: (a tqdm bar on stderr, or none), a :class:`zcimport._progress.Progress`,
+#: or any callable taking the row count of each batch sent.
+ProgressArg = Union[bool, Progress, Callable[[int], Any], None]
+
+#: A ``prepare`` hook: called with an ``execute(query, params=None) -> rows``
+#: function on the load's connection and transaction, after the extension
+#: check and before the COPY (:func:`zcimport._ddl.prepare_table`).
+Prepare = Callable[[Execute], Any]
+
+
+def _reporter(progress: ProgressArg) -> Optional[Callable[[int, int], None]]:
+    """A function of (rows, bytes) reporting to progress, or None."""
+    return reporter(progress)
+
+
+def _chunk_bytes(chunk: Sequence[Part]) -> int:
+    return sum(memoryview(p).nbytes for p in chunk)
+
+
+def send_stream(
+    conn: "psycopg.Connection[Any]",
+    stmt: sql.Composable,
+    chunks: Iterable[Sequence[Part]],
+    *,
+    raw: bool,
+    transport_desc: str,
+    report: Optional[Callable[[int, int], None]] = None,
+) -> Tuple[int, int]:
+    """Run the COPY statement and send the stream's chunks; (rows, bytes).
+
+    The first chunk (the header) goes through ``Copy.write``, so that psycopg
+    knows data was sent and does not append PostgreSQL's binary trailer; the
+    others through the :class:`ZcWriter`.  ``report(rows, nbytes)`` is
+    called after each chunk has been handed to the connection (``rows`` is
+    the chunk's ``rows`` attribute: a batch's row count, else 0).
+    """
+    client_error: Optional[BaseException] = None
+    with conn.cursor() as cur:
+        writer = ZcWriter(cur, raw=raw, transport_desc=transport_desc)
+        try:
+            with cur.copy(stmt, writer=writer) as copy:
+                it = iter(chunks)
+                try:
+                    first = next(it, None)
+                    if first is not None:
+                        for part in first:
+                            copy.write(part)
+                        if report is not None:
+                            report(getattr(first, "rows", 0), _chunk_bytes(first))
+                        del first
+                        while True:
+                            chunk = next(it, None)
+                            if chunk is None:
+                                break
+                            rows = getattr(chunk, "rows", 0)
+                            n = _chunk_bytes(chunk) if report is not None else 0
+                            sent = writer.send(chunk)
+                            del chunk  # release a packed batch before the next one is packed
+                            if not sent:
+                                break
+                            if report is not None:
+                                report(rows, n)
+                except BaseException as ex:
+                    # the client's own errors (a frame that does not fit the
+                    # stream, a value that cannot be packed, a failing
+                    # progress callback) and KeyboardInterrupt: psycopg ends
+                    # the COPY with CopyFail, and they are raised as they are,
+                    # with the server's QueryCanceled as their context
+                    if not isinstance(ex, psycopg.Error):
+                        client_error = ex
+                    raise
+        except psycopg.Error:
+            if client_error is not None and not conn.closed:
+                raise client_error  # the COPY was ended with CopyFail because of it
+            raise
+        rows = cur.rowcount
+    return rows, writer.bytes_sent
+
+
+def _prepare_and_copy(
+    conn: "psycopg.Connection[Any]",
+    table: TableArg,
+    names: Sequence[str],
+    chunks: Callable[[], Iterable[Sequence[Part]]],
+    *,
+    freeze: bool,
+    prepare: Optional[Prepare],
+    report: Optional[Callable[[int, int], None]],
+    what: str,
+) -> int:
+    version, server_gss = check_extension(conn)
+    raw, desc = transport(conn, server_gss)
+    stmt = copy_statement(table, names, freeze)
+    log.debug("zcimport: server library %s; %s, via %s", version, what, desc)
+    t0 = time.perf_counter()
+    if prepare is not None:
+        prepare(psycopg_execute(conn))
+    rows, nbytes = send_stream(conn, stmt, chunks(), raw=raw, transport_desc=desc, report=report)
+    elapsed = time.perf_counter() - t0
+    log.debug("zcimport: loaded %d rows (%d bytes) in %.3f s via %s", rows, nbytes, elapsed, desc)
+    return rows
+
+
+def _in_transaction(conn: "psycopg.Connection[Any]", needed: bool, fn: Callable[[], int]) -> int:
+    """fn(), inside a transaction block when needed and conn is in autocommit."""
+    if needed and conn.autocommit:
+        with conn.transaction():
+            return fn()
+    return fn()
+
+
 def load(
     conn: "psycopg.Connection[Any]",
     plan: Plan,
     table: TableArg,
     batch_rows: int,
     freeze: bool = False,
+    *,
+    progress: ProgressArg = None,
+    prepare: Optional[Prepare] = None,
 ) -> int:
-    """COPY a planned frame on conn, in its current transaction."""
-    version, server_gss = check_extension(conn)
-    raw, desc = transport(conn, server_gss)
-    stmt = copy_statement(table, [c.name for c in plan], freeze)
-    log.debug("zcimport: server library %s; %d rows, %d columns, batches of %d rows, via %s",
-              version, plan.rows, len(plan), batch_rows, desc)
-    t0 = time.perf_counter()
-    with conn.cursor() as cur:
-        writer = ZcWriter(cur, raw=raw, transport_desc=desc)
-        with cur.copy(stmt, writer=writer) as copy:
-            chunks = iter_chunks(plan, batch_rows)
-            # The header goes through Copy.write, so that psycopg knows data
-            # was sent and does not append PostgreSQL's binary trailer.
-            (header,) = next(chunks)
-            copy.write(header)
-            for chunk in chunks:
-                sent = writer.send(chunk)
-                del chunk  # release a packed batch before the next one is packed
-                if not sent:
-                    break
-        rows = cur.rowcount
-    elapsed = time.perf_counter() - t0
-    log.debug("zcimport: loaded %d rows (%d bytes) in %.3f s via %s",
-             rows, writer.bytes_sent, elapsed, desc)
-    return rows
+    """COPY a planned frame on conn, in its current transaction.
+
+    ``progress`` is reported to after each batch; ``prepare`` (a hook
+    taking an ``execute`` function, e.g. the DDL of ``create=``) runs after
+    the extension check and before the COPY, in the same transaction.
+    Returns the rows loaded (the COPY command tag's count).
+    """
+    report = _reporter(progress)
+    return _prepare_and_copy(
+        conn, table, [c.name for c in plan], lambda: iter_chunks(plan, batch_rows),
+        freeze=freeze, prepare=prepare, report=report,
+        what=f"{plan.rows} rows, {len(plan)} columns, batches of {batch_rows} rows")
 
 
-def copy_dataframe(
-    df: Any,
+def load_frames(
+    conn: "psycopg.Connection[Any]",
+    frames: Union[FrameStream, Iterable[Any]],
     table: TableArg,
-    conn: Union["psycopg.Connection[Any]", str],
     *,
     columns: ColumnsArg = None,
     batch_rows: Optional[int] = None,
     nan_as_null: bool = True,
     freeze: bool = False,
+    create: bool = False,
+    if_exists: str = "fail",
+    progress: ProgressArg = None,
+) -> int:
+    """Load several frames with ONE COPY, in conn's current transaction.
+
+    The frames form one stream (:class:`zcimport._encode.FrameStream`): the
+    first frame fixes the columns and their wire types, later frames are
+    converted to the first one's dtypes, and only one frame is held at a
+    time.  ``frames`` may also be a FrameStream already made (its options
+    then apply, and ``columns``, ``batch_rows`` and ``nan_as_null`` are
+    ignored).  The other arguments are those of :func:`zcimport.copy_dataframe`;
+    ``create=True`` creates the table from the header's columns.  Nothing
+    is committed (on an autocommit connection, the DDL and the COPY run in
+    one transaction block, which commits).
+
+    Returns:
+        The total number of rows loaded.
+    """
+    check_if_exists(create, if_exists)
+    table_identifier(table)
+    stream = frames if isinstance(frames, FrameStream) else FrameStream(
+        frames, columns=columns, nan_as_null=nan_as_null, batch_rows=batch_rows)
+    return _load_stream(conn, stream, table, freeze=freeze, create=create,
+                        if_exists=if_exists, progress=progress)
+
+
+def _table_text(conn: "psycopg.Connection[Any]", table: TableArg) -> Any:
+    """The table in a form zcimport._ddl can render without a connection."""
+    if isinstance(table, sql.Composable) and not isinstance(table, (sql.Identifier, sql.SQL)):
+        try:
+            render(table)
+        except TypeError:
+            return sql.SQL(table.as_string(conn))
+    return table
+
+
+def _create_hook(conn: "psycopg.Connection[Any]", table: TableArg, plan: Any,
+                 if_exists: str) -> Prepare:
+    columns = column_types(plan)
+    target = _table_text(conn, table)
+
+    def prepare(execute: Execute) -> Any:
+        action = prepare_table(execute, target, columns, if_exists)
+        log.info("zcimport: table %s %s", table_name(target), action)
+        return action
+
+    return prepare
+
+
+def _load_stream(
+    conn: "psycopg.Connection[Any]",
+    stream: FrameStream,
+    table: TableArg,
+    *,
+    freeze: bool,
+    create: bool,
+    if_exists: str,
+    progress: ProgressArg,
+) -> int:
+    bar = make_progress(progress) if isinstance(progress, bool) else progress
+    try:
+        prepare = _create_hook(conn, table, stream.header_columns, if_exists) if create else None
+        return _in_transaction(conn, create, lambda: _prepare_and_copy(
+            conn, table, stream.names, stream.chunks, freeze=freeze, prepare=prepare,
+            report=_reporter(bar),
+            what=f"a stream of frames, {len(stream.names)} columns"))
+    finally:
+        if isinstance(progress, bool) and isinstance(bar, Progress):
+            bar.close()
+
+
+def load_zci(
+    conn: "psycopg.Connection[Any]",
+    chunks: Iterable[Any],
+    table: TableArg,
+    names: Optional[Sequence[str]],
+    *,
+    freeze: bool = False,
+    create_columns: Optional[Sequence[Tuple[str, str]]] = None,
+    if_exists: str = "fail",
+    progress: ProgressArg = None,
+    row_marks: Optional[Sequence[Tuple[int, int]]] = None,
+) -> int:
+    """COPY a ready-made zcimport stream (a ``.zci`` file), bytes as they are.
+
+    Args:
+        chunks: the stream's bytes, in pieces of any size (e.g. a file read
+            1 MiB at a time); they are not decoded, the server validates.
+        names: the COPY column list (the stream's columns by position), or
+            None for all the table's columns.
+        create_columns: ``(name, type)`` pairs: create the table
+            (:func:`zcimport._ddl.prepare_table` with ``if_exists``) first;
+            None to load into an existing table.
+        row_marks: ``(stream offset, rows)`` of the end of each batch, to
+            report rows to ``progress`` as the bytes go (optional).
+
+    Returns:
+        The rows loaded (the COPY command tag).
+    """
+    report = _reporter(progress)
+    if create_columns is not None:
+        check_if_exists(True, if_exists)
+    if names is None:
+        stmt_names: Optional[Sequence[str]] = None
+    else:
+        stmt_names = list(names)
+
+    def counted() -> Iterator[Chunk]:
+        marks = list(row_marks or ())
+        pos = 0
+        k = 0
+        for data in chunks:
+            n = memoryview(data).nbytes
+            pos += n
+            rows = 0
+            while k < len(marks) and marks[k][0] <= pos:
+                rows += marks[k][1]
+                k += 1
+            yield Chunk([data], rows)
+
+    def run() -> int:
+        version, server_gss = check_extension(conn)
+        raw, desc = transport(conn, server_gss)
+        if create_columns is not None:
+            target = _table_text(conn, table)
+            action = prepare_table(psycopg_execute(conn), target, list(create_columns), if_exists)
+            log.info("zcimport: table %s %s", table_name(target), action)
+        if stmt_names is None:
+            options = "FORMAT zcimport, FREEZE" if freeze else "FORMAT zcimport"
+            stmt: sql.Composable = sql.SQL("COPY {} FROM STDIN WITH (" + options + ")").format(
+                table_identifier(table))
+        else:
+            stmt = copy_statement(table, stmt_names, freeze)
+        rows, nbytes = send_stream(conn, stmt, counted(), raw=raw, transport_desc=desc,
+                                   report=report)
+        log.debug("zcimport: server library %s; loaded a stream of %d bytes, %d rows, via %s",
+                  version, nbytes, rows, desc)
+        return rows
+
+    return _in_transaction(conn, create_columns is not None, run)
+
+
+def copy_dataframe(
+    df: Any,
+    table: TableArg,
+    conn: Any,
+    *,
+    columns: ColumnsArg = None,
+    batch_rows: Optional[int] = None,
+    nan_as_null: bool = True,
+    freeze: bool = False,
+    create: bool = False,
+    if_exists: str = "fail",
+    progress: ProgressArg = False,
 ) -> int:
     """See :func:`zcimport.copy_dataframe`."""
+    check_if_exists(create, if_exists)
     the_plan = make_plan(df, columns=columns, nan_as_null=nan_as_null)
     batch = resolve_batch_rows(the_plan, batch_rows)
-    table_identifier(table)  # validate before connecting
+    if not _is_other_sql(table):
+        table_identifier(table)  # validate before connecting
+
+    def run(c: "psycopg.Connection[Any]") -> int:
+        bar = make_progress(progress, total_rows=the_plan.rows) \
+            if isinstance(progress, bool) else progress
+        try:
+            prepare = _create_hook(c, table, the_plan, if_exists) if create else None
+            return _in_transaction(c, create, lambda: load(
+                c, the_plan, table, batch, freeze, progress=bar, prepare=prepare))
+        finally:
+            if isinstance(progress, bool) and isinstance(bar, Progress):
+                bar.close()
+
     if isinstance(conn, str):
         with psycopg.connect(conn) as own:
-            return load(own, the_plan, table, batch, freeze)
+            return run(own)
     if isinstance(conn, psycopg.Connection):
-        return load(conn, the_plan, table, batch, freeze)
+        return run(conn)
+    rows = _load_other(the_plan, table, conn, batch, freeze, create, if_exists, progress)
+    if rows is not None:
+        return rows
     raise TypeError(
         "conn must be a psycopg 3 Connection or a connection string,"
         f" not {type(conn).__module__}.{type(conn).__name__}"
     )
+
+
+def _is_other_sql(table: Any) -> bool:
+    """A psycopg2.sql object (for psycopg2 connections): validated by that path."""
+    return type(table).__module__.startswith("psycopg2")
+
+
+def _load_other(plan: Plan, table: Any, conn: Any, batch: int, freeze: bool, create: bool,
+                if_exists: str, progress: ProgressArg) -> Optional[int]:
+    """Load through zcimport._drivers (psycopg2, SQLAlchemy), if it is there."""
+    try:
+        from . import _drivers
+    except ImportError:  # pragma: no cover - the module is optional
+        return None
+    load_with_driver = getattr(_drivers, "load_with_driver", None)
+    if load_with_driver is None:  # pragma: no cover
+        return None
+    bar = make_progress(progress, total_rows=plan.rows) if isinstance(progress, bool) else progress
+    report = _reporter(bar)
+    prepare: Optional[Prepare] = None
+    if create:
+        columns = column_types(plan)
+
+        def prepare(execute: Execute) -> Any:
+            return prepare_table(execute, table, columns, if_exists)
+
+    try:
+        # the driver's reader calls update(rows, nbytes) for every chunk
+        rows = load_with_driver(
+            plan, table, conn, batch_rows=batch, freeze=freeze,
+            progress=SimpleNamespace(update=report) if report is not None else None,
+            prepare=prepare)
+    finally:
+        if isinstance(progress, bool) and isinstance(bar, Progress):
+            bar.close()
+    return None if rows is None else int(rows)

@@ -11,12 +11,19 @@ batch's buffers; nothing else of theirs is held.
 The stream: the header; then, if the frame has rows, one dictionary message
 per dictionary column (categoricals), in column order; the batches; the end
 marker.
+
+:class:`FrameStream` makes one stream of several frames (the chunks of a
+large CSV file, say), for one COPY: see its docstring.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import struct
-from typing import IO, Any, Iterator, List, Sequence, Tuple, Union
+from typing import IO, Any, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import pandas as pd
 
 from ._format import (
     BYTE_ORDER_LITTLE,
@@ -28,12 +35,44 @@ from ._format import (
     MAX_TZ_LEN,
     VERSION,
     MessageKind,
+    NullEncoding,
+    WireType,
     align8,
 )
-from ._plan import Plan, PlannedColumn
+from ._plan import (
+    ColumnData,
+    ColumnInput,
+    ColumnsArg,
+    Plan,
+    PlannedColumn,
+    plan_column,
+    resolve_batch_rows,
+    select_columns,
+)
+from ._progress import reporter
 
 #: A part of a chunk: small headers are bytes, column data are memoryviews.
 Part = Union[bytes, memoryview]
+
+
+class Chunk(List[Part]):
+    """A piece of the stream: a list of parts, and the rows it carries.
+
+    ``rows`` is the batch's row count for a batch message, 0 for the
+    header, dictionaries and the end marker.  It compares equal to a plain
+    list of the same parts.
+    """
+
+    __slots__ = ("rows",)
+
+    def __init__(self, parts: Iterable[Part] = (), rows: int = 0) -> None:
+        super().__init__(parts)
+        self.rows = rows
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of all its parts."""
+        return sum(memoryview(p).nbytes for p in self)
 
 _HEADER = struct.Struct("<8sHcBIII")
 _DESC = struct.Struct("<BBBBBBHHH")
@@ -131,14 +170,15 @@ def iter_chunks(plan: Plan, batch_rows: int) -> Iterator[List[Part]]:
     frame with no rows has no batch, and no dictionary either.
     """
     columns = plan.planned_columns
-    yield [encode_header(columns)]
+    yield Chunk([encode_header(columns)])
     if plan.rows:
         dicts = dictionary_parts(columns)
         if dicts:
-            yield dicts
+            yield Chunk(dicts)
     for start in range(0, plan.rows, batch_rows):
-        yield batch_parts(columns, start, min(start + batch_rows, plan.rows))
-    yield [end_marker(plan.rows)]
+        stop = min(start + batch_rows, plan.rows)
+        yield Chunk(batch_parts(columns, start, stop), stop - start)
+    yield Chunk([end_marker(plan.rows)])
 
 
 def write_parts(file: IO[bytes], parts: Sequence[Part]) -> int:
@@ -159,9 +199,526 @@ def write_parts(file: IO[bytes], parts: Sequence[Part]) -> int:
     return total
 
 
-def dump_plan(plan: Plan, file: Any, batch_rows: int) -> int:
+def dump_plan(plan: Plan, file: Any, batch_rows: int, progress: Any = None) -> int:
     """Write the stream of a planned frame to a binary file object."""
-    for chunk in iter_chunks(plan, batch_rows):
-        write_parts(file, chunk)
-        del chunk  # release a packed batch before the next one is packed
+    write_chunks(iter_chunks(plan, batch_rows), file, progress)
     return plan.rows
+
+
+def write_chunks(chunks: Iterable[List[Part]], file: Any, progress: Any = None) -> int:
+    """Write a stream's chunks to a binary file object; returns the bytes.
+
+    ``progress``: a :class:`~zcimport._progress.Progress`, a callable taking
+    each batch's row count, or None.
+    """
+    report = reporter(progress)
+    total = 0
+    for chunk in chunks:
+        n = write_parts(file, chunk)
+        total += n
+        if report is not None:
+            report(getattr(chunk, "rows", 0), n)
+        del chunk  # release a packed batch before the next one is packed
+    return total
+
+
+# --------------------------------------------------------------------------
+# Streams of several frames
+# --------------------------------------------------------------------------
+
+#: The nullable pandas dtype of each NumPy dtype, for safe conversions.
+_NULLABLE = {
+    np.dtype(np.int8): "Int8", np.dtype(np.int16): "Int16", np.dtype(np.int32): "Int32",
+    np.dtype(np.int64): "Int64", np.dtype(np.uint8): "UInt8", np.dtype(np.uint16): "UInt16",
+    np.dtype(np.uint32): "UInt32", np.dtype(np.uint64): "UInt64", np.dtype(np.bool_): "boolean",
+    np.dtype(np.float32): "Float32", np.dtype(np.float64): "Float64",
+}
+
+
+def _same_dtype(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b) and type(a) is type(b)
+    except TypeError:
+        return False
+
+
+def _all_missing(values: Any) -> bool:
+    return bool(np.all(np.asarray(pd.isna(values))))
+
+
+def _first_missing(values: Any) -> int:
+    return int(np.argmax(np.asarray(pd.isna(values))))
+
+
+def _row_text(i: int, first_row: int) -> str:
+    return f"row {first_row + i:,}" if first_row else f"its row {i}"
+
+
+def _culprit(values: Any, ref: Any, first_row: int = 0) -> str:
+    """'; row N holds V': the first value that cannot take dtype ref."""
+    if not (isinstance(values, np.ndarray) and values.dtype == object):
+        return ""
+    s = pd.Series(values)
+    kind = ref.kind if isinstance(ref, np.dtype) else getattr(ref, "kind", "")
+    if kind in "iufb":
+        conv = pd.to_numeric(s, errors="coerce")
+        bad = conv.isna() & s.notna()
+        if kind in "iu":
+            bad |= conv.notna() & (conv % 1 != 0)
+    elif kind == "M":
+        bad = pd.to_datetime(s, errors="coerce", utc=True).isna() & s.notna()
+    elif kind == "m":
+        bad = pd.to_timedelta(s, errors="coerce").isna() & s.notna()
+    else:
+        return ""
+    if not bad.any():
+        return ""
+    i = int(np.argmax(bad.to_numpy()))
+    return f"; {_row_text(i, first_row)} holds {values[i]!r}"
+
+
+def coerce_values(values: Any, ref: Any, name: str, frame: str, first_row: int = 0) -> Any:
+    """A later frame's column converted to the first frame's dtype ``ref``.
+
+    Used by :class:`FrameStream`; see its docstring for the rules.  Raises
+    TypeError or ValueError, naming the column and the frame (``frame`` is
+    how messages name it, e.g. ``"frame 3 (rows 201 to 300)"``; ``first_row``,
+    if not 0, is the number messages give the frame's first row), when the
+    values cannot take that dtype without losing something.
+    """
+    vd = values.dtype
+    if _same_dtype(vd, ref):
+        return values
+    n = len(values)
+
+    def fail(why: str, exc: type = TypeError) -> Exception:
+        return exc(f"column {name!r}: {frame} has dtype {vd}, but the first one's is"
+                   f" {ref}, which fixed the column's type in the stream: {why}"
+                   f"{_culprit(values, ref, first_row)}")
+
+    if isinstance(ref, pd.CategoricalDtype):
+        if isinstance(vd, pd.CategoricalDtype):
+            return values  # a new dictionary for this frame
+        if _all_missing(values):
+            return pd.Categorical(np.full(n, None, dtype=object))
+        try:
+            return pd.Categorical(values)
+        except (TypeError, ValueError) as ex:  # pragma: no cover - Categorical takes anything
+            raise fail(str(ex)) from ex
+    if isinstance(ref, pd.StringDtype) or (isinstance(ref, np.dtype) and ref.kind in "OUS"):
+        if _all_missing(values):
+            return np.full(n, None, dtype=object)  # sent as NULLs of the header's type
+        if isinstance(vd, pd.StringDtype) or (isinstance(vd, np.dtype) and vd.kind in "OUS"):
+            return values  # the planner decides; the wire types must agree
+        if isinstance(vd, pd.CategoricalDtype):
+            return np.asarray(values.astype(object))
+        raise fail("its values are not text or objects")
+    if isinstance(ref, np.dtype) and ref.kind in "iub":
+        try:
+            nullable = pd.array(values, dtype=_NULLABLE[ref])
+        except (TypeError, ValueError, OverflowError) as ex:
+            raise fail(str(ex)) from ex
+        missing = np.asarray(nullable.isna())
+        if missing.any():
+            raise ValueError(
+                f"column {name!r} is {ref} in the first frame of the stream, without NULLs,"
+                f" but {frame} has a missing value"
+                f" ({_row_text(int(np.argmax(missing)), first_row)}):"
+                f" give the column a nullable dtype ({_NULLABLE[ref]!r}) in every frame")
+        return nullable.to_numpy(dtype=ref)
+    if isinstance(ref, np.dtype) and ref.kind == "f":
+        try:
+            return pd.array(values, dtype=_NULLABLE[ref]).to_numpy(dtype=ref, na_value=np.nan)
+        except (TypeError, ValueError) as ex:
+            raise fail(str(ex)) from ex
+    if isinstance(ref, np.dtype) and ref.kind == "M":
+        if isinstance(vd, pd.DatetimeTZDtype):
+            raise fail("its timestamps have a time zone, the first frame's do not")
+        try:
+            idx = pd.to_datetime(values)
+        except (TypeError, ValueError, OverflowError) as ex:
+            raise fail(str(ex), ValueError) from ex
+        if getattr(idx, "tz", None) is not None:
+            raise fail("its timestamps have a time zone, the first frame's do not")
+        return np.asarray(idx).astype(ref)
+    if isinstance(ref, pd.DatetimeTZDtype):
+        if isinstance(vd, np.dtype) and vd.kind == "M" and not _all_missing(values):
+            raise fail("its timestamps have no time zone")
+        try:
+            try:
+                idx = pd.to_datetime(values)
+            except ValueError:  # several UTC offsets
+                idx = pd.to_datetime(values, utc=True)
+        except (TypeError, ValueError, OverflowError) as ex:
+            raise fail(str(ex), ValueError) from ex
+        if getattr(idx, "tz", None) is None:
+            if not _all_missing(values):
+                raise fail("its timestamps have no time zone")
+            idx = pd.DatetimeIndex(idx).tz_localize("UTC")
+        return pd.DatetimeIndex(idx).tz_convert(ref.tz).array
+    if isinstance(ref, np.dtype) and ref.kind == "m":
+        try:
+            return np.asarray(pd.to_timedelta(values)).astype(ref)
+        except (TypeError, ValueError, OverflowError) as ex:
+            raise fail(str(ex), ValueError) from ex
+    try:  # nullable Int*/Float*/boolean, and other extension dtypes
+        return pd.array(values, dtype=ref)
+    except (TypeError, ValueError, OverflowError) as ex:
+        raise fail(str(ex)) from ex
+
+
+class _ZeroMask(ColumnData):
+    """A column without NULLs in a stream whose header gives it a byte mask."""
+
+    def __init__(self, inner: ColumnData) -> None:
+        self._inner = inner
+        self.row_width = inner.row_width + 1
+
+    def buffers(self, start: int, stop: int) -> List[memoryview]:
+        return [memoryview(bytes(stop - start))] + self._inner.buffers(start, stop)
+
+    def buffer_lengths(self, nrows: int) -> List[int]:
+        return [nrows] + self._inner.buffer_lengths(nrows)
+
+    def dictionary(self) -> Optional[Tuple[int, List[memoryview]]]:
+        return self._inner.dictionary()
+
+
+class _WideCodes(ColumnData):
+    """Dictionary codes widened per batch to the header's index type."""
+
+    def __init__(self, inner: ColumnData, dtype: np.dtype) -> None:
+        (self._codes,) = inner.arrays()
+        self._inner = inner
+        self._dtype = dtype
+        self.row_width = dtype.itemsize
+
+    def buffers(self, start: int, stop: int) -> List[memoryview]:
+        return [memoryview(self._codes[start:stop].astype(self._dtype)).cast("B")]
+
+    def buffer_lengths(self, nrows: int) -> List[int]:
+        return [nrows * self._dtype.itemsize]
+
+    def dictionary(self) -> Optional[Tuple[int, List[memoryview]]]:
+        return self._inner.dictionary()
+
+
+class _AllNull(ColumnData):
+    """A frame's column with no value at all, as NULLs of the header's type."""
+
+    def __init__(self, header: PlannedColumn) -> None:
+        self._header = header
+        self.row_width = sum(self.buffer_lengths(1))
+
+    def buffer_lengths(self, nrows: int) -> List[int]:
+        h = self._header
+        out = []
+        if h.nulls == NullEncoding.BYTEMASK:
+            out.append(nrows)
+        elif h.nulls == NullEncoding.BITMAP:  # pragma: no cover - the client never sends bitmaps
+            out.append((nrows + 7) // 8)
+        if h.wire_type in (WireType.UTF8, WireType.BINARY):
+            out += [(nrows + 1) * 8, 0]
+        elif h.wire_type == WireType.DICTIONARY:
+            out.append(nrows * WireType(h.index_type).width)
+        else:
+            out.append(nrows * h.wire_type.width)
+        return out
+
+    def buffers(self, start: int, stop: int) -> List[memoryview]:
+        h = self._header
+        n = stop - start
+        lengths = self.buffer_lengths(n)
+        out = []
+        if h.nulls == NullEncoding.BYTEMASK:
+            out.append(memoryview(b"\x01" * n))
+            lengths = lengths[1:]
+        elif h.nulls == NullEncoding.BITMAP:  # pragma: no cover
+            out.append(memoryview(bytes(lengths[0])))
+            lengths = lengths[1:]
+        if h.wire_type == WireType.DICTIONARY:
+            width = WireType(h.index_type).width
+            return out + [memoryview(np.full(n, -1, dtype=f"<i{width}")).cast("B")]
+        return out + [memoryview(bytes(k)) for k in lengths]
+
+
+def _describe(c: PlannedColumn) -> str:
+    p = c.plan
+    s = c.wire_type.wire_name
+    if p.unit:
+        s += f"[{p.unit}]"
+    if c.wire_type == WireType.DICTIONARY:
+        s += f"[{WireType(c.index_type).wire_name} codes]"
+    if c.flags:
+        s += " with NaN/NaT as NULL"
+    return s
+
+
+def _widen(c: PlannedColumn) -> PlannedColumn:
+    """The header's column for a stream of frames (see FrameStream)."""
+    p = c.plan
+    if c.wire_type in (WireType.UTF8, WireType.BINARY, WireType.DATE32) and \
+            c.nulls == NullEncoding.NONE:
+        note = "a byte mask, in case a later frame has NULLs"
+        plan = dataclasses.replace(p, nulls="bytemask",
+                                   reason=f"{p.reason}; {note}" if p.reason else note)
+        return dataclasses.replace(c, nulls=NullEncoding.BYTEMASK, plan=plan)
+    if c.wire_type == WireType.DICTIONARY and WireType(c.index_type).width < 4:
+        note = (f"codes widened from {WireType(c.index_type).wire_name} to int32 per batch,"
+                " in case a later frame has more categories")
+        plan = dataclasses.replace(p, zero_copy=False,
+                                   reason=f"{p.reason}; {note}" if p.reason else note)
+        return dataclasses.replace(c, index_type=int(WireType.INT32), plan=plan)
+    return c
+
+
+def fit_column(header: PlannedColumn, col: PlannedColumn, frame: str) -> PlannedColumn:
+    """A frame's planned column, made to match the stream header's column.
+
+    The wire type, unit, flags and value type must agree.  A frame's column
+    without NULLs gets an all-zero byte mask when the header has one; its
+    categorical codes are widened to the header's index type; a column with
+    no value at all (the ``null`` wire type) is sent as NULLs of the
+    header's type, when that type can mark NULLs.
+    """
+    name = header.name
+    if col.wire_type == WireType.NULL and header.wire_type != WireType.NULL:
+        if header.nulls == NullEncoding.NONE and header.wire_type != WireType.DICTIONARY:
+            raise ValueError(
+                f"column {name!r}: {frame} has no value in it, but the"
+                f" stream's header (from the first frame) sends it as {_describe(header)}"
+                " without NULLs")
+        return dataclasses.replace(header, plan=col.plan, data=_AllNull(header))
+    if header.wire_type == WireType.NULL and col.wire_type != WireType.NULL:
+        raise TypeError(
+            f"column {name!r} has no value in the first frame of the stream, which gave it"
+            f" the null wire type, but {frame} has {col.plan.dtype} values: give"
+            " the column a definite dtype in the first frame (e.g. .astype('string') for"
+            " text, 'Float64', 'Int64')")
+    if (col.wire_type, col.unit, col.flags, col.value_type) != \
+            (header.wire_type, header.unit, header.flags, header.value_type) or (
+            col.wire_type == WireType.DICTIONARY
+            and WireType(col.index_type).width > WireType(header.index_type).width):
+        raise TypeError(
+            f"column {name!r}: {frame} ({col.plan.dtype}) would be"
+            f" sent as {_describe(col)}, but the stream's header, from the first frame,"
+            f" says {_describe(header)}: give the column the same dtype in every frame")
+    data = col.data
+    if col.wire_type == WireType.DICTIONARY and col.index_type != header.index_type:
+        data = _WideCodes(data, np.dtype(f"<i{WireType(header.index_type).width}"))
+    if col.nulls != header.nulls:
+        if header.nulls == NullEncoding.BYTEMASK and col.nulls == NullEncoding.NONE:
+            data = _ZeroMask(data)
+        else:
+            raise TypeError(
+                f"column {name!r}: {frame} marks NULLs with"
+                f" {col.nulls.wire_name}, the stream's header with {header.nulls.wire_name}")
+    return dataclasses.replace(header, plan=col.plan, data=data)
+
+
+class FrameStream:
+    """One zcimport stream made of several frames, for one COPY.
+
+    The first frame with rows fixes the stream's header: the columns, their
+    names and wire types (frames before it, with no rows, are skipped).
+    Every later frame must have the same columns (the same labels, or
+    the same ``columns=`` selection) and is converted, column by column, to
+    the first frame's dtypes (:func:`coerce_values`):
+
+    - NumPy integers and booleans: values that convert exactly (``1.0`` ->
+      ``1``); a missing value is an error, since the header has no NULL mask
+      for the column (use pandas' nullable ``Int64``/``boolean`` dtypes, as
+      the command line does for CSV files);
+    - floats: numbers convert, missing values become NaN;
+    - nullable ``Int*``/``Float*``/``boolean``: converted with pandas' safe
+      casting (``1.5`` is an error for ``Int64``), missing values NULL;
+    - ``datetime64``/tz-aware/``timedelta64``: converted with
+      ``pd.to_datetime``/``pd.to_timedelta`` (time zones must agree in
+      kind: naive or aware);
+    - text and other objects: kept; a column that is entirely missing is
+      sent as NULLs; the kind of values must give the same wire type;
+    - categoricals: each frame's categorical sends its own dictionary
+      message before the frame's batches (a later dictionary replaces the
+      earlier one, docs/FORMAT.md), unless it is the same as the previous
+      one.
+
+    With ``widen=True`` (the default) the header is made to fit frames that
+    differ from the first one in ways the data cannot show up front: text,
+    bytes and date columns always carry a byte mask (all zero in a frame
+    without NULLs), and categorical codes are sent as ``int32`` (widened
+    per batch: pandas uses ``int8`` codes up to 127 categories).
+    ``widen=False`` keeps the first frame's header as it is (a stream of
+    one frame is then exactly what :func:`iter_chunks` makes).
+
+    Only one frame is held at a time: the next is taken from ``frames``
+    when the previous one has been sent.  ``rows`` counts the rows sent so
+    far; the end marker carries the total.
+
+    Args:
+        frames: an iterable of DataFrames (or mappings of columns).
+        columns, nan_as_null: as for :func:`zcimport.copy_dataframe`,
+            applied to every frame.
+        batch_rows: rows per batch; default: each frame's own default
+            (:func:`zcimport.default_batch_rows`).
+        widen: see above.
+        what: what error messages call a frame (``"chunk"``: "chunk 3
+            (rows 200,001 to 300,000)", rows counted from 1).
+        hint: appended to the message of a later frame that does not fit.
+
+    Raises:
+        ValueError: ``frames`` is empty.  Errors of planning the first
+        frame are raised here; later frames' errors while streaming.
+    """
+
+    def __init__(
+        self,
+        frames: Iterable[Any],
+        *,
+        columns: ColumnsArg = None,
+        nan_as_null: bool = True,
+        batch_rows: Optional[int] = None,
+        widen: bool = True,
+        what: str = "frame",
+        hint: str = "",
+    ) -> None:
+        self._frames = iter(frames)
+        self._what = what
+        self._hint = hint
+        self._columns = columns
+        self._nan_as_null = bool(nan_as_null)
+        self._batch_rows = batch_rows
+        self._started = False
+        self._label = ""
+        #: Rows sent so far (all frames).
+        self.rows = 0
+        first: Optional[Tuple[Plan, List[Any]]] = None
+        self._frame_no = 0
+        for frame in self._frames:
+            self._frame_no += 1
+            first = self._plan_frame(frame, None)
+            del frame
+            if first[0].rows:
+                break
+        if first is None:
+            raise ValueError("no frames to load: the iterable of frames is empty")
+        plan, self._ref = first
+        resolve_batch_rows(plan, batch_rows)  # validate now
+        self._names = [c.name for c in plan.planned_columns]
+        self._first: Optional[Plan] = plan
+        header = [_widen(c) if widen else c for c in plan.planned_columns]
+        #: The stream's header columns (the first frame's, widened).
+        self.header_columns: Tuple[PlannedColumn, ...] = tuple(header)
+        #: The plan as sent: the header's columns, with the first frame's rows.
+        self.plan = Plan(header, plan.rows)
+        #: Frames read, once the stream has been sent (frames without rows too).
+        self.frames = 0
+
+    @property
+    def names(self) -> List[str]:
+        """The stream's column names (the COPY column list)."""
+        return list(self._names)
+
+    def _plan_frame(self, frame: Any, ref: Optional[List[Any]]) -> Tuple[Plan, List[Any]]:
+        k = self._frame_no
+        what = f"{self._what} {k}"
+        try:
+            selected, nrows = select_columns(frame, self._columns)
+        except KeyError as ex:
+            if ref is None:
+                raise
+            raise KeyError(f"{what}: {ex.args[0]}") from None
+        names = [name for _, name, _, _ in selected]
+        if ref is not None and names != self._names:
+            raise ValueError(f"{what} has the columns {names}, but the first one has"
+                             f" {self._names}")
+        if nrows:
+            what += f" (rows {self.rows + 1:,} to {self.rows + nrows:,})"
+        self._label = what
+        planned = []
+        dtypes = []
+        for i, (label, name, values, dtype) in enumerate(selected):
+            if ref is not None:
+                try:
+                    values = coerce_values(values, ref[i], name, what, self.rows + 1)
+                except (TypeError, ValueError) as ex:
+                    if not self._hint:
+                        raise
+                    raise type(ex)(f"{ex}; {self._hint}") from None
+                dtype = str(values.dtype)
+            dtypes.append(values.dtype)
+            planned.append(plan_column(ColumnInput(source=label, name=name, values=values,
+                                                   dtype=dtype, nan_as_null=self._nan_as_null)))
+        return Plan(planned, nrows), dtypes
+
+    def chunks(self) -> Iterator[Chunk]:
+        """The stream: header, then per frame its dictionaries and batches, then the end."""
+        if self._started:
+            raise RuntimeError("a FrameStream can be sent only once")
+        self._started = True
+        header = self.header_columns
+        yield Chunk([encode_header(header)])
+        plan = self._first
+        self._first = None
+        k = self._frame_no
+        sent: dict = {}  # column index -> the last dictionary sent
+        while plan is not None:
+            if plan.rows:
+                try:
+                    cols = [fit_column(h, c, self._label)
+                            for h, c in zip(header, plan.planned_columns)]
+                except (TypeError, ValueError) as ex:
+                    if not self._hint:
+                        raise
+                    raise type(ex)(f"{ex}; {self._hint}") from None
+                parts: List[Part] = []
+                for index, c in enumerate(cols):
+                    d = c.data.dictionary()
+                    if d is None:
+                        continue
+                    entries, buffers = d
+                    last = sent.get(index)
+                    if last is not None and last[0] == entries and all(
+                            a == b for a, b in zip(last[1], buffers)):
+                        continue  # the same categories: the dictionary stays
+                    sent[index] = d
+                    p, _ = _message_parts(
+                        _MESSAGE.pack(MessageKind.DICTIONARY, index, entries), buffers)
+                    parts.extend(p)
+                if parts:
+                    yield Chunk(parts)
+                del parts
+                batch = resolve_batch_rows(plan, self._batch_rows)
+                for start in range(0, plan.rows, batch):
+                    stop = min(start + batch, plan.rows)
+                    yield Chunk(batch_parts(cols, start, stop), stop - start)
+                self.rows += plan.rows
+                del cols
+            plan = None  # release this frame before the next one is read
+            frame = next(self._frames, None)
+            if frame is None:
+                break
+            self._frame_no = k = k + 1
+            plan, _ = self._plan_frame(frame, self._ref)
+            del frame
+        self.frames = k
+        yield Chunk([end_marker(self.rows)])
+
+
+def dump_frames(
+    frames: Iterable[Any],
+    file: Any,
+    *,
+    columns: ColumnsArg = None,
+    batch_rows: Optional[int] = None,
+    nan_as_null: bool = True,
+    widen: bool = True,
+    progress: Any = None,
+) -> int:
+    """Write one stream of several frames to a binary file object.
+
+    See :class:`FrameStream`.  Returns the total number of rows written.
+    """
+    stream = FrameStream(frames, columns=columns, nan_as_null=nan_as_null,
+                         batch_rows=batch_rows, widen=widen)
+    write_chunks(stream.chunks(), file, progress)
+    return stream.rows

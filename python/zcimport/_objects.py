@@ -593,10 +593,22 @@ def _plan_timedeltas(inp: ColumnInput, prep: _Prepared, values: np.ndarray) -> P
 
 
 def plan_objects(inp: ColumnInput, values: np.ndarray, prep: Optional[_Prepared] = None) -> PlannedColumn:
-    """Plan a 1-D NumPy object array (see the module's docstring)."""
+    """Plan a 1-D NumPy object array (see the module's docstring).
+
+    The planned column's ``value_kind`` says which kind of values it holds
+    (``"null"`` when every value is missing).
+    """
     prep = prep or _Prepared()
     info = _need_wire().scan_objects(values, MISSING)
     kind = _decide_kind(inp, info)
+    col = _plan_object_kind(inp, values, prep, info, kind)
+    col.value_kind = kind or "null"
+    return col
+
+
+def _plan_object_kind(
+    inp: ColumnInput, values: np.ndarray, prep: _Prepared, info: dict, kind: Optional[str]
+) -> PlannedColumn:
     name = inp.name
     if kind is None:
         # nothing to type the column by: the null wire type loads anywhere

@@ -193,6 +193,11 @@ class PlannedColumn:
     data: ColumnData
     index_type: int = 0
     value_type: int = 0
+    #: For object columns, the kind of their values (``"str"``, ``"bytes"``,
+    #: ``"date"``, ``"datetime"``, ``"timedelta"``, ``"decimal"``, ``"json"``,
+    #: ``"uuid"``, ``"ip"``, or ``"null"`` when every value is missing); ""
+    #: for other columns.  :mod:`zcimport._ddl` uses it to pick a column type.
+    value_kind: str = ""
 
     @property
     def name(self) -> str:
