@@ -1,23 +1,35 @@
-"""Build the zcimport Python package's C module in place.
+"""The setuptools shim of the zcimport Python package: its C extension.
 
-    cd python && /usr/bin/python3 setup.py -q build_ext --inplace
+The package's metadata is in pyproject.toml (PEP 621).  This file declares
+what pyproject.toml cannot without setuptools' beta [tool.setuptools] table
+(as of setuptools 66): the package, its py.typed marker, and the extension
+module zcimport._wire, built from zcimport/_wire.c and zcimport/_pack.c.
 
-A pyproject.toml will replace this file's metadata later.
+    pip install ./python                                  # install
+    cd python && python3 setup.py -q build_ext --inplace  # what `make` runs
+
+ZCIMPORT_WERROR=0 in the environment drops -Werror (kept by default, so
+that `make` fails on any warning).
 """
+
+import os
 
 from setuptools import Extension, setup
 
+_CFLAGS = ["-Wall", "-Wextra"]
+if os.environ.get("ZCIMPORT_WERROR", "1") != "0":
+    _CFLAGS.append("-Werror")
+
 setup(
-    name="zcimport",
-    version="0.1.0",
     packages=["zcimport"],
     package_data={"zcimport": ["py.typed"]},
+    include_package_data=False,  # not the C sources next to the modules
     ext_modules=[
         Extension(
             "zcimport._wire",
             sources=["zcimport/_wire.c", "zcimport/_pack.c"],
             depends=["zcimport/_pack.h"],
-            extra_compile_args=["-Wall", "-Wextra", "-Werror"],
+            extra_compile_args=_CFLAGS,
         )
     ],
 )

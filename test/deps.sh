@@ -13,6 +13,8 @@ packages=(
 	openssl
 	python3-dev
 	python3-setuptools
+	python3-pip
+	python3-wheel
 	python3-numpy
 	python3-pandas
 	python3-psycopg
@@ -22,6 +24,7 @@ packages=(
 	python3-pytest
 	python3-tqdm
 	python3-hypothesis
+	python3-tables
 	distro-info-data
 	tzdata
 	clang

@@ -1,0 +1,217 @@
+"""The Python package installs with pip from python/, and works installed.
+
+A copy of python/ (without build artifacts, so that nothing lands in the
+checkout) is installed with
+
+    python3 -m venv --without-pip --system-site-packages VENV
+    VENV/bin/python -m pip install --isolated --no-index --no-build-isolation COPY
+
+which builds the zcimport._wire extension with setuptools and takes
+numpy, pandas and psycopg from the system.  The venv has no pip of its own:
+the system's pip (python3-pip) runs in it, so python3-venv (ensurepip) is not
+needed; building the wheel needs python3-wheel, python3-setuptools,
+python3-dev and a C compiler.  Then, from outside the checkout: ``import
+zcimport`` imports the installed copy, its C module works, the metadata is
+pyproject.toml's, and the console script exists (``zcimport --help`` runs once
+zcimport/cli.py exists).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any, Dict, Iterator
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PYTHON_DIR = REPO / "python"
+SYSTEM_PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+
+_IGNORE = shutil.ignore_patterns("build", "*.egg-info", "__pycache__", "*.so", "*.o", "dist")
+
+
+def _clean_env() -> Dict[str, str]:
+    """The environment without anything that would import the checkout."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PYTHON", "PIP_", "VIRTUAL_ENV"))}
+    env["PYTHONNOUSERSITE"] = "1"
+    return env
+
+
+def _require(module: str, package: str) -> None:
+    probe = subprocess.run([SYSTEM_PYTHON, "-c", f"import {module}"], capture_output=True,
+                           env=_clean_env())
+    if probe.returncode != 0:
+        pytest.skip(f"{SYSTEM_PYTHON} cannot import {module}: install the Debian package {package}")
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, Any]]:
+    """A venv with zcimport pip-installed from a copy of python/."""
+    _require("pip", "python3-pip")
+    _require("wheel", "python3-wheel")
+    _require("setuptools", "python3-setuptools")
+    if shutil.which("cc") is None and shutil.which("gcc") is None:
+        pytest.skip("no C compiler: install build-essential")
+    root = tmp_path_factory.mktemp("packaging")
+    src = root / "src"
+    shutil.copytree(PYTHON_DIR, src, ignore=_IGNORE)
+    venv = root / "venv"
+    subprocess.run([SYSTEM_PYTHON, "-m", "venv", "--without-pip", "--system-site-packages",
+                    str(venv)], check=True, env=_clean_env())
+    py = venv / "bin" / "python"
+    before = sorted(p.name for p in PYTHON_DIR.iterdir())
+    pip = subprocess.run(
+        [str(py), "-m", "pip", "install", "--isolated", "--no-index", "--no-build-isolation",
+         "--disable-pip-version-check", "--no-cache-dir", str(src)],
+        capture_output=True, text=True, env=_clean_env(), cwd=root, timeout=600)
+    assert pip.returncode == 0, pip.stdout[-3000:] + pip.stderr[-3000:]
+    yield {"root": root, "venv": venv, "python": py, "src": src, "before": before,
+           "pip": pip.stdout}
+
+
+def _run(installed: Dict[str, Any], code: str) -> Any:
+    out = subprocess.run([str(installed["python"]), "-c", textwrap.dedent(code)],
+                         capture_output=True, text=True, env=_clean_env(),
+                         cwd=installed["root"], timeout=120)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_pip_install_leaves_the_checkout_alone(installed):
+    assert sorted(p.name for p in PYTHON_DIR.iterdir()) == installed["before"]
+    assert not list(PYTHON_DIR.glob("*.egg-info"))
+
+
+def test_import_uses_the_installed_copy_and_its_c_module(installed):
+    info = _run(installed, """
+        import json, os, socket, sys
+        import zcimport, zcimport._wire as w
+        a, b = socket.socketpair()
+        sent, has_data, owed = w.send_copy_data(a.fileno(), [b"abc", memoryview(b"de")])
+        frame = b.recv(100)
+        print(json.dumps({"file": zcimport.__file__, "wire": w.__file__,
+                          "prefix": sys.prefix, "frame": frame.hex(),
+                          "sent": sent, "has_data": has_data, "owed": owed,
+                          "version": zcimport.__version__}))
+    """)
+    venv = str(installed["venv"])
+    assert info["file"].startswith(venv) and "site-packages" in info["file"]
+    assert info["wire"].startswith(venv) and info["wire"].endswith(".so")
+    assert not info["file"].startswith(str(REPO))
+    assert bytes.fromhex(info["frame"]) == b"d\x00\x00\x00\x09abcde"
+    assert (info["sent"], info["has_data"], info["owed"]) == (5, False, 0)
+    assert info["version"] == "0.1.0"
+
+
+def test_installed_package_has_every_module_and_py_typed(installed):
+    info = _run(installed, """
+        import json, os, zcimport
+        d = os.path.dirname(zcimport.__file__)
+        print(json.dumps(sorted(os.listdir(d))))
+    """)
+    for name in ["__init__.py", "_async.py", "_accessor.py", "_copy.py", "_drivers.py",
+                 "_encode.py", "_format.py", "_objects.py", "_plan.py", "py.typed"]:
+        assert name in info
+    assert any(n.startswith("_wire.") and n.endswith(".so") for n in info)
+    assert not any(n.endswith(".c") for n in info)
+
+
+def test_installed_package_plans_and_dumps(installed):
+    info = _run(installed, """
+        import io, json
+        import pandas as pd, zcimport
+        df = pd.DataFrame({"a": [1, 2, 3], "s": ["x", None, "z"]})
+        buf = io.BytesIO()
+        zcimport.dump(df, buf)
+        plan = zcimport.plan(df)
+        print(json.dumps({"size": len(buf.getvalue()), "wire": [c.wire_type for c in plan]}))
+    """)
+    assert info["wire"] == ["int64", "utf8"]
+    assert info["size"] > 0
+
+
+def test_metadata_comes_from_pyproject(installed):
+    info = _run(installed, """
+        import json
+        from importlib import metadata
+        m = metadata.metadata("zcimport")
+        eps = [(e.name, e.value) for e in metadata.entry_points(group="console_scripts")
+               if e.name == "zcimport"]
+        print(json.dumps({"name": m["Name"], "version": m["Version"],
+                          "requires_python": m["Requires-Python"],
+                          "requires": metadata.requires("zcimport"),
+                          "extras": m.get_all("Provides-Extra"), "eps": eps}))
+    """)
+    assert info["name"] == "zcimport" and info["version"] == "0.1.0"
+    assert info["requires_python"] == ">=3.9"
+    # "psycopg (>=3.1)" or "psycopg>=3.1", 'extra == "x"' or "extra == 'x'"
+    requires = {re.sub(r"[\s()]", "", r).replace('"', "'") for r in info["requires"]}
+    assert {"numpy", "pandas", "psycopg>=3.1", "psycopg2;extra=='psycopg2'",
+            "sqlalchemy>=1.4;extra=='sqlalchemy'", "tqdm;extra=='tqdm'",
+            "pyarrow;extra=='parquet'"} == requires
+    assert sorted(info["extras"]) == ["parquet", "psycopg2", "sqlalchemy", "tqdm"]
+    assert info["eps"] == [["zcimport", "zcimport.cli:main"]]
+
+
+def test_console_script(installed):
+    script = installed["venv"] / "bin" / "zcimport"
+    assert script.exists() and os.access(script, os.X_OK)
+    text = script.read_text()
+    assert text.startswith("#!" + str(installed["venv"]))
+    assert "from zcimport.cli import main" in text
+    has_cli = _run(installed, """
+        import importlib.util, json
+        print(json.dumps(importlib.util.find_spec("zcimport.cli") is not None))
+    """)
+    if not has_cli:
+        pytest.skip("zcimport/cli.py does not exist yet: the script is installed, not run")
+    out = subprocess.run([str(script), "--help"], capture_output=True, text=True,
+                         env=_clean_env(), cwd=installed["root"], timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "usage" in out.stdout.lower()
+
+
+def test_setup_py_still_builds_in_place(tmp_path):
+    """What `make` runs: setup.py build_ext --inplace, next to the sources."""
+    _require("setuptools", "python3-setuptools")
+    src = tmp_path / "python"
+    shutil.copytree(PYTHON_DIR, src, ignore=_IGNORE)
+    out = subprocess.run([SYSTEM_PYTHON, "setup.py", "-q", "build_ext", "--inplace"],
+                         cwd=src, capture_output=True, text=True, env=_clean_env(), timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert "Beta" not in out.stderr  # no [tool.setuptools] beta warning
+    built = list((src / "zcimport").glob("_wire*.so"))
+    assert len(built) == 1
+    env = _clean_env()
+    env["PYTHONPATH"] = str(src)
+    check = subprocess.run([SYSTEM_PYTHON, "-c", "import zcimport._wire as w; print(w.__file__)"],
+                           cwd=tmp_path, capture_output=True, text=True, env=env)
+    assert check.returncode == 0, check.stderr
+    assert check.stdout.strip() == str(built[0])
+
+
+def test_installed_copy_loads_into_the_database(installed, dsn):
+    """The installed package (not the checkout) loads a frame end to end."""
+    code = """
+        import json, sys, psycopg, pandas as pd, zcimport
+        with psycopg.connect(sys.argv[1]) as c:
+            c.execute("CREATE TEMP TABLE t (a int, s text)")
+            n = zcimport.copy_dataframe(pd.DataFrame({"a": [1, 2], "s": ["x", None]}), "t", c)
+            rows = c.execute("SELECT a, s FROM t ORDER BY a").fetchall()
+        print(json.dumps({"n": n, "rows": rows, "file": zcimport.__file__}))
+    """
+    out = subprocess.run([str(installed["python"]), "-c", textwrap.dedent(code), dsn],
+                         capture_output=True, text=True, env=_clean_env(),
+                         cwd=installed["root"], timeout=120)
+    assert out.returncode == 0, out.stderr
+    info = json.loads(out.stdout.strip().splitlines()[-1])
+    assert info["n"] == 2 and info["rows"] == [[1, "x"], [2, None]]
+    assert info["file"].startswith(str(installed["venv"]))
