@@ -275,11 +275,14 @@ def _describe_transport(conn: Any) -> Optional[str]:
     from ._drivers import describe_transport
 
     desc = describe_transport(conn)
-    if desc is None:
+    if desc is not None:
+        return desc
+    try:  # an object that quacks like a psycopg 3 connection
+        return _transport(conn)[1]
+    except AttributeError:
         raise TypeError(
             f"plan(conn=...) does not know connections of type {type(conn).__module__}."
-            f"{type(conn).__name__}")
-    return desc
+            f"{type(conn).__name__}") from None
 
 
 # Registers the DataFrame accessor df.zcimport (to_postgres, plan, dump).

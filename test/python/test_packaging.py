@@ -156,8 +156,8 @@ def test_metadata_comes_from_pyproject(installed):
     requires = {re.sub(r"[\s()]", "", r).replace('"', "'") for r in info["requires"]}
     assert {"numpy", "pandas", "psycopg>=3.1", "psycopg2;extra=='psycopg2'",
             "sqlalchemy>=1.4;extra=='sqlalchemy'", "tqdm;extra=='tqdm'",
-            "pyarrow;extra=='parquet'"} == requires
-    assert sorted(info["extras"]) == ["parquet", "psycopg2", "sqlalchemy", "tqdm"]
+            "pyarrow;extra=='parquet'", "pyarrow;extra=='feather'", "tables;extra=='hdf5'"} == requires
+    assert sorted(info["extras"]) == ["feather", "hdf5", "parquet", "psycopg2", "sqlalchemy", "tqdm"]
     assert info["eps"] == [["zcimport", "zcimport.cli:main"]]
 
 
