@@ -45,8 +45,9 @@ SELECT count(*) FROM fn_numbers;
 CREATE TABLE fn_batches (a float8, b int8);
 SELECT zcimport.import_file('fn_batches', :'fixtures' || 'batches.zci');
 SELECT count(*), sum(a), sum(b) FROM fn_batches;
-SELECT zcimport.import_file('fn_batches', :'fixtures' || 'no_such_file.zci');
-SELECT zcimport.import_file('fn_batches', :'fixtures');
+-- (relative paths are relative to the data directory)
+SELECT zcimport.import_file('fn_batches', 'no_such_file.zci');
+SELECT zcimport.import_file('fn_batches', '.');
 SELECT zcimport.import_file('fn_batches', :'fixtures' || 'truncated_batch.zci');
 SELECT count(*) FROM fn_batches;
 

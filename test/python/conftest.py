@@ -1,6 +1,6 @@
 """Shared fixtures of the Python client's tests.
 
-Run with:  cd /work/main && PYTHONPATH=python /usr/bin/python3 -m pytest test/python -q
+Run with, from the repository root:  PYTHONPATH=python /usr/bin/python3 -m pytest test/python -q
 
 The unit tests need no database.  End-to-end tests take the ``dsn`` (or
 ``conn``) fixture, which skips unless ZC_TEST_DSN names a database where
