@@ -64,12 +64,14 @@ from ._copy import (
     _PROBE,
     MESSAGE_BYTES,
     ExtensionNotInstalledError,
+    RawSendState,
     ServerInput,
     TableArg,
     _flush_gen,
     _skip,
     _take,
     _zero_parts,
+    byte_views,
     copy_statement,
     table_identifier,
     transport,
@@ -131,7 +133,7 @@ async def _wait_readable(fd: int, timeout: float) -> None:
         loop.remove_reader(fd)
 
 
-class AsyncZcWriter(AsyncLibpqWriter):
+class AsyncZcWriter(RawSendState, AsyncLibpqWriter):
     """The asyncio twin of :class:`zcimport._copy.ZcWriter`.
 
     ``write(data)`` (what ``AsyncCopy.write`` calls) and ``send(parts)`` go
@@ -176,10 +178,7 @@ class AsyncZcWriter(AsyncLibpqWriter):
         if self.stopped:
             return False
         if not self.raw:
-            for p in parts:
-                view = memoryview(p)
-                if view.format != "B" or view.ndim != 1:
-                    view = view.cast("B")
+            for view in byte_views(parts):
                 await AsyncLibpqWriter.write(self, view)
                 self.bytes_sent += view.nbytes
             return True
@@ -218,40 +217,14 @@ class AsyncZcWriter(AsyncLibpqWriter):
             except BaseException as ex:
                 self._interrupted(ex, progress[0], progress[1])
                 raise
-            self.bytes_sent += sent
             if cancelled:
+                self.bytes_sent += sent
                 self._owed = owed if has_data else 0
                 raise asyncio.CancelledError()
-            if not has_data:
-                if error_pending and stop_on_error:
-                    return self._stop()
-                return True
-            parts = _skip(parts, sent)
-            try:
-                # Read notices (also mid-message: a server blocked writing
-                # them to us would never read the rest of the message).
-                if self._input.drain():
-                    error_pending = True
-            except BaseException as ex:
-                self._interrupted(ex, 0, owed)
-                raise
-            if error_pending and stop_on_error:
-                if owed == 0:
-                    return self._stop()
-                parts = _take(parts, owed)  # finish this message only
-            in_message = owed
-
-    def _stop(self) -> bool:
-        log.debug("zcimport: the server has reported something; stop sending after %d bytes",
-                  self.bytes_sent)
-        self.stopped = True
-        return False
-
-    def _interrupted(self, ex: BaseException, sent: int, owed: int) -> None:
-        self.bytes_sent += sent
-        self._owed = owed
-        if isinstance(ex, (OSError, psycopg.OperationalError)):
-            self._broken = ex
+            result, parts, in_message, error_pending = self._after_send(
+                parts, sent, has_data, owed, error_pending, stop_on_error)
+            if result is not None:
+                return result
 
     async def finish(self, exc: Optional[BaseException] = None) -> None:
         """End the COPY: CopyDone (or CopyFail if exc) and read the result."""

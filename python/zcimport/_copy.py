@@ -348,7 +348,80 @@ class ServerInput:
             log.debug("zcimport: notification during COPY dropped: %r", body)
 
 
-class ZcWriter(LibpqWriter):
+def byte_views(parts: Sequence[Part]) -> Iterator[memoryview]:
+    """The parts as 1-D byte memoryviews (for the libpq fallback's writes)."""
+    for p in parts:
+        view = memoryview(p)
+        if view.format != "B" or view.ndim != 1:
+            view = view.cast("B")
+        yield view
+
+
+class RawSendState:
+    """What the sync and async raw-socket writers decide alike.
+
+    A writer calls ``_wire.send_copy_data`` in a loop (directly, or in a
+    worker thread) and hands each result to :meth:`_after_send`, which
+    counts the bytes, reads the server's notices, and decides whether to
+    go on (and with what), to stop because the server reported an error
+    (never in the middle of a CopyData message), or to return.  The
+    writer sets ``bytes_sent``, ``stopped``, ``_input``, ``_owed`` and
+    ``_broken``.
+    """
+
+    bytes_sent: int
+    stopped: bool
+    _input: Optional["ServerInput"]
+    _owed: int
+    _broken: Optional[BaseException]
+
+    def _after_send(
+        self,
+        parts: List[Part],
+        sent: int,
+        has_data: bool,
+        owed: int,
+        error_pending: bool,
+        stop_on_error: bool,
+    ) -> Tuple[Optional[bool], List[Part], int, bool]:
+        """After a send: (result or None to go on, parts, in_message, error_pending)."""
+        self.bytes_sent += sent
+        if not has_data:
+            if error_pending and stop_on_error:
+                return self._stop(), parts, 0, error_pending
+            return True, parts, 0, error_pending
+        parts = _skip(parts, sent)
+        assert self._input is not None
+        try:
+            # Read notices (also mid-message: a server blocked writing them
+            # to us would never read the rest of the message).
+            if self._input.drain():
+                error_pending = True
+        except BaseException as ex:
+            self._interrupted(ex, 0, owed)
+            raise
+        if error_pending and stop_on_error:
+            if owed == 0:
+                return self._stop(), parts, 0, error_pending
+            parts = _take(parts, owed)  # finish this message only
+        return None, parts, owed, error_pending
+
+    def _stop(self) -> bool:
+        """Stop sending: the server has reported something (an error)."""
+        log.debug("zcimport: the server has reported something; stop sending after %d bytes",
+                  self.bytes_sent)
+        self.stopped = True
+        return False
+
+    def _interrupted(self, ex: BaseException, sent: int, owed: int) -> None:
+        """Record the state when sending raised ex."""
+        self.bytes_sent += sent
+        self._owed = owed
+        if isinstance(ex, (OSError, psycopg.OperationalError)):
+            self._broken = ex  # the connection is gone or unusable
+
+
+class ZcWriter(RawSendState, LibpqWriter):
     """A psycopg COPY writer that sends buffers without copying them.
 
     ``write(data)`` (what ``Copy.write`` calls) and ``send(parts)`` both go
@@ -404,10 +477,7 @@ class ZcWriter(LibpqWriter):
         if self.stopped:
             return False
         if not self.raw:
-            for p in parts:
-                view = memoryview(p)
-                if view.format != "B" or view.ndim != 1:
-                    view = view.cast("B")
+            for view in byte_views(parts):
                 LibpqWriter.write(self, view)
                 self.bytes_sent += view.nbytes
             return True
@@ -430,39 +500,10 @@ class ZcWriter(LibpqWriter):
             except BaseException as ex:
                 self._interrupted(ex, self._progress[0], self._progress[1])
                 raise
-            self.bytes_sent += sent
-            if not has_data:
-                if error_pending and stop_on_error:
-                    return self._stop()
-                return True
-            parts = _skip(parts, sent)
-            try:
-                # Read notices (also mid-message: a server blocked writing
-                # them to us would never read the rest of the message).
-                if self._input.drain():
-                    error_pending = True
-            except BaseException as ex:
-                self._interrupted(ex, 0, owed)
-                raise
-            if error_pending and stop_on_error:
-                if owed == 0:
-                    return self._stop()
-                parts = _take(parts, owed)  # finish this message only
-            in_message = owed
-
-    def _stop(self) -> bool:
-        """Stop sending: the server has reported something (an error)."""
-        log.debug("zcimport: the server has reported something; stop sending after %d bytes",
-                  self.bytes_sent)
-        self.stopped = True
-        return False
-
-    def _interrupted(self, ex: BaseException, sent: int, owed: int) -> None:
-        """Record the state when sending raised ex."""
-        self.bytes_sent += sent
-        self._owed = owed
-        if isinstance(ex, (OSError, psycopg.OperationalError)):
-            self._broken = ex  # the connection is gone or unusable
+            result, parts, in_message, error_pending = self._after_send(
+                parts, sent, has_data, owed, error_pending, stop_on_error)
+            if result is not None:
+                return result
 
     def finish(self, exc: Optional[BaseException] = None) -> None:
         """End the COPY: CopyDone (or CopyFail if exc) and read the result."""
