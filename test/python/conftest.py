@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import uuid
 from typing import Any, Callable, Iterator
 
 import sys
@@ -45,6 +46,26 @@ def conn(dsn: str) -> Iterator[Any]:
         yield c
         if not c.closed:
             c.rollback()
+
+
+@pytest.fixture
+def autoconn(dsn: str) -> Iterator[Any]:
+    """An autocommit connection, for tables that must outlive a rollback."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as c:
+        yield c
+
+
+@pytest.fixture
+def table(request: Any, autoconn: Any) -> Iterator[str]:
+    """A unique table name (prefixed after the test module), dropped afterwards."""
+    from psycopg import sql
+
+    prefix = request.module.__name__.rpartition(".")[2].replace("test_", "", 1)
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    yield name
+    autoconn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(name)))
 
 
 @pytest.fixture

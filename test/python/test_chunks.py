@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import gc
 import io
-import uuid
 import weakref
 from typing import Any, Iterator, List
 
@@ -255,14 +254,6 @@ def test_progress_is_told_rows_and_bytes():
 # ---------------------------------------------------------------------------
 # loading
 # ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def table(dsn: str) -> Iterator[str]:
-    name = f"chunks_{uuid.uuid4().hex[:10]}"
-    yield name
-    with psycopg.connect(dsn, autocommit=True) as c:
-        c.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(name)))
 
 
 def gen_frames(n_frames: int, rows: int) -> Iterator[pd.DataFrame]:

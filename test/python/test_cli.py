@@ -27,7 +27,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -90,19 +90,6 @@ def assert_error(r: subprocess.CompletedProcess, code: int, *fragments: str) -> 
         assert f in line, (f, line)
     assert r.stdout == "", r.stdout
     return line
-
-
-@pytest.fixture
-def autoconn(dsn: str) -> Iterator[psycopg.Connection]:
-    with psycopg.connect(dsn, autocommit=True) as c:
-        yield c
-
-
-@pytest.fixture
-def table(autoconn: psycopg.Connection) -> Iterator[str]:
-    name = f"cli_{uuid.uuid4().hex[:10]}"
-    yield name
-    autoconn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(name)))
 
 
 def rows_of(conn: psycopg.Connection, table: str, order: str = "1") -> List[tuple]:

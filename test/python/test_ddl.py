@@ -14,7 +14,7 @@ import datetime as dt
 import decimal
 import ipaddress
 import uuid
-from typing import Any, Iterator, List
+from typing import Any, List
 
 import numpy as np
 import pandas as pd
@@ -275,19 +275,6 @@ def test_copy_dataframe_checks_if_exists_before_connecting():
 # ---------------------------------------------------------------------------
 # against the database
 # ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def autoconn(dsn: str) -> Iterator[psycopg.Connection]:
-    with psycopg.connect(dsn, autocommit=True) as c:
-        yield c
-
-
-@pytest.fixture
-def table(autoconn: psycopg.Connection) -> Iterator[str]:
-    name = f"ddl_{uuid.uuid4().hex[:10]}"
-    yield name
-    autoconn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(name)))
 
 
 def column_types_in_catalog(conn: psycopg.Connection, table: str, schema: str = "public") -> List[Any]:

@@ -41,21 +41,6 @@ UTC = dt.timezone.utc
 # ---------------------------------------------------------------------------
 
 
-@pytest.fixture
-def autoconn(dsn: str) -> Iterator[psycopg.Connection]:
-    """An autocommit connection, for tables that must outlive a rollback."""
-    with psycopg.connect(dsn, autocommit=True) as c:
-        yield c
-
-
-@pytest.fixture
-def table(autoconn: psycopg.Connection) -> Iterator[str]:
-    """A unique table name, dropped afterwards."""
-    name = f"e2e_{uuid.uuid4().hex[:10]}"
-    yield name
-    autoconn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(name)))
-
-
 def values(conn: psycopg.Connection, query: str) -> List[Any]:
     """The first column of a query's rows."""
     return [r[0] for r in conn.execute(query)]

@@ -141,13 +141,6 @@ def test_the_expected_rows_describe_the_frame() -> None:
 
 
 @pytest.fixture
-def autoconn(dsn: str) -> Iterator[psycopg.Connection]:
-    """An autocommit psycopg connection, to set up and look at tables."""
-    with psycopg.connect(dsn, autocommit=True) as c:
-        yield c
-
-
-@pytest.fixture
 def table(autoconn: psycopg.Connection) -> Iterator[str]:
     """A new table for the mixed frame, dropped afterwards."""
     name = f"integ_{uuid.uuid4().hex[:10]}"
