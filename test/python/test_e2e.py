@@ -32,6 +32,7 @@ from psycopg import errors, sql
 
 import zcimport
 from oracle import assert_same_table, copy_rows
+from procmem import proc_status
 
 UTC = dt.timezone.utc
 
@@ -553,14 +554,6 @@ def test_progress_is_reported_in_pg_stat_progress_copy(dsn, autoconn, table):
 # ---------------------------------------------------------------------------
 
 
-def _rss_anon_kb(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1])
-    raise AssertionError("no RssAnon")
-
-
 def test_server_memory_does_not_grow_with_the_load(conn):
     pid = conn.info.backend_pid
     if not os.path.exists(f"/proc/{pid}/status"):
@@ -571,13 +564,13 @@ def test_server_memory_does_not_grow_with_the_load(conn):
                             "t", conn, batch_rows=65_536)
     rows = 6_000_000
     frame = pd.DataFrame({"a": np.ones(rows), "b": np.arange(rows)})
-    base = _rss_anon_kb(pid)
+    base = proc_status("RssAnon", pid) // 1024
     peak = [base]
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
-            peak[0] = max(peak[0], _rss_anon_kb(pid))
+            peak[0] = max(peak[0], proc_status("RssAnon", pid) // 1024)
             time.sleep(0.002)
 
     sampler = threading.Thread(target=sample)

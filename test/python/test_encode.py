@@ -16,6 +16,7 @@ from hypothesis.extra import numpy as hnp
 
 import zci_reference as ref
 import zcimport
+from procmem import NullSink, proc_status
 from zcimport import _encode, _plan
 
 # docs/FORMAT.md, "Example": float64 column "a" = [1.5, NaN], nan_as_null=True
@@ -390,24 +391,6 @@ def test_dump_passes_memoryviews_to_write(mixed_frame):
                for b in seen)
 
 
-def _status(field):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    raise KeyError(field)
-
-
-class NullSink:
-    def __init__(self):
-        self.n = 0
-
-    def write(self, b):
-        n = memoryview(b).nbytes
-        self.n += n
-        return n
-
-
 def test_no_copy_memory_high_water_mark():
     n = 5_000_000  # 4 x 8 + (4 + 1) + 4 bytes x 5M rows = 205 MB
     df = pd.DataFrame({
@@ -427,10 +410,10 @@ def test_no_copy_memory_high_water_mark():
             f.write("5")  # reset the peak RSS (VmHWM) to the current RSS
     except OSError:
         pytest.skip("cannot reset VmHWM through /proc/self/clear_refs")
-    before = _status("VmHWM")
+    before = proc_status("VmHWM")
     sink = NullSink()
     assert zcimport.dump(df, sink) == n
-    growth = _status("VmHWM") - before
+    growth = proc_status("VmHWM") - before
     assert sink.n > frame_bytes
     assert growth < 0.05 * frame_bytes, f"peak RSS grew by {growth} bytes"
     assert growth < 8 << 20, f"peak RSS grew by {growth} bytes"

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 import zci_reference as ref
 import zcimport
+from procmem import NullSink, proc_status
 from zcimport import _encode, _objects, _plan, _wire
 
 MISSING = (pd.NA, pd.NaT)
@@ -721,24 +722,6 @@ def test_scan_objects():
 # -- memory ----------------------------------------------------------------------------------------
 
 
-def _status(field):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    raise KeyError(field)
-
-
-class NullSink:
-    def __init__(self):
-        self.n = 0
-
-    def write(self, b):
-        n = memoryview(b).nbytes
-        self.n += n
-        return n
-
-
 def _trim_heap():
     """Give freed heap memory back to the OS (glibc), so that reusing it
     shows in the peak RSS."""
@@ -766,10 +749,10 @@ def test_packing_a_large_string_column_holds_about_one_batch():
             f.write("5")
     except OSError:
         pytest.skip("cannot reset VmHWM through /proc/self/clear_refs")
-    before = _status("VmHWM")
+    before = proc_status("VmHWM")
     sink = NullSink()
     assert zcimport.dump(df, sink) == n
-    growth = _status("VmHWM") - before
+    growth = proc_status("VmHWM") - before
     assert sink.n > column_packed
     # one packed batch at a time (the previous one is released first), plus slack
     assert growth < 1.5 * packed_batch + (2 << 20), f"peak RSS grew by {growth} bytes"
