@@ -41,6 +41,10 @@ typedef struct SbColumn
 	const char *tz;
 } SbColumn;
 
+/* The example stream of docs/FORMAT.md: one float64 column, [1.5, NaN]. */
+#define SB_FORMAT_EXAMPLE_LEN 96
+extern const uint8_t sb_format_example[SB_FORMAT_EXAMPLE_LEN];
+
 extern void sb_init(SbBuf *b);
 extern void sb_free(SbBuf *b);
 extern void sb_reset(SbBuf *b);
