@@ -62,7 +62,8 @@ typedef struct ZcMultiBuffer
 	TupleTableSlot *slots[ZC_MAX_BUFFERED_TUPLES];
 	ResultRelInfo *rri;
 	BulkInsertState bistate;
-	int			nused;
+	int			nused;			/* slots holding buffered rows */
+	int			nslots;			/* slots created: slots[0 .. nslots) */
 	uint64		rows[ZC_MAX_BUFFERED_TUPLES];	/* frame row of each */
 	uint64		batches[ZC_MAX_BUFFERED_TUPLES];	/* and its batch */
 } ZcMultiBuffer;
@@ -123,26 +124,35 @@ buffer_setup(ZcInsert *ins, ResultRelInfo *rri)
 }
 
 /*
- * The next free slot of a relation's buffer.  The target's own slots are
- * heap-tuple slots, so formed tuples go in without a copy; a partition's
- * slots are of its table AM's type, as COPY makes them.
+ * Create a relation's buffer slots up to slots[upto - 1].  The target's own
+ * slots are heap-tuple slots, so formed tuples go in without a copy; a
+ * partition's slots are of its table AM's type, as COPY makes them.
  */
+static void
+buffer_create_slots(ZcInsert *ins, ZcMultiBuffer *buffer, int upto)
+{
+	Relation	rel = buffer->rri->ri_RelationDesc;
+
+	Assert(upto <= ZC_MAX_BUFFERED_TUPLES);
+	for (; buffer->nslots < upto; buffer->nslots++)
+	{
+		if (buffer->rri == ins->target_rri)
+			buffer->slots[buffer->nslots] =
+				MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsHeapTuple);
+		else
+			buffer->slots[buffer->nslots] = table_slot_create(rel, NULL);
+	}
+}
+
+/* The next free slot of a relation's buffer, created on first use. */
 static TupleTableSlot *
 buffer_next_slot(ZcInsert *ins, ZcMultiBuffer *buffer)
 {
 	int			nused = buffer->nused;
 
 	Assert(nused < ZC_MAX_BUFFERED_TUPLES);
-	if (buffer->slots[nused] == NULL)
-	{
-		Relation	rel = buffer->rri->ri_RelationDesc;
-
-		if (buffer->rri == ins->target_rri)
-			buffer->slots[nused] =
-				MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsHeapTuple);
-		else
-			buffer->slots[nused] = table_slot_create(rel, NULL);
-	}
+	if (nused == buffer->nslots)
+		buffer_create_slots(ins, buffer, nused + 1);
 	return buffer->slots[nused];
 }
 
@@ -208,7 +218,7 @@ buffer_cleanup(ZcInsert *ins, ZcMultiBuffer *buffer)
 	Assert(buffer->nused == 0);
 	buffer->rri->ri_CopyMultiInsertBuffer = NULL;
 	FreeBulkInsertState(buffer->bistate);
-	for (int i = 0; i < ZC_MAX_BUFFERED_TUPLES && buffer->slots[i] != NULL; i++)
+	for (int i = 0; i < buffer->nslots; i++)
 		ExecDropSingleTupleTableSlot(buffer->slots[i]);
 	table_finish_bulk_insert(buffer->rri->ri_RelationDesc, ins->ti_options);
 	pfree(buffer);
@@ -396,9 +406,13 @@ zc_insert_begin(const ZcInsertOptions *options)
 	ins->has_before_row = (trigdesc && trigdesc->trig_insert_before_row);
 	ins->has_instead_row = (trigdesc && trigdesc->trig_insert_instead_row);
 
-	/* NOT NULL constraints cannot fail on rows without NULLs */
+	/*
+	 * NOT NULL constraints cannot fail on rows without NULLs.  A partition
+	 * loaded directly must check its bound on every row, as COPY does.
+	 */
 	ins->bulk_ok = ins->method == ZC_INSERT_MULTI &&
 		ins->qualexpr == NULL &&
+		!rel->rd_rel->relispartition &&
 		(rel->rd_att->constr == NULL ||
 		 (rel->rd_att->constr->num_check == 0 &&
 		  !rel->rd_att->constr->has_generated_stored));
@@ -642,9 +656,8 @@ zc_insert_bulk_slots(ZcInsert *ins, TupleTableSlot ***slots)
 	int			nfree = ZC_MAX_BUFFERED_TUPLES - buffer->nused;
 
 	Assert(ins->bulk_ok && nfree > 0);
-	for (int i = buffer->nused; i < ZC_MAX_BUFFERED_TUPLES && buffer->slots[i] == NULL; i++)
-		buffer->slots[i] = MakeSingleTupleTableSlot(RelationGetDescr(ins->rel),
-													&TTSOpsHeapTuple);
+	/* every free slot: rows taken by zc_insert_row() may have created some */
+	buffer_create_slots(ins, buffer, ZC_MAX_BUFFERED_TUPLES);
 	*slots = &buffer->slots[buffer->nused];
 	return nfree;
 }

@@ -65,7 +65,8 @@ extern void zc_insert_row(ZcInsert *ins, TupleTableSlot *slot, uint64 batch,
 /*
  * The bulk path.  When rows go straight into the target's multi-insert
  * buffer with no per-row executor work (no WHERE, partitions, BEFORE or
- * INSTEAD OF row triggers, generated columns or CHECK constraints), a row
+ * INSTEAD OF row triggers, generated columns, CHECK constraints or partition
+ * bound, as a partition loaded directly has), a row
  * without NULLs needs nothing but a slot, and so does a row with NULLs when
  * the table has no NOT NULL constraint.  zc_insert_bulk_ok() says whether
  * that is so for rows without (with_nulls false) or with NULLs;
