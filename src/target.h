@@ -18,8 +18,9 @@
  * For rel, opened with RowExclusiveLock: add it to pstate's range table,
  * resolve the column list (attlist, String nodes; NIL for every column) and
  * a raw WHERE clause (or NULL), and check what DoCopy() checks for COPY
- * FROM: INSERT privilege on the columns, row-level security and read-only
- * transactions.  Fills options' rel, attnums, range_table and where_clause.
+ * FROM: USAGE on the schema, INSERT privilege on the columns, row-level
+ * security and read-only transactions; Citus tables are refused.  Fills
+ * options' rel, attnums, range_table and where_clause.
  */
 extern void zc_target_prepare(ParseState *pstate, Relation rel, List *attlist,
 							  Node *where, ZcLoadOptions *options);
