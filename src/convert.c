@@ -850,13 +850,15 @@ pg_attribute_noreturn()
 report_mismatch(int column, const ZcColumnDesc *desc, const char *attname,
 				Oid typid, int32 typmod)
 {
+	char	   *name = zc_display_name(desc->name, desc->name_len);
+
 	ereport(ERROR,
 			(errcode(ERRCODE_DATATYPE_MISMATCH),
 			 errmsg("column \"%s\" is of type %s, but the stream sends %s for it",
 					attname, format_type_with_typemod(typid, typmod),
 					zc_describe_wire(desc)),
 			 errdetail("Stream column %d (\"%s\") cannot be loaded into a column of type %s.",
-					   column + 1, desc->name, format_type_be(typid)),
+					   column + 1, name, format_type_be(typid)),
 			 errhint("%s", what_would_work(desc))));
 }
 
@@ -1183,4 +1185,45 @@ zc_describe_wire(const ZcColumnDesc *desc)
 		default:
 			return name;
 	}
+}
+
+/*
+ * A stream column's name, for messages and describe(): control characters
+ * (C0, DEL, C1) are escaped as \n, \t, \r, \xHH or \uHHHH, and when the
+ * server encoding is not UTF8, so is every other non-ASCII character.  The
+ * decoder has checked that the name is valid UTF-8.
+ */
+char *
+zc_display_name(const char *name, int len)
+{
+	StringInfoData buf;
+	bool		server_utf8 = (GetDatabaseEncoding() == PG_UTF8);
+	const unsigned char *p = (const unsigned char *) name;
+	const unsigned char *end = p + len;
+
+	initStringInfo(&buf);
+	while (p < end)
+	{
+		int			clen = pg_utf_mblen(p);
+		pg_wchar	c;
+
+		if (clen > end - p)
+			clen = end - p;		/* cannot happen: the name is valid UTF-8 */
+		c = utf8_to_unicode(p);
+		if (c == '\n')
+			appendStringInfoString(&buf, "\\n");
+		else if (c == '\t')
+			appendStringInfoString(&buf, "\\t");
+		else if (c == '\r')
+			appendStringInfoString(&buf, "\\r");
+		else if (c < 0x20 || c == 0x7f)
+			appendStringInfo(&buf, "\\x%02x", (unsigned int) c);
+		else if ((c >= 0x80 && c < 0xa0) || (c >= 0x80 && !server_utf8))
+			appendStringInfo(&buf, c > 0xffff ? "\\U%08x" : "\\u%04x",
+							 (unsigned int) c);
+		else
+			appendBinaryStringInfo(&buf, (const char *) p, clen);
+		p += clen;
+	}
+	return buf.data;
 }

@@ -120,6 +120,9 @@ extern void zc_converter_init(ZcConverter *cv, int column,
 extern void zc_converter_set_dictionary(ZcConverter *cv,
 										const ZcDictionaryView *dict);
 
+/* A stream column's name for messages, with control characters escaped. */
+extern char *zc_display_name(const char *name, int len);
+
 /* A short, readable description of a wire column, e.g. "float64". */
 extern const char *zc_describe_wire(const ZcColumnDesc *desc);
 

@@ -137,6 +137,9 @@ typedef struct ZcColumnStats
 	int64		bytes;
 } ZcColumnStats;
 
+/* Rows counted between checks for interrupts. */
+#define ZC_DESCRIBE_INTERRUPT_ROWS	65536
+
 /* NULLs of a batch's column: null encoding, sentinels, NULL codes. */
 static int64
 count_nulls(const ZcColumnDesc *desc, const ZcColumnView *view, uint64 nrows)
@@ -144,9 +147,17 @@ count_nulls(const ZcColumnDesc *desc, const ZcColumnView *view, uint64 nrows)
 	int64		nulls = 0;
 	bool		sentinel = (desc->flags & ZC_FLAG_SENTINEL_NULL) != 0;
 
+	/* a null column's rows are all NULL, and it has no values to look at */
+	if (desc->type == ZC_T_NULL)
+		return (int64) nrows;
+
 	for (uint64 i = 0; i < nrows; i++)
 	{
-		bool		null = !zc_row_valid(desc, view, i);
+		bool		null;
+
+		if (i % ZC_DESCRIBE_INTERRUPT_ROWS == 0)
+			CHECK_FOR_INTERRUPTS();
+		null = !zc_row_valid(desc, view, i);
 
 		if (!null && sentinel)
 		{
@@ -271,8 +282,8 @@ zcimport_describe(PG_FUNCTION_ARGS)
 		bool		nulls[8] = {false};
 		char	   *name;
 
-		/* names are UTF-8 in the stream */
-		name = pg_any_to_server(desc->name, desc->name_len, PG_UTF8);
+		/* names are UTF-8 in the stream; show control characters escaped */
+		name = zc_display_name(desc->name, desc->name_len);
 		values[0] = Int32GetDatum((int32) c + 1);
 		values[1] = CStringGetTextDatum(name);
 		values[2] = CStringGetTextDatum(zc_describe_wire(desc));

@@ -263,19 +263,19 @@ fail(ZcDecoder *dec, ZcError *err, const char *fmt,...)
 }
 
 /*
- * Length of the well-formed, printable UTF-8 character at p (at most n bytes
- * available), or 0 if it is not one.  Control characters count as not
- * printable, so that error messages stay on one line.
+ * Length of the well-formed UTF-8 sequence at p (at most n bytes available),
+ * or 0 if it is not one: overlong forms, surrogates and code points beyond
+ * U+10FFFF are not well-formed.
  */
 static int
-utf8_char_len(const uint8_t *p, size_t n)
+utf8_seq_len(const uint8_t *p, size_t n)
 {
 	uint8_t		c = p[0];
 	int			len;
 	int			i;
 
 	if (c < 0x80)
-		return (c >= 0x20 && c != 0x7f) ? 1 : 0;
+		return 1;
 	if (c >= 0xc2 && c <= 0xdf)
 		len = 2;
 	else if (c >= 0xe0 && c <= 0xef)
@@ -289,14 +289,62 @@ utf8_char_len(const uint8_t *p, size_t n)
 	for (i = 1; i < len; i++)
 		if ((p[i] & 0xc0) != 0x80)
 			return 0;
-	/* overlong forms, surrogates, beyond U+10FFFF */
 	if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] > 0x9f) ||
 		(c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] > 0x8f))
 		return 0;
-	/* C1 control characters */
-	if (c == 0xc2 && p[1] < 0xa0)
+	return len;
+}
+
+/*
+ * Length of the well-formed, printable UTF-8 character at p (at most n bytes
+ * available), or 0 if it is not one.  Control characters (C0, DEL and C1)
+ * count as not printable, so that error messages stay on one line.
+ */
+static int
+utf8_char_len(const uint8_t *p, size_t n)
+{
+	int			len = utf8_seq_len(p, n);
+
+	if (len == 1 && (p[0] < 0x20 || p[0] == 0x7f))
+		return 0;
+	if (len == 2 && p[0] == 0xc2 && p[1] < 0xa0)
 		return 0;
 	return len;
+}
+
+/* Is p[0 .. n) well-formed UTF-8?  Sets *bad to the first bad byte's index. */
+static bool
+utf8_valid(const uint8_t *p, size_t n, size_t *bad)
+{
+	size_t		i = 0;
+
+	while (i < n)
+	{
+		int			len = utf8_seq_len(p + i, n - i);
+
+		if (len == 0)
+		{
+			*bad = i;
+			return false;
+		}
+		i += len;
+	}
+	return true;
+}
+
+/* Is p[0 .. n) printable ASCII?  Sets *bad to the first other byte's index. */
+static bool
+printable_ascii(const uint8_t *p, size_t n, size_t *bad)
+{
+	for (size_t i = 0; i < n; i++)
+	{
+		if (p[i] < 0x20 || p[i] > 0x7e)
+		{
+			*bad = i;
+			return false;
+		}
+	}
+	return true;
 }
 
 /*
@@ -479,6 +527,7 @@ check_descriptor(ZcDecoder *dec, const uint8_t *buf, uint32_t header_len,
 				tz_len,
 				reserved;
 	uint64_t	end;
+	size_t		bad;
 	const char *tname;
 
 	if (pos + ZC_DESC_FIXED_LEN > header_len)
@@ -584,9 +633,19 @@ check_descriptor(ZcDecoder *dec, const uint8_t *buf, uint32_t header_len,
 	if (memchr(d + ZC_DESC_FIXED_LEN, 0, name_len) != NULL)
 		return fail(dec, err, "%s: the column name contains a NUL byte",
 					label);
+	if (!utf8_valid(d + ZC_DESC_FIXED_LEN, name_len, &bad))
+		return fail(dec, err,
+					"%s: the column name is not valid UTF-8 (byte 0x%02x at byte offset %llu)",
+					label, d[ZC_DESC_FIXED_LEN + bad],
+					(unsigned long long) at + ZC_DESC_FIXED_LEN + bad);
 	if (memchr(d + ZC_DESC_FIXED_LEN + name_len, 0, tz_len) != NULL)
 		return fail(dec, err, "%s: the time zone name contains a NUL byte",
 					label);
+	if (!printable_ascii(d + ZC_DESC_FIXED_LEN + name_len, tz_len, &bad))
+		return fail(dec, err,
+					"%s: the time zone name has a byte that is not printable ASCII (0x%02x at byte offset %llu)",
+					label, d[ZC_DESC_FIXED_LEN + name_len + bad],
+					(unsigned long long) at + ZC_DESC_FIXED_LEN + name_len + bad);
 
 	/* header_len is a multiple of 8, so the padding fits too */
 	if (!all_zero(buf + end, ZC_ALIGN8(end) - end))

@@ -1390,6 +1390,41 @@ test_names(void)
 	sb_end(&b, 0);
 	EXPECT_ERROR(&b, "the time zone name contains a NUL byte");
 
+	/* names must be UTF-8; control characters are allowed in them */
+	col.name = "a\xff";
+	sb_reset(&b);
+	sb_header(&b, 1, &col);
+	sb_end(&b, 0);
+	EXPECT_ERROR(&b, "column 1 \"a?\": the column name is not valid UTF-8 (byte 0xff at byte offset 37)");
+	col.name = "a\xed\xa0\x80";	/* a surrogate */
+	sb_reset(&b);
+	sb_header(&b, 1, &col);
+	sb_end(&b, 0);
+	EXPECT_ERROR(&b, "the column name is not valid UTF-8 (byte 0xed at byte offset 37)");
+	col.name = "a\nb\x1b[31m\xc3\xa9";
+	sb_reset(&b);
+	sb_header(&b, 1, &col);
+	sb_end(&b, 0);
+	EXPECT_OK(&b);
+
+	/* time zone names must be printable ASCII */
+	col.name = "t";
+	col.tz = "UTC\n";
+	sb_reset(&b);
+	sb_header(&b, 1, &col);
+	sb_end(&b, 0);
+	EXPECT_ERROR(&b, "column 1 \"t\": the time zone name has a byte that is not printable ASCII (0x0a at byte offset 40)");
+	col.tz = "Europe/Z\xc3\xbcrich";
+	sb_reset(&b);
+	sb_header(&b, 1, &col);
+	sb_end(&b, 0);
+	EXPECT_ERROR(&b, "the time zone name has a byte that is not printable ASCII (0xc3 at byte offset 45)");
+	col.tz = "UTC+01:00";
+	sb_reset(&b);
+	sb_header(&b, 1, &col);
+	sb_end(&b, 0);
+	EXPECT_OK(&b);
+
 	/* names in messages: invalid UTF-8 and control bytes become '?' */
 	col.type = ZC_T_INT32;
 	col.name = "a\xff\n\xc3\xa9z";
