@@ -9,6 +9,7 @@ packages=(
 	build-essential
 	postgresql-15
 	postgresql-server-dev-15
+	postgresql-15-pgaudit
 	libkrb5-dev
 	openssl
 	python3-dev
