@@ -29,7 +29,7 @@ PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
 	-Wno-missing-field-initializers
 
-REGRESS = setup version copy_basic copy_types copy_text copy_errors functions
+REGRESS = setup version copy_basic copy_types copy_text copy_errors functions trust
 
 PYTHON ?= /usr/bin/python3
 PG_CONFIG ?= pg_config

@@ -42,6 +42,8 @@ step "pytest"
 createdb zcimport_pytest 2>/dev/null
 psql -Xq -d zcimport_pytest -c "CREATE EXTENSION IF NOT EXISTS zcimport" || failed=1
 export ZC_TEST_DSN="host=$PGHOST port=$PGPORT user=$PGUSER dbname=zcimport_pytest"
+# the cluster's log, where the crash checks look for a backend killed by a signal
+export ZC_TEST_SERVER_LOG="$PGHOST/server.log"
 out=$(PYTHONPATH=python "$PYTHON" -m pytest test/python -q -p no:cacheprovider 2>&1); rc=$?
 echo "$out" | tail -n 40
 summaries+=("pytest: $(echo "$out" | tail -n 1)")
