@@ -539,8 +539,8 @@ def _datetimetz_handler(inp: ColumnInput) -> Optional[PlannedColumn]:
         raw = np.asarray(inp.values.asi8).view(f"M8[{dtype.unit}]")  # type: ignore[union-attr]
     unit = _time_unit(raw.dtype, inp)
     tz = str(dtype.tz)
-    if len(tz.encode("utf-8")) > MAX_TZ_LEN:
-        tz = ""  # informational only; drop rather than fail
+    if len(tz) > MAX_TZ_LEN or not (tz.isascii() and tz.isprintable()):
+        tz = ""  # informational, and the stream takes printable ASCII only: drop it
     prep = _Prepared()
     values = prep.array(raw, "values", inp.name).view(np.int64)
     return _planned(inp, prep, WireType.TIMESTAMPTZ, FixedWidthData(values),

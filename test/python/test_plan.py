@@ -94,6 +94,28 @@ def test_tz_utc_name():
     assert zcimport.plan(df)[0].tz == "UTC"
 
 
+def test_tz_name_not_printable_ascii_is_dropped():
+    # the stream takes printable ASCII time zone names only (docs/FORMAT.md)
+    import datetime as dt
+
+    class Odd(dt.tzinfo):
+        def utcoffset(self, d):
+            return dt.timedelta(hours=1)
+
+        def dst(self, d):
+            return dt.timedelta(0)
+
+        def tzname(self, d):
+            return "Zürich\n"
+
+        def __str__(self):
+            return "Zürich\n"
+
+    t = pd.Series([pd.Timestamp("2020-01-01 12:00", tz=Odd())])
+    p = zcimport.plan(pd.DataFrame({"t": t}))[0]
+    assert (p.wire_type, p.tz) == ("timestamptz", "")
+
+
 @pytest.mark.parametrize(
     "dtype,wire",
     [("Int8", "int8"), ("Int16", "int16"), ("Int32", "int32"), ("Int64", "int64"),
