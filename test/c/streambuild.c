@@ -260,30 +260,45 @@ sb_validity(SbBuf *b, uint8_t nulls, const bool *valid, size_t n)
 	}
 }
 
-/* Offsets and data buffers of n byte strings. */
+/*
+ * Offsets and data buffers of n byte strings, the first one starting at
+ * offset first: the data buffer begins with first bytes (0xff, not UTF-8)
+ * that belong to no value, as in a slice of an Arrow array.
+ */
 void
-sb_binaries(SbBuf *b, const void *const *values, const size_t *lens,
-			size_t n)
+sb_binaries_from(SbBuf *b, const void *const *values, const size_t *lens,
+				 size_t n, uint64_t first)
 {
 	size_t		i;
-	int64_t		off = 0;
+	int64_t		off = (int64_t) first;
 
 	sb_u64(b, (uint64_t) (n + 1) * 8);
-	sb_u64(b, 0);
+	sb_u64(b, (uint64_t) off);
 	for (i = 0; i < n; i++)
 	{
 		off += (int64_t) lens[i];
 		sb_u64(b, (uint64_t) off);
 	}
 	sb_u64(b, (uint64_t) off);
+	for (i = 0; i < first; i++)
+		sb_u8(b, 0xff);
 	for (i = 0; i < n; i++)
 		sb_put(b, values[i], lens[i]);
 	sb_pad8(b);
 }
 
-/* Offsets and data buffers of n strings; NULL entries are empty. */
+/* Offsets and data buffers of n byte strings. */
 void
-sb_strings(SbBuf *b, const char *const *values, size_t n)
+sb_binaries(SbBuf *b, const void *const *values, const size_t *lens,
+			size_t n)
+{
+	sb_binaries_from(b, values, lens, n, 0);
+}
+
+/* As sb_strings(), with the first string at offset first of the data. */
+void
+sb_strings_from(SbBuf *b, const char *const *values, size_t n,
+				uint64_t first)
 {
 	const void **ptrs = calloc(n + 1, sizeof(void *));
 	size_t	   *lens = calloc(n + 1, sizeof(size_t));
@@ -296,9 +311,25 @@ sb_strings(SbBuf *b, const char *const *values, size_t n)
 		ptrs[i] = values[i] ? values[i] : "";
 		lens[i] = values[i] ? strlen(values[i]) : 0;
 	}
-	sb_binaries(b, ptrs, lens, n);
+	sb_binaries_from(b, ptrs, lens, n, first);
 	free(ptrs);
 	free(lens);
+}
+
+/* Offsets and data buffers of n strings; NULL entries are empty. */
+void
+sb_strings(SbBuf *b, const char *const *values, size_t n)
+{
+	sb_strings_from(b, values, n, 0);
+}
+
+/* A whole dictionary message, its first entry at offset first. */
+void
+sb_dictionary_from(SbBuf *b, uint32_t column, const char *const *entries,
+				   size_t n, uint64_t first)
+{
+	sb_message(b, ZC_MSG_DICTIONARY, column, n);
+	sb_strings_from(b, entries, n, first);
 }
 
 /* A whole dictionary message. */
@@ -306,8 +337,7 @@ void
 sb_dictionary(SbBuf *b, uint32_t column, const char *const *entries,
 			  size_t n)
 {
-	sb_message(b, ZC_MSG_DICTIONARY, column, n);
-	sb_strings(b, entries, n);
+	sb_dictionary_from(b, column, entries, n, 0);
 }
 
 
@@ -329,10 +359,11 @@ sample_valid(const SbColumn *col, size_t i, unsigned seed)
  * Append one column's buffers of n rows of deterministic sample data.  For a
  * dictionary column, codes cycle through dict_size entries (all NULL when it
  * is 0); NULL rows hold garbage codes, which the decoder must not inspect.
+ * The strings of a utf8 or binary column start at offset first of its data.
  */
 static void
 sample_column(SbBuf *b, const SbColumn *col, size_t n, unsigned seed,
-			  size_t dict_size)
+			  size_t dict_size, uint64_t first)
 {
 	bool	   *valid = calloc(n + 1, sizeof(bool));
 	SbBuf		v;
@@ -451,7 +482,7 @@ sample_column(SbBuf *b, const SbColumn *col, size_t n, unsigned seed,
 				lens[i] = (i + seed) % (sizeof(bin) + 1);
 			}
 		}
-		sb_binaries(b, ptrs, lens, n);
+		sb_binaries_from(b, ptrs, lens, n, first);
 		free(ptrs);
 		free(lens);
 	}
@@ -461,17 +492,28 @@ sample_column(SbBuf *b, const SbColumn *col, size_t n, unsigned seed,
 	free(valid);
 }
 
-/* Append a batch of n rows of sample data for all columns. */
+/*
+ * Append a batch of n rows of sample data for all columns, the strings of
+ * utf8 and binary columns starting at offset first of their data.
+ */
 static void
-sample_batch(SbBuf *b, uint32_t ncols, const SbColumn *cols, size_t n,
-			 unsigned seed, const size_t *dict_sizes)
+sample_batch_from(SbBuf *b, uint32_t ncols, const SbColumn *cols, size_t n,
+				  unsigned seed, const size_t *dict_sizes, uint64_t first)
 {
 	uint32_t	c;
 
 	sb_batch(b, n);
 	for (c = 0; c < ncols; c++)
 		sample_column(b, &cols[c], n, seed + c,
-					  dict_sizes ? dict_sizes[c] : 0);
+					  dict_sizes ? dict_sizes[c] : 0, first);
+}
+
+/* Append a batch of n rows of sample data for all columns. */
+static void
+sample_batch(SbBuf *b, uint32_t ncols, const SbColumn *cols, size_t n,
+			 unsigned seed, const size_t *dict_sizes)
+{
+	sample_batch_from(b, ncols, cols, n, seed, dict_sizes, 0);
 }
 
 /* One column of each wire type, with a null encoding. */
@@ -683,6 +725,214 @@ sb_sample_streams(SbEmitFn emit, void *arg)
 	sample_batch(&b, 64, cols, 5, 7, dict_sizes);
 	sb_end(&b, 5);
 	emit(arg, "wide", b.data, b.len);
+	count++;
+
+	sb_free(&b);
+	return count;
+}
+
+/*
+ * Hand a block stream to emit under the name "block_<what>_<rows>", after
+ * checking that it fits the fuzzer.
+ */
+static void
+emit_block(SbEmitFn emit, void *arg, const SbBuf *b, const char *what,
+		   size_t rows)
+{
+	char		name[64];
+
+	snprintf(name, sizeof(name), "block_%s_%zu", what, rows);
+	if (b->len > SB_BLOCK_MAX_LEN)
+	{
+		fprintf(stderr, "streambuild: block stream %s has %zu bytes, more than %d\n",
+				name, b->len, SB_BLOCK_MAX_LEN);
+		abort();
+	}
+	emit(arg, name, b->data, b->len);
+}
+
+/*
+ * Build the block streams (see streambuild.h) and hand each to emit.
+ * Returns how many.
+ */
+int
+sb_block_streams(SbEmitFn emit, void *arg)
+{
+	static const size_t every_rows[] = {16, 17, 31, 33};
+	static const uint8_t narrow[] = {
+		ZC_T_BOOL, ZC_T_INT8, ZC_T_INT16, ZC_T_INT32, ZC_T_UINT8,
+		ZC_T_UINT16, ZC_T_UINT32, ZC_T_FLOAT32, ZC_T_DATE32, ZC_T_NULL
+	};
+	static const uint8_t wide[] = {
+		ZC_T_INT64, ZC_T_UINT64, ZC_T_FLOAT64, ZC_T_TIMESTAMP,
+		ZC_T_TIMESTAMPTZ, ZC_T_DURATION
+	};
+	static const size_t dict_entries[] = {3, 17, 20, 33};
+	static const size_t dict_rows[] = {16, 33};
+	char		entry_text[100][16];
+	const char *entries[100];
+	char		what[32];
+	SbColumn	cols[ZC_T_MAX];
+	size_t		dict_sizes[ZC_T_MAX];
+	SbBuf		b;
+	int			count = 0;
+	uint8_t		nulls;
+	size_t		r;
+	int			i;
+
+	for (i = 0; i < 100; i++)
+	{
+		snprintf(entry_text[i], sizeof(entry_text[i]), "e%d", i);
+		entries[i] = entry_text[i];
+	}
+	sb_init(&b);
+
+	for (nulls = ZC_NULLS_NONE; nulls <= ZC_NULLS_BYTEMASK; nulls++)
+	{
+		const char *nname = zc_null_encoding_name(nulls);
+
+		/*
+		 * Every wire type in one batch of 16, 17, 31 or 33 rows: exactly one
+		 * block, one block and a row, and around two blocks.  The dictionary
+		 * has 20 entries and codes of int8, int16, int32 or int64; strings
+		 * start at offset 0, 5, 10 or 15 of their data.
+		 */
+		for (r = 0; r < sizeof(every_rows) / sizeof(every_rows[0]); r++)
+		{
+			sb_reset(&b);
+			every_type_columns(cols, nulls);
+			cols[ZC_T_DICTIONARY - 1].index_type = (uint8_t) (ZC_T_INT8 + r);
+			memset(dict_sizes, 0, sizeof(dict_sizes));
+			sb_header(&b, ZC_T_MAX, cols);
+			sb_dictionary_from(&b, ZC_T_DICTIONARY - 1, entries, 20, r * 3);
+			dict_sizes[ZC_T_DICTIONARY - 1] = 20;
+			sample_batch_from(&b, ZC_T_MAX, cols, every_rows[r],
+							  (unsigned) r, dict_sizes, r * 5);
+			sb_end(&b, every_rows[r]);
+			snprintf(what, sizeof(what), "every_%s", nname);
+			emit_block(emit, arg, &b, what, every_rows[r]);
+			count++;
+		}
+
+		/* the fixed-width types in 100 rows, sentinels where allowed */
+		sb_reset(&b);
+		memset(cols, 0, sizeof(cols));
+		for (i = 0; i < (int) sizeof(narrow); i++)
+		{
+			cols[i].type = narrow[i];
+			cols[i].nulls = nulls;
+			cols[i].name = zc_wire_type_name(narrow[i]);
+		}
+		cols[7].flags = ZC_FLAG_SENTINEL_NULL;
+		sb_header(&b, sizeof(narrow), cols);
+		sample_batch(&b, sizeof(narrow), cols, 100, 1, NULL);
+		sb_end(&b, 100);
+		snprintf(what, sizeof(what), "narrow_%s", nname);
+		emit_block(emit, arg, &b, what, 100);
+		count++;
+
+		sb_reset(&b);
+		memset(cols, 0, sizeof(cols));
+		for (i = 0; i < (int) sizeof(wide); i++)
+		{
+			cols[i].type = wide[i];
+			cols[i].nulls = nulls;
+			cols[i].name = zc_wire_type_name(wide[i]);
+			if (i >= 2)
+				cols[i].flags = ZC_FLAG_SENTINEL_NULL;
+			if (i >= 3)
+				cols[i].unit = (uint8_t) (i % 4);
+		}
+		cols[4].tz = "Asia/Kolkata";
+		sb_header(&b, sizeof(wide), cols);
+		sample_batch(&b, sizeof(wide), cols, 100, 2, NULL);
+		sb_end(&b, 100);
+		snprintf(what, sizeof(what), "wide_%s", nname);
+		emit_block(emit, arg, &b, what, 100);
+		count++;
+
+		/* utf8 and binary: batches of 16, 100, 33 and 0 rows */
+		sb_reset(&b);
+		memset(cols, 0, sizeof(cols));
+		cols[0].type = ZC_T_UTF8;
+		cols[0].nulls = nulls;
+		cols[0].name = "text";
+		cols[1].type = ZC_T_BINARY;
+		cols[1].nulls = nulls;
+		cols[1].name = "blob";
+		sb_header(&b, 2, cols);
+		sample_batch_from(&b, 2, cols, 16, 0, NULL, 0);
+		sample_batch_from(&b, 2, cols, 100, 1, NULL, 7);
+		sample_batch_from(&b, 2, cols, 33, 2, NULL, 1);
+		sample_batch_from(&b, 2, cols, 0, 3, NULL, 3);
+		sb_end(&b, 149);
+		snprintf(what, sizeof(what), "strings_%s", nname);
+		emit_block(emit, arg, &b, what, 149);
+		count++;
+	}
+
+	/*
+	 * Dictionary columns with int8, int16, int32 and int64 codes under every
+	 * null encoding, dictionaries of 3 to 33 entries (some starting at a
+	 * nonzero offset), and a last column that never gets one: a batch, some
+	 * dictionaries replaced by smaller or empty ones, another batch.
+	 */
+	for (r = 0; r < sizeof(dict_rows) / sizeof(dict_rows[0]); r++)
+	{
+		size_t		n = dict_rows[r];
+
+		sb_reset(&b);
+		memset(cols, 0, sizeof(cols));
+		memset(dict_sizes, 0, sizeof(dict_sizes));
+		for (i = 0; i < 13; i++)
+		{
+			cols[i].type = ZC_T_DICTIONARY;
+			cols[i].value_type = ZC_T_UTF8;
+			cols[i].index_type = (uint8_t) (ZC_T_INT8 + i % 4);
+			cols[i].nulls = (uint8_t) (i / 4 % 3);
+			cols[i].name = "cat";
+		}
+		sb_header(&b, 13, cols);
+		for (i = 0; i < 12; i++)
+		{
+			dict_sizes[i] = dict_entries[(i + r) % 4];
+			sb_dictionary_from(&b, (uint32_t) i, entries, dict_sizes[i],
+							   (uint64_t) (i % 2) * (i + 1));
+		}
+		sample_batch(&b, 13, cols, n, (unsigned) r, dict_sizes);
+		for (i = 0; i < 12; i += 3)
+		{
+			dict_sizes[i] = i % 2 ? 0 : 2;
+			sb_dictionary(&b, (uint32_t) i, entries, dict_sizes[i]);
+		}
+		sample_batch(&b, 13, cols, n + 1, (unsigned) r + 5, dict_sizes);
+		sb_end(&b, 2 * n + 1);
+		emit_block(emit, arg, &b, "dict", n);
+		count++;
+	}
+
+	/* 100 rows of each index type, under the three null encodings */
+	sb_reset(&b);
+	memset(cols, 0, sizeof(cols));
+	memset(dict_sizes, 0, sizeof(dict_sizes));
+	for (i = 0; i < 5; i++)
+	{
+		cols[i].type = ZC_T_DICTIONARY;
+		cols[i].value_type = ZC_T_UTF8;
+		cols[i].index_type = (uint8_t) (ZC_T_INT8 + i % 4);
+		cols[i].nulls = (uint8_t) ((i + 1) % 3);
+		cols[i].name = "code";
+	}
+	sb_header(&b, 5, cols);
+	for (i = 0; i < 4; i++)
+	{
+		dict_sizes[i] = 100 - (size_t) i * 30;
+		sb_dictionary_from(&b, (uint32_t) i, entries, dict_sizes[i],
+						   (uint64_t) i * 3);
+	}
+	sample_batch(&b, 5, cols, 100, 9, dict_sizes);
+	sb_end(&b, 100);
+	emit_block(emit, arg, &b, "dict", 100);
 	count++;
 
 	sb_free(&b);

@@ -93,9 +93,23 @@ extern void sb_strings(SbBuf *b, const char *const *values, size_t n);
 extern void sb_binaries(SbBuf *b, const void *const *values,
 						const size_t *lens, size_t n);
 
+/*
+ * The same with the first value at offset first of the data buffer, which
+ * then starts with first bytes that belong to no value.
+ */
+extern void sb_strings_from(SbBuf *b, const char *const *values, size_t n,
+							uint64_t first);
+extern void sb_binaries_from(SbBuf *b, const void *const *values,
+							 const size_t *lens, size_t n, uint64_t first);
+
 /* A whole dictionary message for a column. */
 extern void sb_dictionary(SbBuf *b, uint32_t column,
 						  const char *const *entries, size_t n);
+
+/* The same with the first entry at offset first of the data buffer. */
+extern void sb_dictionary_from(SbBuf *b, uint32_t column,
+							   const char *const *entries, size_t n,
+							   uint64_t first);
 
 /* Receives each sample stream of sb_sample_streams(). */
 typedef void (*SbEmitFn) (void *arg, const char *name, const uint8_t *data,
@@ -107,5 +121,21 @@ typedef void (*SbEmitFn) (void *arg, const char *name, const uint8_t *data,
  * and the empty stream, and hand each to emit.  Returns how many.
  */
 extern int	sb_sample_streams(SbEmitFn emit, void *arg);
+
+/* Largest stream sb_block_streams() builds, so that fuzzer seeds fit. */
+#define SB_BLOCK_MAX_LEN 8000
+
+/*
+ * Build valid streams whose batches have 16 rows or more, so that the
+ * decoder's 16-row block loops (offsets, dictionary codes) run: every wire
+ * type under every null encoding in batches of 16, 17, 31 and 33 rows;
+ * fixed-width types and strings in batches of 100 rows; utf8, binary and
+ * dictionaries whose first offset is not 0; dictionary columns with int8,
+ * int16, int32 and int64 codes under every null encoding, with
+ * dictionaries of up to 100 entries, replaced between batches.  Each
+ * stream is at most SB_BLOCK_MAX_LEN bytes.  Hands each to emit and returns
+ * how many.
+ */
+extern int	sb_block_streams(SbEmitFn emit, void *arg);
 
 #endif							/* ZCIMPORT_STREAMBUILD_H */

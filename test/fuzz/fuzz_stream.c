@@ -3,20 +3,41 @@
  * fuzz_stream.c
  *	  libFuzzer harness for the zcimport stream decoder (src/stream.c).
  *
- * The first input byte chooses how the rest is split into chunks; the rest
- * is the stream.  The harness feeds it the way the server does: an 8-byte
- * aligned, growable buffer; append a chunk, call zc_decoder_next() until it
- * needs more, consume what it used; zc_decoder_finish() at the end.  The
- * bytes past those handed to the decoder are poisoned, so ASan catches any
- * read past len, and every view of every decoded unit is read in full and
- * checked against the rules the decoder promises to enforce.
+ * An input is a mode byte, then the stream.  Each input is decoded twice,
+ * and the two runs must produce the same events and the same error message:
+ * once whole (every byte appended before the first call), and once in
+ * pieces, as the mode byte's low three bits choose:
  *
- * Each input is decoded twice, whole and in chunks, and the two runs must
- * produce the same events and the same error message.
+ *	0-4  demand: feed the decoder what it asks for.  On ZC_NEED_MORE, *used
+ *		 says how many bytes from the unit's start it needs; append exactly
+ *		 up to that, or to the end of the input.  The main mode: a unit
+ *		 costs a few calls, so the time goes to decoding, not to
+ *		 re-decoding the same prefix.
+ *	5	 short: as demand, but meet each request with 1 to 8 bytes too few
+ *		 first, so that the decoder also sees each unit cut just short.
+ *	6	 split: cut the stream at 1 to 8 points drawn from the mode byte.
+ *	7	 bytes: a stream of at most 512 bytes arrives 1 to 16 bytes at a
+ *		 time; a longer one is split as in mode 6.
+ *
+ * Modes 5 to 7 keep chunk-boundary bugs in sight at a small cost each.  The
+ * mode byte's two high bits choose the message limit: the server's
+ * (MaxAllocSize, 2^30 - 1), the decoder's default (2^30), 4095 or 4096.
+ *
+ * The harness feeds the decoder as the server does (src/input.c): an 8-byte
+ * aligned buffer that grows (and so moves) as bytes are appended, whose
+ * unconsumed bytes start at a unit boundary and move to the front only when
+ * room is needed.  The bytes before the unit and past those handed in are
+ * poisoned, so ASan catches a read outside [buf, buf + len), and every view
+ * of every decoded unit is read in full and checked against the rules the
+ * decoder promises to enforce.
+ *
+ * Only src/stream.c gets libFuzzer's coverage instrumentation (the Makefile
+ * passes test/fuzz/instrument.txt): the edges counted are the decoder's,
+ * and the harness's own loops are not slowed down by it.
  *
  * With ZC_FUZZ_WRITE_SEEDS=dir in the environment, the harness writes the
- * seed corpus (valid sample streams from streambuild.c, under several
- * chunkings) into dir and exits.
+ * seed corpus into dir and exits: the sample and block streams of
+ * streambuild.c, each checked to decode cleanly, under several modes.
  *
  * test/fuzz/fuzz_stream.c
  *
@@ -31,6 +52,18 @@
 #include "stream.h"
 #include "streambuild.h"
 
+/* Longest input, mode byte included; run.sh passes the same -max_len. */
+#define FUZZ_MAX_LEN			8192
+
+/* Message limits chosen by the mode byte's two high bits (0: default). */
+static const uint64_t fuzz_limits[4] = {0x3fffffff, 0, 4095, 4096};
+
+/* Longest stream of the bytes mode; longer ones are split instead. */
+#define FUZZ_BYTES_MAX_LEN		512
+
+/* Most cut points of the split mode. */
+#define FUZZ_MAX_SPLITS			8
+
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int			LLVMFuzzerInitialize(int *argc, char ***argv);
 
@@ -44,12 +77,53 @@ int			LLVMFuzzerInitialize(int *argc, char ***argv);
 		} \
 	} while (0)
 
+/* How a run hands the stream to the decoder. */
+typedef enum Feed
+{
+	FEED_WHOLE,					/* all at once */
+	FEED_DEMAND,				/* exactly what the decoder asks for */
+	FEED_SHORT,					/* each request first answered short */
+	FEED_SPLIT,					/* cut at a few points */
+	FEED_BYTES					/* 1 to 16 bytes at a time */
+} Feed;
+
+/* State of a feeding strategy. */
+typedef struct Feeder
+{
+	Feed		feed;
+	uint64_t	rng;
+	bool		shorted;		/* FEED_SHORT: the last append was short */
+	int			nsplits;		/* FEED_SPLIT: cut points, ascending */
+	size_t		splits[FUZZ_MAX_SPLITS];
+	int			next_split;
+} Feeder;
+
+/* The stream bytes handed to the decoder, like the server's ZcInput. */
+typedef struct Input
+{
+	uint8_t    *buf;			/* 8-byte aligned */
+	size_t		cap;
+	size_t		start;			/* first unconsumed byte, a unit boundary */
+	size_t		end;			/* end of the bytes appended */
+} Input;
+
 /* A bump arena for the decoder's allocations, reset per run. */
 typedef struct Arena
 {
 	void	   *blocks[8];
 	int			n;
 } Arena;
+
+/* What a run saw: a hash of its events, and how it ended. */
+typedef struct Outcome
+{
+	uint64_t	hash;
+	int			events;
+	ZcStatus	status;
+	char		message[ZC_ERROR_LEN];
+} Outcome;
+
+static volatile uint64_t sink;
 
 /* ZcAllocFn of the harness. */
 static void *
@@ -73,29 +147,12 @@ arena_free(Arena *a)
 		free(a->blocks[--a->n]);
 }
 
-/* What a run saw: a hash of its events, and how it ended. */
-typedef struct Outcome
-{
-	uint64_t	hash;
-	int			events;
-	ZcStatus	status;
-	char		message[ZC_ERROR_LEN];
-} Outcome;
-
-static volatile uint64_t sink;
-
-/* FNV-1a step. */
-static uint64_t
+/* Fold v into the hash h. */
+static inline uint64_t
 mix(uint64_t h, uint64_t v)
 {
-	int			i;
-
-	for (i = 0; i < 8; i++)
-	{
-		h ^= (v >> (8 * i)) & 0xff;
-		h *= 1099511628211u;
-	}
-	return h;
+	h = (h ^ v) * 0x100000001b3u;
+	return h ^ (h >> 29);
 }
 
 /* Sum the bytes of a range (reads every byte, for ASan). */
@@ -111,7 +168,7 @@ touch(const uint8_t *p, uint64_t n)
 }
 
 /* Is [p, p + n) within [base, base + len)? */
-static int
+static bool
 within(const void *p, uint64_t n, const uint8_t *base, size_t len)
 {
 	const uint8_t *q = p;
@@ -119,6 +176,22 @@ within(const void *p, uint64_t n, const uint8_t *base, size_t len)
 	return q != NULL && q >= base && q <= base + len &&
 		n <= (uint64_t) (base + len - q);
 }
+
+/* xorshift64: the next pseudo-random number. */
+static uint64_t
+next_random(uint64_t *rng)
+{
+	*rng ^= *rng << 13;
+	*rng ^= *rng >> 7;
+	*rng ^= *rng << 17;
+	return *rng;
+}
+
+
+/* ---------------------------------------------------------------------------
+ * Checking what the decoder hands out
+ * ---------------------------------------------------------------------------
+ */
 
 /* Check and read the offsets + data of count strings. */
 static uint64_t
@@ -133,11 +206,10 @@ touch_strings(const int64_t *offsets, const uint8_t *data, uint64_t data_len,
 	REQUIRE(data_len == 0 || within(data, data_len, base, len));
 	REQUIRE(offsets[0] >= 0 && offsets[count] <= (int64_t) data_len);
 	for (i = 0; i < count; i++)
-	{
 		REQUIRE(offsets[i] <= offsets[i + 1]);
+	for (i = 0; i < count; i++)
 		h = mix(h, touch(data + offsets[i],
 						 (uint64_t) (offsets[i + 1] - offsets[i])));
-	}
 	return h;
 }
 
@@ -161,6 +233,7 @@ touch_batch(const ZcDecoder *dec, const uint8_t *buf, size_t used)
 			uint64_t	vlen = d->nulls == ZC_NULLS_BITMAP ? (n + 7) / 8 : n;
 
 			REQUIRE(vlen == 0 || within(v->validity, vlen, buf, used));
+			REQUIRE(((uintptr_t) v->validity & 7) == 0);
 			h = mix(h, (uint64_t) (v->validity - buf));
 			for (i = 0; i < n; i++)
 				h = mix(h, zc_row_valid(d, v, i));
@@ -170,11 +243,15 @@ touch_batch(const ZcDecoder *dec, const uint8_t *buf, size_t used)
 
 		if (d->type == ZC_T_UTF8 || d->type == ZC_T_BINARY)
 		{
+			REQUIRE(v->values == NULL);
 			h = mix(h, (uint64_t) ((const uint8_t *) v->offsets - buf));
 			h = mix(h, touch_strings(v->offsets, v->data, v->data_len, n,
 									 buf, used));
+			continue;
 		}
-		else if (d->type == ZC_T_DICTIONARY)
+
+		REQUIRE(v->offsets == NULL && v->data == NULL && v->data_len == 0);
+		if (d->type == ZC_T_DICTIONARY)
 		{
 			int			w = zc_wire_type_width(d->index_type);
 
@@ -251,68 +328,156 @@ touch_header(const ZcDecoder *dec)
 	return h;
 }
 
-/* Chunk size number i for a mode byte; 0 means "all at once". */
-static size_t
-chunk_size(uint8_t mode, uint64_t *rng)
-{
-	static const size_t maxima[8] = {0, 1, 3, 8, 17, 64, 700, 5000};
-	size_t		max = maxima[mode & 7];
 
-	if (max <= 1)
-		return max;
-	*rng ^= *rng << 13;
-	*rng ^= *rng >> 7;
-	*rng ^= *rng << 17;
-	return 1 + (size_t) (*rng % max);
+/* ---------------------------------------------------------------------------
+ * Feeding the decoder
+ * ---------------------------------------------------------------------------
+ */
+
+/* Set up the strategy for a mode byte and a stream of len bytes. */
+static void
+feeder_init(Feeder *f, Feed feed, uint8_t mode, size_t len)
+{
+	int			i;
+
+	memset(f, 0, sizeof(*f));
+	f->rng = (uint64_t) mode * 0x9E3779B97F4A7C15u + len + 0x1234567;
+	if (feed == FEED_BYTES && len > FUZZ_BYTES_MAX_LEN)
+		feed = FEED_SPLIT;
+	f->feed = feed;
+	if (feed == FEED_SPLIT && len > 1)
+	{
+		f->nsplits = 1 + (int) (next_random(&f->rng) % FUZZ_MAX_SPLITS);
+		for (i = 0; i < f->nsplits; i++)
+		{
+			size_t		at = 1 + (size_t) (next_random(&f->rng) % (len - 1));
+			int			j = i;
+
+			/* insertion sort, ascending */
+			while (j > 0 && f->splits[j - 1] > at)
+			{
+				f->splits[j] = f->splits[j - 1];
+				j--;
+			}
+			f->splits[j] = at;
+		}
+	}
 }
 
 /*
- * Decode stream[0 .. len) as the server does, in chunks chosen by mode
- * (mode 0: all at once).
+ * Where the next append ends, in stream bytes: fed bytes are in, the stream
+ * has len, and the decoder asked for the stream's first want bytes.
+ */
+static size_t
+feeder_next(Feeder *f, size_t fed, size_t len, uint64_t want)
+{
+	size_t		target = want < len ? (size_t) want : len;
+
+	switch (f->feed)
+	{
+		case FEED_WHOLE:
+			return len;
+		case FEED_DEMAND:
+			return target;
+		case FEED_SHORT:
+			if (!f->shorted && target - fed >= 2)
+			{
+				size_t		room = target - fed - 1;
+				size_t		k = 1 + (size_t) (next_random(&f->rng) %
+											  (room < 8 ? room : 8));
+
+				f->shorted = true;
+				return target - k;
+			}
+			f->shorted = false;
+			return target;
+		case FEED_SPLIT:
+			while (f->next_split < f->nsplits &&
+				   f->splits[f->next_split] <= fed)
+				f->next_split++;
+			if (f->next_split < f->nsplits)
+				return f->splits[f->next_split++];
+			return len;
+		case FEED_BYTES:
+			target = fed + 1 + (size_t) (next_random(&f->rng) % 16);
+			return target < len ? target : len;
+	}
+	return len;
+}
+
+/*
+ * Make room for extra more bytes, as zc_input_reserve() does: move the
+ * unconsumed bytes to the front, or else grow the buffer, which then moves.
  */
 static void
-decode(const uint8_t *stream, size_t len, uint8_t mode, Outcome *out)
+input_reserve(Input *in, size_t extra)
+{
+	size_t		pending = in->end - in->start;
+	size_t		need;
+	size_t		cap;
+
+	if (in->end + extra <= in->cap)
+		return;
+	if (in->start > 0)
+	{
+		memmove(in->buf, in->buf + in->start, pending);
+		in->start = 0;
+		in->end = pending;
+		if (in->end + extra <= in->cap)
+			return;
+	}
+	need = pending + extra;
+	cap = in->cap * 2 > need ? in->cap * 2 : need;
+	in->buf = realloc(in->buf, cap);
+	REQUIRE(in->buf != NULL && ((uintptr_t) in->buf & 7) == 0);
+	in->cap = cap;
+}
+
+/*
+ * Decode stream[0 .. len) as the server does, fed as feed says, with the
+ * message limit the mode byte chooses; record what happened in out.
+ */
+static void
+decode(const uint8_t *stream, size_t len, uint8_t mode, Feed feed,
+	   Outcome *out)
 {
 	ZcDecoder	dec;
 	Arena		arena = {{0}, 0};
 	ZcError		err;
-	size_t		cap = len + 8;
-	uint8_t    *buf = aligned_alloc(8, (cap + 7) & ~(size_t) 7);
-	size_t		have = 0;		/* bytes in buf */
-	size_t		fed = 0;		/* bytes of stream appended so far */
-	uint64_t	rng = (uint64_t) mode * 0x9E3779B97F4A7C15u + 0x1234567;
-	size_t		hint = 0;
+	Feeder		feeder;
+	Input		in = {NULL, 0, 0, 0};
+	size_t		fed = 0;		/* stream bytes appended so far */
+	uint64_t	consumed = 0;	/* stream bytes of the units decoded */
+	uint64_t	rows = 0;		/* rows of the batches decoded */
+	size_t		hint = 0;		/* the largest request for this unit */
 
-	REQUIRE(buf != NULL);
-	cap = (cap + 7) & ~(size_t) 7;
 	memset(out, 0, sizeof(*out));
 	out->hash = 14695981039346656037u;
-	zc_decoder_init(&dec, arena_alloc, &arena, mode & 0x80 ? 4096 : 0);
+	feeder_init(&feeder, feed, mode, len);
+	input_reserve(&in, feed == FEED_WHOLE ? (len > 0 ? len : 1) : 64);
+	zc_decoder_init(&dec, arena_alloc, &arena, fuzz_limits[mode >> 6]);
 
 	for (;;)
 	{
-		size_t		n = chunk_size(mode, &rng);
+		size_t		target;
 
-		if (n == 0 || n > len - fed)
-			n = len - fed;
-		memcpy(buf + have, stream + fed, n);
-		have += n;
-		fed += n;
-
+		/* decode units until the decoder needs more */
 		for (;;)
 		{
+			const uint8_t *unit = in.buf + in.start;
+			size_t		have = in.end - in.start;
 			size_t		used = 0;
 			ZcEvent		event = ZC_EV_NONE;
-			uint64_t	before = dec.offset;
 			ZcStatus	st;
 
-			ASAN_POISON_MEMORY_REGION(buf + have, cap - have);
-			st = zc_decoder_next(&dec, buf, have, &used, &event, &err);
+			ASAN_POISON_MEMORY_REGION(in.buf, in.start);
+			ASAN_POISON_MEMORY_REGION(in.buf + in.end, in.cap - in.end);
+			st = zc_decoder_next(&dec, unit, have, &used, &event, &err);
 			if (st == ZC_OK)
 			{
 				REQUIRE(used > 0 && used <= have && used % 8 == 0);
 				REQUIRE(used >= hint);
-				REQUIRE(dec.offset == before + used);
+				REQUIRE(dec.offset == consumed + used);
 				out->hash = mix(out->hash, (uint64_t) event);
 				out->hash = mix(out->hash, used);
 				switch (event)
@@ -321,26 +486,28 @@ decode(const uint8_t *stream, size_t len, uint8_t mode, Outcome *out)
 						out->hash = mix(out->hash, touch_header(&dec));
 						break;
 					case ZC_EV_BATCH:
-						out->hash = mix(out->hash, touch_batch(&dec, buf, used));
-						out->hash = mix(out->hash, dec.total_rows);
+						rows += dec.batch_rows;
+						REQUIRE(dec.total_rows == rows);
+						out->hash = mix(out->hash, touch_batch(&dec, unit, used));
 						break;
 					case ZC_EV_DICTIONARY:
-						out->hash = mix(out->hash, touch_dict(&dec, buf, used));
+						out->hash = mix(out->hash, touch_dict(&dec, unit, used));
 						break;
 					case ZC_EV_END:
 						REQUIRE(dec.state == ZC_STATE_DONE);
+						REQUIRE(dec.total_rows == rows);
 						break;
 					default:
 						REQUIRE(!"unexpected event");
 				}
 				out->events++;
-				ASAN_UNPOISON_MEMORY_REGION(buf + have, cap - have);
-				memmove(buf, buf + used, have - used);
-				have -= used;
+				ASAN_UNPOISON_MEMORY_REGION(in.buf, in.cap);
+				in.start += used;
+				consumed += used;
 				hint = 0;
 				continue;
 			}
-			ASAN_UNPOISON_MEMORY_REGION(buf + have, cap - have);
+			ASAN_UNPOISON_MEMORY_REGION(in.buf, in.cap);
 			if (st == ZC_NEED_MORE)
 			{
 				REQUIRE(used > have);
@@ -357,20 +524,44 @@ decode(const uint8_t *stream, size_t len, uint8_t mode, Outcome *out)
 		}
 		if (fed == len)
 			break;
+
+		/* append the next piece */
+		target = feeder_next(&feeder, fed, len, consumed + hint);
+		REQUIRE(target > fed && target <= len);
+		input_reserve(&in, target - fed);
+		memcpy(in.buf + in.end, stream + fed, target - fed);
+		in.end += target - fed;
+		fed = target;
 	}
-	out->status = zc_decoder_finish(&dec, have, &err);
+	out->status = zc_decoder_finish(&dec, in.end - in.start, &err);
 	if (out->status != ZC_OK)
 	{
 		REQUIRE(err.message[0] != '\0');
 		memcpy(out->message, err.message, sizeof(out->message));
 	}
 	else
-		REQUIRE(dec.state == ZC_STATE_DONE && have == 0);
+		REQUIRE(dec.state == ZC_STATE_DONE && in.end == in.start);
 
 done:
 	sink += out->hash;
-	free(buf);
+	free(in.buf);
 	arena_free(&arena);
+}
+
+/* The chunked strategy of a mode byte. */
+static Feed
+mode_feed(uint8_t mode)
+{
+	switch (mode & 7)
+	{
+		case 5:
+			return FEED_SHORT;
+		case 6:
+			return FEED_SPLIT;
+		case 7:
+			return FEED_BYTES;
+	}
+	return FEED_DEMAND;
 }
 
 /* libFuzzer entry point. */
@@ -384,52 +575,72 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	mode = data[0];
-	decode(data + 1, size - 1, (uint8_t) (mode & 0x80), &whole);
-	if ((mode & 7) != 0)
+	decode(data + 1, size - 1, mode, FEED_WHOLE, &whole);
+	decode(data + 1, size - 1, mode, mode_feed(mode), &pieces);
+	if (whole.hash != pieces.hash || whole.events != pieces.events ||
+		whole.status != pieces.status ||
+		strcmp(whole.message, pieces.message) != 0)
 	{
-		decode(data + 1, size - 1, mode, &pieces);
-		if (whole.hash != pieces.hash || whole.events != pieces.events ||
-			whole.status != pieces.status ||
-			strcmp(whole.message, pieces.message) != 0)
-		{
-			fprintf(stderr, "fuzz_stream: whole and chunked runs differ:\n"
-					"  whole:   %d events, status %d, \"%s\"\n"
-					"  chunked: %d events, status %d, \"%s\"\n",
-					whole.events, whole.status, whole.message,
-					pieces.events, pieces.status, pieces.message);
-			abort();
-		}
+		fprintf(stderr, "fuzz_stream: whole and chunked (mode 0x%02x) runs differ:\n"
+				"  whole:   %d events, status %d, \"%s\"\n"
+				"  chunked: %d events, status %d, \"%s\"\n",
+				mode, whole.events, whole.status, whole.message,
+				pieces.events, pieces.status, pieces.message);
+		abort();
 	}
 	return 0;
 }
 
-/* Write one seed file, under a few chunking modes. */
+
+/* ---------------------------------------------------------------------------
+ * The seed corpus
+ * ---------------------------------------------------------------------------
+ */
+
+/* Where seeds go, and under which mode bytes. */
+typedef struct SeedWriter
+{
+	const char *dir;
+	const uint8_t *modes;
+	int			nmodes;
+	int			files;
+} SeedWriter;
+
+/* Check that a seed decodes cleanly, then write it under each mode. */
 static void
 write_seed(void *arg, const char *name, const uint8_t *data, size_t len)
 {
-	static const uint8_t modes[] = {0x00, 0x01, 0x03, 0x86, 0x0d};
-	const char *dir = arg;
-	size_t		m;
+	SeedWriter *w = arg;
+	Outcome		out;
+	int			m;
 
-	for (m = 0; m < sizeof(modes); m++)
+	decode(data, len, 0, FEED_WHOLE, &out);
+	if (out.status != ZC_OK || len + 1 > FUZZ_MAX_LEN)
+	{
+		fprintf(stderr, "fuzz_stream: seed %s (%zu bytes) is not a valid stream of at most %d bytes: %s\n",
+				name, len, FUZZ_MAX_LEN - 1, out.message);
+		exit(1);
+	}
+	for (m = 0; m < w->nmodes; m++)
 	{
 		char		path[4096];
 		FILE	   *f;
 
-		snprintf(path, sizeof(path), "%s/%s-%02x.zci", dir, name, modes[m]);
+		snprintf(path, sizeof(path), "%s/%s-%02x.zci", w->dir, name,
+				 w->modes[m]);
 		f = fopen(path, "wb");
 		if (f == NULL)
 		{
 			perror(path);
 			exit(1);
 		}
-		fputc(modes[m], f);
-		if (len > 0 && fwrite(data, 1, len, f) != len)
+		fputc(w->modes[m], f);
+		if ((len > 0 && fwrite(data, 1, len, f) != len) || fclose(f) != 0)
 		{
 			perror(path);
 			exit(1);
 		}
-		fclose(f);
+		w->files++;
 	}
 }
 
@@ -437,16 +648,27 @@ write_seed(void *arg, const char *name, const uint8_t *data, size_t len)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	/* small samples under every feed and limit, block streams under two */
+	static const uint8_t sample_modes[] = {0x00, 0x45, 0x86, 0xc7, 0x80};
+	static const uint8_t block_modes[] = {0x00, 0x06};
 	const char *dir = getenv("ZC_FUZZ_WRITE_SEEDS");
+	SeedWriter	w;
+	int			streams;
 
 	(void) argc;
 	(void) argv;
-	if (dir != NULL && dir[0] != '\0')
-	{
-		int			n = sb_sample_streams(write_seed, (void *) dir);
+	if (dir == NULL || dir[0] == '\0')
+		return 0;
 
-		printf("fuzz_stream: wrote %d seed streams to %s\n", n, dir);
-		exit(0);
-	}
-	return 0;
+	w.dir = dir;
+	w.files = 0;
+	w.modes = sample_modes;
+	w.nmodes = sizeof(sample_modes);
+	streams = sb_sample_streams(write_seed, &w);
+	w.modes = block_modes;
+	w.nmodes = sizeof(block_modes);
+	streams += sb_block_streams(write_seed, &w);
+	printf("fuzz_stream: wrote %d seeds (%d streams) to %s\n", w.files,
+		   streams, dir);
+	exit(0);
 }
