@@ -43,7 +43,7 @@ all install installcheck:
 	@echo "pg_config not found: run 'make deps' first, or 'make test' / 'make demo', which run it" >&2; exit 1
 endif
 
-.PHONY: python-ext check-c fuzz fuzz-coverage test demo deps
+.PHONY: python-ext check-c check-valgrind fuzz fuzz-coverage test demo deps
 
 all: python-ext
 
@@ -80,6 +80,11 @@ fuzz: test/fuzz/fuzz_stream
 
 fuzz-coverage: test/fuzz/fuzz_stream
 	./test/fuzz/coverage.sh $(FUZZ_SECONDS)
+
+# The regression suite and the randomized slices against a server running
+# under valgrind (not part of make test: it takes a while).
+check-valgrind: install
+	bash test/valgrind.sh
 
 deps:
 	bash test/deps.sh
