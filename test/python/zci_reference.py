@@ -16,6 +16,14 @@ the total row count.  Values are Python objects:
 - timestamp, timestamptz, duration -> int (count of the column's unit);
 - date32 -> int (days); utf8 -> str; binary -> bytes;
 - dictionary -> the dictionary entry (str).
+
+``decode(data, strict_text=False)`` is for callers that must know what a
+stream holds beyond what the *decoder* checks (the server validates text
+only when it converts a value, so an unused dictionary entry or a name may
+be invalid UTF-8 without failing a load): names and time zones are then
+decoded with ``surrogateescape``, and a ``utf8`` value or dictionary entry
+that is not UTF-8 becomes an :class:`InvalidText` (the raw bytes) instead of
+raising ``FormatError``.
 """
 
 from __future__ import annotations
@@ -52,6 +60,10 @@ MAX_COUNT = 2**31 - 1
 
 class FormatError(ValueError):
     """The stream breaks a rule of docs/FORMAT.md."""
+
+
+class InvalidText(bytes):
+    """A utf8 value or dictionary entry that is not UTF-8 (strict_text=False)."""
 
 
 @dataclass
@@ -135,7 +147,8 @@ class _Reader:
         return b
 
 
-def _decode_descriptor(data: bytes, off: int, end: int) -> Tuple[Column, int]:
+def _decode_descriptor(data: bytes, off: int, end: int,
+                       strict_text: bool = True) -> Tuple[Column, int]:
     if off + 12 > end:
         raise FormatError(f"descriptor at {off} exceeds the header")
     t, nulls, flags, unit, itype, vtype, name_len, tz_len, reserved = _u(
@@ -181,9 +194,10 @@ def _decode_descriptor(data: bytes, off: int, end: int) -> Tuple[Column, int]:
     p = off + 12
     if p + name_len + tz_len > end:
         raise FormatError("descriptor strings exceed the header")
+    errors = "strict" if strict_text else "surrogateescape"
     try:
-        name = data[p : p + name_len].decode("utf-8")
-        tz = data[p + name_len : p + name_len + tz_len].decode("utf-8")
+        name = data[p : p + name_len].decode("utf-8", errors)
+        tz = data[p + name_len : p + name_len + tz_len].decode("utf-8", errors)
     except UnicodeDecodeError as ex:
         raise FormatError(f"descriptor string is not UTF-8: {ex}") from None
     q = p + name_len + tz_len
@@ -219,8 +233,21 @@ def _offsets(buf: bytes, count: int, data_len: int, what: str) -> List[int]:
     return offs
 
 
-def decode(data: bytes) -> Stream:
-    """Decode a whole stream; raise FormatError on any violation."""
+def _text(b: bytes, strict_text: bool, what: str) -> Any:
+    try:
+        return b.decode("utf-8")
+    except UnicodeDecodeError:
+        if strict_text:
+            raise FormatError(f"{what} is not UTF-8") from None
+        return InvalidText(b)
+
+
+def decode(data: bytes, strict_text: bool = True) -> Stream:
+    """Decode a whole stream; raise FormatError on any violation.
+
+    strict_text=False: invalid UTF-8 in text is not a format error (see the
+    module's docstring).
+    """
     data = bytes(data)
     if len(data) < 24:
         raise FormatError("stream shorter than the header's fixed part")
@@ -244,7 +271,7 @@ def decode(data: bytes) -> Stream:
     cols = []
     off = 24
     for _ in range(ncols):
-        col, off = _decode_descriptor(data, off, header_len)
+        col, off = _decode_descriptor(data, off, header_len, strict_text)
         cols.append(col)
     if off != header_len:
         raise FormatError(f"header length {header_len}, descriptors end at {off}")
@@ -276,10 +303,8 @@ def decode(data: bytes) -> Stream:
             obuf = r.buffer("dictionary offsets", (count + 1) * 8)
             dbuf = r.buffer("dictionary data")
             offs = _offsets(obuf, count, len(dbuf), "dictionary")
-            try:
-                entries = [dbuf[offs[i] : offs[i + 1]].decode("utf-8") for i in range(count)]
-            except UnicodeDecodeError:
-                raise FormatError("dictionary entry is not UTF-8") from None
+            entries = [_text(dbuf[offs[i] : offs[i + 1]], strict_text, "dictionary entry")
+                       for i in range(count)]
             dicts[idx] = entries
             stream.dictionaries.append((idx, entries))
             continue
@@ -317,10 +342,7 @@ def decode(data: bytes) -> Stream:
                 for i in range(n):
                     b = dbuf[offs[i] : offs[i + 1]]
                     if col.type == "utf8" and valid[i]:
-                        try:
-                            raw.append(b.decode("utf-8"))
-                        except UnicodeDecodeError:
-                            raise FormatError(f"column {ci} row {i} is not UTF-8") from None
+                        raw.append(_text(b, strict_text, f"column {ci} row {i}"))
                     else:
                         raw.append(b)
             else:  # dictionary
