@@ -738,25 +738,59 @@ ZC_CONVERTER(conv_date32_to_timestamptz, int32, NO_SENTINEL,
 			 values[i] = TimestampTzGetDatum(ts))
 
 /*
- * timedelta64 into interval: whole days in the day field and the rest, in
- * [0, 24h), in the time field, as Python's timedelta (and psycopg) splits
- * a duration; -1 us is "-1 days +23:59:59.999999".
+ * Split a duration of the column's unit into whole days and microseconds in
+ * [0, 24h), as Python's timedelta (and psycopg) splits one: -1 us is
+ * "-1 days +23:59:59.999999".  Days are split off first, so durations
+ * beyond the int64 range of microseconds load as long as the days fit an
+ * interval's int32.  Nanoseconds round to the nearest microsecond, ties to
+ * even.  Returns false when the days do not fit.
  */
-ZC_CONVERTER(conv_duration_to_interval, int64, NAT_SENTINEL,
-			 int64 usecs;
-			 Interval *iv;
+static inline bool
+duration_to_interval(const ZcConverter *cv, int64 v, Interval *iv)
+{
+	/* the column's units per second, and per day */
+	int64		per_second = USECS_PER_SEC * cv->unit_div / cv->unit_mul;
+	int64		per_day = per_second * SECS_PER_DAY;
+	int64		days = v / per_day;
+	int64		rest = v % per_day;
+	int64		usecs;
 
-			 if (!time_to_unix_usecs(cv, v, &usecs))
+	if (rest < 0)
+	{
+		rest += per_day;
+		days -= 1;
+	}
+	if (cv->unit_div > 1)
+	{
+		int64		q = rest / cv->unit_div;
+		int64		r = rest % cv->unit_div;
+		int64		half = cv->unit_div / 2;
+
+		if (r > half || (r == half && (q & 1) != 0))
+			q += 1;
+		usecs = q;
+	}
+	else
+		usecs = rest * cv->unit_mul;	/* < USECS_PER_DAY: no overflow */
+	if (usecs == USECS_PER_DAY)
+	{
+		usecs = 0;
+		days += 1;
+	}
+	if (days < PG_INT32_MIN || days > PG_INT32_MAX)
+		return false;
+	iv->month = 0;
+	iv->day = (int32) days;
+	iv->time = usecs;
+	return true;
+}
+
+/* timedelta64 into interval: days and time, as duration_to_interval() says */
+ZC_CONVERTER(conv_duration_to_interval, int64, NAT_SENTINEL,
+			 Interval *iv = (Interval *) palloc(sizeof(Interval));
+
+			 if (!duration_to_interval(cv, v, iv))
 			 report_duration_range(cv, row, v);
-			 iv = (Interval *) palloc(sizeof(Interval));
-			 iv->month = 0;
-			 iv->day = (int32) (usecs / USECS_PER_DAY);
-			 iv->time = usecs % USECS_PER_DAY;
-			 if (iv->time < 0)
-			 {
-				 iv->time += USECS_PER_DAY;
-				 iv->day -= 1;
-			 }
 			 values[i] = IntervalPGetDatum(iv))
 
 /* null: every value is NULL, whatever the column's type */

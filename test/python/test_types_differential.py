@@ -210,3 +210,29 @@ def test_real_world_csv(conn, name, categorical):
 def test_the_real_world_files_are_there():
     # deps.sh installs distro-info-data and tzdata: the tests above must run
     assert {"debian", "ubuntu", "zone1970", "iso3166"} <= set(REAL_WORLD)
+
+
+def test_durations_beyond_the_microsecond_range(conn):
+    # An interval holds days and microseconds apart: a duration in s or ms
+    # whose microseconds overflow int64 still loads when its days fit int32,
+    # as COPY of the same timedelta does; beyond that, 22008 as COPY gives.
+    # (Python's timedelta, the oracle's, holds up to 999,999,999 days)
+    ms = np.array([-71_500_697_197_576_578, 80_000_000_000_000_000, -1, 86_399_999, 0], dtype="m8[ms]")
+    s = np.array([80_000_000_000_000, -80_000_000_000_000, 1, -86_400, 0], dtype="m8[s]")
+    ns = np.array([-1, 499, 500, 1500, 86_399_999_999_500], dtype="m8[ns]")
+    conn.execute("CREATE TEMP TABLE zc (ms interval, s interval, ns interval)")
+    conn.execute("CREATE TEMP TABLE cp (ms interval, s interval, ns interval)")
+    assert zcimport.copy_dataframe({"ms": ms, "s": s, "ns": ns}, "zc", conn) == 5
+    with conn.cursor().copy("COPY cp (ms, s, ns) FROM STDIN") as copy:
+        for a, b, c in zip(ms, s, ns):
+            # the oracle: Python's timedelta, rounded to microseconds as PostgreSQL rounds
+            copy.write_row([dt.timedelta(milliseconds=int(a.astype(np.int64))),
+                            dt.timedelta(seconds=int(b.astype(np.int64))),
+                            dt.timedelta(microseconds=round(int(c.astype(np.int64)) / 1000))])
+    assert_same_table(conn, "zc", "cp")
+    assert conn.execute("SELECT min(ms)::text FROM zc").fetchone()[0] == \
+        "-827554366 days +06:53:43.422"
+    too_far = np.array([2**62], dtype="m8[s]")  # 5e13 days
+    with pytest.raises(psycopg.errors.DatetimeFieldOverflow) as info:
+        zcimport.copy_dataframe({"s": too_far}, "zc", conn, columns=["s"])
+    assert "out of range for type interval" in str(info.value)
