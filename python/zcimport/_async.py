@@ -21,9 +21,9 @@ cancellation bounded.
 Only one thread touches the socket at a time: the coroutine awaits each
 call, and when the task is cancelled (``task.cancel()``, a timeout,
 Ctrl-C under ``asyncio.run``) it first waits for the call in flight to
-return, then completes a half-sent message with zeros, sends CopyFail, and
-re-raises ``CancelledError``; the connection stays usable (its transaction
-is in error, as after any failed statement).
+return, then completes a half-sent message with the rest of its bytes,
+sends CopyFail, and re-raises ``CancelledError``; the connection stays
+usable (its transaction is in error, as after any failed statement).
 
 The rest of :class:`zcimport._copy.ZcWriter`'s protocol guarantees hold:
 before each message, and whenever the socket is full, the server's input is
@@ -31,7 +31,8 @@ checked in the event loop's thread (:class:`zcimport._copy.ServerInput`,
 non-blocking): notices go to the connection's notice handlers and sending
 goes on; an error makes the writer stop at the next message boundary, and
 psycopg raises it after CopyDone.  On SSL or GSSAPI-encrypted connections
-the stream goes through psycopg's ``AsyncLibpqWriter`` (libpq copies it).
+the stream goes through libpq (which copies it), in pieces, with the same
+early stop (:mod:`zcimport._libpq`).
 Columns that must be packed (strings, objects) are packed a batch at a time
 in the executor too, so that packing does not hold up the event loop for a
 whole batch.
@@ -57,7 +58,7 @@ from typing import (
 
 import psycopg
 from psycopg import errors as pg_errors
-from psycopg import pq, sql
+from psycopg import pq, sql, waiting
 from psycopg.copy import AsyncLibpqWriter
 
 from ._copy import (
@@ -70,7 +71,6 @@ from ._copy import (
     _flush_gen,
     _skip,
     _take,
-    _zero_parts,
     byte_views,
     copy_statement,
     table_identifier,
@@ -78,6 +78,7 @@ from ._copy import (
 )
 from ._drivers import _chunk_rows
 from ._encode import Part, iter_chunks
+from ._libpq import CopyEnd, ErrorWatch, copy_fail_message, pieces, put_gen
 from ._plan import ColumnsArg, Plan, make_plan, resolve_batch_rows
 
 try:
@@ -138,8 +139,11 @@ class AsyncZcWriter(RawSendState, AsyncLibpqWriter):
 
     ``write(data)`` (what ``AsyncCopy.write`` calls) and ``send(parts)`` go
     through the same path: the raw socket when :attr:`raw` is true (writes
-    run in the default executor, see the module's docstring), psycopg's
-    ``AsyncLibpqWriter`` otherwise.
+    run in the default executor, see the module's docstring), libpq
+    otherwise, in pieces, watching for a server error between them
+    (:mod:`zcimport._libpq`).  ``finish`` ends the COPY as
+    ``AsyncLibpqWriter.finish`` does, through a cancellation of the task
+    (see :meth:`_end_copy`).
     """
 
     def __init__(
@@ -163,8 +167,11 @@ class AsyncZcWriter(RawSendState, AsyncLibpqWriter):
         #: Payload bytes written (both paths).
         self.bytes_sent = 0
         self._input: Optional[ServerInput] = None
-        self._owed = 0  # bytes of a CopyData message left half sent
+        self._call = ((), [0, 0])
         self._broken: Optional[BaseException] = None
+        self._watch: Optional[ErrorWatch] = None
+        #: :meth:`finish` has been called.
+        self.finishing = False
         if not raw:
             log.info("zcimport: sending COPY data through libpq, which copies it: %s",
                      transport_desc)
@@ -178,11 +185,24 @@ class AsyncZcWriter(RawSendState, AsyncLibpqWriter):
         if self.stopped:
             return False
         if not self.raw:
-            for view in byte_views(parts):
-                await AsyncLibpqWriter.write(self, view)
-                self.bytes_sent += view.nbytes
-            return True
+            return await self._send_libpq(parts)
         return await self._send_raw(list(parts), 0, stop_on_error=True)
+
+    async def _send_libpq(self, parts: Sequence[Part]) -> bool:
+        """The libpq path: as :meth:`zcimport._copy.ZcWriter._send_libpq`."""
+        if self._watch is None:
+            self._watch = ErrorWatch(self._pgconn)
+        watch = self._watch
+        for piece in pieces(byte_views(parts)):
+            watch.poll()
+            while watch.suspected:  # pause until it is confirmed or explained
+                if watch.confirmed():
+                    return self._stop()
+                await _wait_readable(watch.fd, watch.remaining())
+                watch.poll()
+            await self.connection.wait(put_gen(self._pgconn, piece, watch))
+            self.bytes_sent += piece.nbytes
+        return True
 
     async def _send_raw(self, parts: List[Part], in_message: int, *,
                         stop_on_error: bool) -> bool:
@@ -209,34 +229,39 @@ class AsyncZcWriter(RawSendState, AsyncLibpqWriter):
         error_pending = False
         while True:
             progress = [0, in_message]  # what holds if the call fails at once
+            self._call = (parts, progress)  # what finish() completes, if need be
             call = functools.partial(
                 _wire.send_copy_data, fd, parts, max_message=self.max_message,
                 in_message=in_message, progress=progress, watch_input=not error_pending)
             try:
                 (sent, has_data, owed), cancelled = await _in_thread(call)
             except BaseException as ex:
-                self._interrupted(ex, progress[0], progress[1])
+                self._interrupted(ex, progress[0])
                 raise
             if cancelled:
                 self.bytes_sent += sent
-                self._owed = owed if has_data else 0
                 raise asyncio.CancelledError()
             result, parts, in_message, error_pending = self._after_send(
                 parts, sent, has_data, owed, error_pending, stop_on_error)
             if result is not None:
+                self._call = ((), [0, 0])  # at a boundary; drop the parts
                 return result
 
     async def finish(self, exc: Optional[BaseException] = None) -> None:
         """End the COPY: CopyDone (or CopyFail if exc) and read the result."""
+        self.finishing = True
         if self._broken is not None:
             await self._close(f"the connection broke while sending COPY data: {self._broken}")
-        if self._owed:
-            owed, self._owed = self._owed, 0
+        rest, owed = self._owed_parts()
+        if owed:
+            # the rest of the half-sent message, its own bytes (see RawSendState)
+            self._call = ((), [0, 0])
             try:
-                await self._send_raw(_zero_parts(owed), owed, stop_on_error=False)
+                await self._send_raw(rest, owed, stop_on_error=False)
             except BaseException as ex:
                 await self._close(
                     f"COPY was interrupted inside a message and could not be completed: {ex}")
+            del rest
         if self._input is not None and self._input.in_message:
             try:
                 while self._input.in_message:
@@ -245,7 +270,51 @@ class AsyncZcWriter(RawSendState, AsyncLibpqWriter):
                         await _wait_readable(self._pgconn.socket, 0.1)
             except BaseException as ex:
                 await self._close(f"could not read a message from the server: {ex}")
-        await super().finish(exc)
+        if self._watch is not None:
+            self._watch.close()
+        await self._end_copy(exc)
+
+    async def _end_copy(self, exc: Optional[BaseException]) -> None:
+        """CopyDone (CopyFail if exc) and the result, through a cancellation.
+
+        What ``AsyncLibpqWriter.finish`` does, except that a cancellation
+        of the task while it waits does not leave the connection in the
+        middle of the COPY (psycopg 3.1 abandons the protocol there): the
+        end is completed (with a cancel request first, if the COPY was
+        ending normally), then ``CancelledError`` is raised.  A second
+        cancellation gives up: the connection is closed.
+        """
+        encoding = self.connection.info.encoding
+        end = CopyEnd(self._pgconn, copy_fail_message(encoding, exc))
+        cancelled: Optional[BaseException] = None
+        while True:
+            try:
+                await waiting.wait_async(end.gen(), self._pgconn.socket)
+                break
+            except (asyncio.CancelledError, KeyboardInterrupt) as ex:
+                if cancelled is not None:
+                    log.warning("zcimport: closing the connection: cancelled twice while"
+                                " the COPY was ending")
+                    await self.connection.close()
+                    raise
+                cancelled = ex
+                if exc is None:
+                    try:
+                        await asyncio.get_running_loop().run_in_executor(
+                            None, self._pgconn.get_cancel().cancel)
+                    except Exception:  # pragma: no cover - best effort
+                        log.debug("zcimport: could not send a cancel request", exc_info=True)
+        outcome = end.outcome(encoding)
+        if isinstance(outcome, BaseException):
+            if cancelled is None:
+                raise outcome
+            try:
+                raise outcome
+            except psycopg.Error:
+                raise cancelled  # noqa: B904 - the server's answer is its context
+        self.cursor._results = [outcome]  # as AsyncLibpqWriter.finish: the rowcount
+        if cancelled is not None:
+            raise cancelled
 
     async def _close(self, message: str) -> None:
         log.warning("zcimport: closing the connection: %s", message)
@@ -353,6 +422,18 @@ async def load_async(
                 raise asyncio.CancelledError() from None
             if client_error is not None:
                 raise client_error
+            raise
+        except (asyncio.CancelledError, KeyboardInterrupt) as ex:
+            if writer.finishing or conn.closed:
+                raise  # the writer ended the COPY
+            if conn.pgconn.transaction_status != pq.TransactionStatus.ACTIVE:
+                raise  # before the COPY was sent
+            # cancelled while psycopg was starting the COPY: psycopg 3.1
+            # leaves the connection in it, with nobody to end it.  End it.
+            try:
+                await writer.finish(ex)
+            except psycopg.Error:
+                pass  # the server's answer to the CopyFail
             raise
         rows = cur.rowcount
     log.debug("zcimport: loaded %d rows (%d bytes) in %.3f s via %s (asyncio)",

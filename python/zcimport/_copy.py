@@ -1,13 +1,15 @@
 """The database side: COPY ... FROM STDIN WITH (FORMAT zcimport) via psycopg 3.
 
-psycopg runs the COPY: it sends the statement, receives CopyInResponse, and
-on exit of the ``cursor.copy()`` block sends CopyDone and reads the result
-(raising the server's error, if any).  In between, :class:`ZcWriter`, a
-:class:`psycopg.copy.LibpqWriter`, sends the stream.  When the connection is
-neither SSL- nor GSSAPI-encrypted, it writes CopyData messages straight to
-the socket with ``zcimport._wire.send_copy_data`` (sendmsg() pointing into
-the DataFrame's memory); otherwise it falls back to libpq's PQputCopyData,
-which copies.
+psycopg runs the COPY: it sends the statement and receives CopyInResponse;
+on exit of the ``cursor.copy()`` block, the writer sends CopyDone (CopyFail
+after an exception) and reads the result (raising the server's error, if
+any).  In between, :class:`ZcWriter`, a :class:`psycopg.copy.LibpqWriter`,
+sends the stream.  When the connection is neither SSL- nor
+GSSAPI-encrypted, it writes CopyData messages straight to the socket with
+``zcimport._wire.send_copy_data`` (sendmsg() pointing into the DataFrame's
+memory); otherwise it falls back to libpq's PQputCopyData, which copies
+(:mod:`zcimport._libpq`).  On both paths it stops sending once the server
+has reported an error.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from ._ddl import (
     table_name,
 )
 from ._encode import Chunk, FrameStream, Part, iter_chunks
+from ._libpq import CopyEnd, ErrorWatch, copy_fail_message, pieces, put_gen, wait_through_interrupts
 from ._plan import ColumnsArg, Plan, make_plan, resolve_batch_rows
 from ._progress import Progress, make_progress, reporter
 
@@ -57,8 +60,6 @@ MESSAGE_BYTES = 1 << 20
 
 #: Force the libpq fallback even on unencrypted connections (for tests).
 FORCE_LIBPQ = False
-
-_ZEROS = bytes(1 << 16)
 
 
 class ExtensionNotInstalledError(psycopg.ProgrammingError):
@@ -227,16 +228,6 @@ def _take(parts: Sequence[Part], n: int) -> List[Part]:
     return out
 
 
-def _zero_parts(n: int) -> List[Part]:
-    view = memoryview(_ZEROS)
-    out: List[Part] = []
-    while n > 0:
-        k = min(n, len(_ZEROS))
-        out.append(view[:k])
-        n -= k
-    return out
-
-
 #: Messages the server may send during COPY IN besides an error: these are
 #: read and handled by the writer; anything else is left for libpq.
 _ASYNC_MESSAGES = b"NSA"  # NoticeResponse, ParameterStatus, NotificationResponse
@@ -365,15 +356,44 @@ class RawSendState:
     counts the bytes, reads the server's notices, and decides whether to
     go on (and with what), to stop because the server reported an error
     (never in the middle of a CopyData message), or to return.  The
-    writer sets ``bytes_sent``, ``stopped``, ``_input``, ``_owed`` and
+    writer sets ``bytes_sent``, ``stopped``, ``_input``, ``_call`` and
     ``_broken``.
+
+    Before each call the writer stores, in one assignment, the parts it
+    passes and the progress list the call fills in (``_call``): whatever
+    interrupts the writer (a KeyboardInterrupt in the call or in the
+    Python code around it, a cancelled task), ``_call`` tells how much of
+    a CopyData message went out, and :meth:`_owed_parts` what its rest
+    is.  ``finish`` sends that rest, the stream's own bytes, before
+    CopyFail: the server then has a well-formed prefix of the stream, and
+    answers the CopyFail with QueryCanceled.  (Any other filling, zeros
+    say, would be decoded before the CopyFail is read, and would fail the
+    COPY as an invalid stream.)
     """
 
     bytes_sent: int
     stopped: bool
     _input: Optional["ServerInput"]
-    _owed: int
     _broken: Optional[BaseException]
+    #: (parts, [sent, owed]) of the last send_copy_data call: its parts
+    #: and the progress it reported (or [0, in_message] before it has).
+    _call: Tuple[Sequence[Part], List[int]] = ((), [0, 0])
+
+    @property
+    def _owed(self) -> int:
+        """Payload bytes of a CopyData message left half sent (0 at a boundary)."""
+        return int(self._call[1][1] or 0)
+
+    def _owed_parts(self) -> Tuple[List[Part], int]:
+        """The rest of the CopyData message left half sent, and its length."""
+        parts, progress = self._call
+        sent, owed = int(progress[0] or 0), int(progress[1] or 0)
+        if owed <= 0:
+            return [], 0
+        rest = _take(_skip(parts, sent), owed)
+        if sum(memoryview(p).nbytes for p in rest) != owed:  # pragma: no cover - a bug
+            raise AssertionError(f"the half-sent message lacks {owed} bytes, parts have fewer")
+        return rest, owed
 
     def _after_send(
         self,
@@ -398,7 +418,7 @@ class RawSendState:
             if self._input.drain():
                 error_pending = True
         except BaseException as ex:
-            self._interrupted(ex, 0, owed)
+            self._interrupted(ex, 0)
             raise
         if error_pending and stop_on_error:
             if owed == 0:
@@ -413,10 +433,9 @@ class RawSendState:
         self.stopped = True
         return False
 
-    def _interrupted(self, ex: BaseException, sent: int, owed: int) -> None:
-        """Record the state when sending raised ex."""
+    def _interrupted(self, ex: BaseException, sent: int) -> None:
+        """Record the state when sending raised ex (``_call`` holds the rest)."""
         self.bytes_sent += sent
-        self._owed = owed
         if isinstance(ex, (OSError, psycopg.OperationalError)):
             self._broken = ex  # the connection is gone or unusable
 
@@ -428,6 +447,19 @@ class ZcWriter(RawSendState, LibpqWriter):
     through the same path, so that ordering is preserved: the raw socket
     when :attr:`raw` is true, libpq otherwise.
 
+    On the libpq path, the stream goes in pieces of
+    :data:`zcimport._libpq.PIECE_BYTES`, each flushed before the next, and
+    before each piece :class:`zcimport._libpq.ErrorWatch` tells whether the
+    server has reported an error; if it has, the writer stops as on the
+    raw path.
+
+    :meth:`finish` sends CopyDone (CopyFail with an exception) and reads
+    the result, as psycopg's does, except that a KeyboardInterrupt while it
+    waits does not leave the connection in the middle of the COPY: the
+    protocol is completed (a cancel request is sent if the COPY was ending
+    normally), and the interrupt is raised afterwards, with the server's
+    error, if any, as its ``__context__``.
+
     On the raw path, before each CopyData message (and whenever it cannot
     write), the writer checks whether the server has sent something.
     Notices are read and passed on (see :class:`ServerInput`), and sending
@@ -438,8 +470,10 @@ class ZcWriter(RawSendState, LibpqWriter):
 
     A CopyData message that was started is always finished: if sending is
     interrupted inside one (KeyboardInterrupt), :meth:`finish` completes it
-    with zeros before CopyFail; if the socket fails (EPIPE...), the
-    connection is closed and ``psycopg.OperationalError`` raised.
+    with the rest of its own bytes before CopyFail, so that the server sees
+    a well-formed prefix of the stream and answers QueryCanceled; if the
+    socket fails (EPIPE...), the connection is closed and
+    ``psycopg.OperationalError`` raised.
     """
 
     def __init__(
@@ -461,9 +495,11 @@ class ZcWriter(RawSendState, LibpqWriter):
         #: Payload bytes written (both paths).
         self.bytes_sent = 0
         self._input: Optional[ServerInput] = None
-        self._owed = 0  # bytes of a CopyData message left half sent
+        self._call = ((), [0, 0])
         self._broken: Optional[BaseException] = None
-        self._progress: List[int] = [0, 0]
+        self._watch: Optional[ErrorWatch] = None
+        #: :meth:`finish` has been called.
+        self.finishing = False
         if not raw:
             log.info("zcimport: sending COPY data through libpq, which copies it: %s",
                      transport_desc)
@@ -477,11 +513,23 @@ class ZcWriter(RawSendState, LibpqWriter):
         if self.stopped:
             return False
         if not self.raw:
-            for view in byte_views(parts):
-                LibpqWriter.write(self, view)
-                self.bytes_sent += view.nbytes
-            return True
+            return self._send_libpq(parts)
         return self._send_raw(list(parts), 0, stop_on_error=True)
+
+    def _send_libpq(self, parts: Sequence[Part]) -> bool:
+        if self._watch is None:
+            self._watch = ErrorWatch(self._pgconn)
+        watch = self._watch
+        for piece in pieces(byte_views(parts)):
+            watch.poll()
+            while watch.suspected:  # pause until it is confirmed or explained
+                if watch.confirmed():
+                    return self._stop()
+                select.select([watch.fd], [], [], watch.remaining())
+                watch.poll()
+            self.connection.wait(put_gen(self._pgconn, piece, watch))
+            self.bytes_sent += piece.nbytes
+        return True
 
     def _send_raw(self, parts: List[Part], in_message: int, *, stop_on_error: bool) -> bool:
         if self._input is None:
@@ -491,43 +539,73 @@ class ZcWriter(RawSendState, LibpqWriter):
         fd = self._pgconn.socket
         error_pending = False
         while True:
-            # what is true if the call fails before it sends anything
-            self._progress[0], self._progress[1] = 0, in_message
+            # what is true if the call fails before it sends anything; one
+            # assignment, so that an interruption sees the old or the new
+            progress = [0, in_message]
+            self._call = (parts, progress)
             try:
                 sent, has_data, owed = _wire.send_copy_data(
                     fd, parts, max_message=self.max_message, in_message=in_message,
-                    progress=self._progress, watch_input=not error_pending)
+                    progress=progress, watch_input=not error_pending)
             except BaseException as ex:
-                self._interrupted(ex, self._progress[0], self._progress[1])
+                self._interrupted(ex, progress[0])
                 raise
             result, parts, in_message, error_pending = self._after_send(
                 parts, sent, has_data, owed, error_pending, stop_on_error)
             if result is not None:
+                self._call = ((), [0, 0])  # at a boundary; drop the parts
                 return result
 
     def finish(self, exc: Optional[BaseException] = None) -> None:
         """End the COPY: CopyDone (or CopyFail if exc) and read the result."""
+        self.finishing = True
         if self._broken is not None:
             self._close(f"the connection broke while sending COPY data: {self._broken}")
-        if self._owed:
+        rest, owed = self._owed_parts()
+        if owed:
             # Interrupted inside a CopyData message (e.g. KeyboardInterrupt):
-            # complete it with zeros to keep the protocol in sync; exc is set,
-            # so CopyFail follows and the server discards the stream.
-            owed, self._owed = self._owed, 0
+            # complete it with the rest of its bytes, to keep the protocol in
+            # sync and the stream well-formed; exc is set, so CopyFail
+            # follows and the server answers QueryCanceled.
+            self._call = ((), [0, 0])
             try:
-                self._send_raw(_zero_parts(owed), owed, stop_on_error=False)
+                self._send_raw(rest, owed, stop_on_error=False)
             except BaseException as ex:
                 self._close(f"COPY was interrupted inside a message and could not be completed: {ex}")
+            del rest
         if self._input is not None and self._input.in_message:
             try:
                 self._input.complete()  # libpq must start reading at a boundary
             except BaseException as ex:
                 self._close(f"could not read a message from the server: {ex}")
-        super().finish(exc)
+        if self._watch is not None:
+            self._watch.close()
+        self._end_copy(exc)
 
-    def _close(self, message: str) -> None:
+    def _end_copy(self, exc: Optional[BaseException]) -> None:
+        """CopyDone (CopyFail if exc) and the result, through Ctrl-C (see the class)."""
+        encoding = self.connection.info.encoding
+        end = CopyEnd(self._pgconn, copy_fail_message(encoding, exc))
+        interrupt = wait_through_interrupts(self.connection, end, cancel=exc is None,
+                                            on_give_up=self._give_up)
+        outcome = end.outcome(encoding)
+        if isinstance(outcome, BaseException):
+            if interrupt is None:
+                raise outcome
+            try:
+                raise outcome
+            except psycopg.Error:
+                raise interrupt  # noqa: B904 - the server's answer is its context
+        self.cursor._results = [outcome]  # as LibpqWriter.finish: the COPY's rowcount
+        if interrupt is not None:
+            raise interrupt
+
+    def _give_up(self, message: str) -> None:
         log.warning("zcimport: closing the connection: %s", message)
         self.connection.close()
+
+    def _close(self, message: str) -> None:
+        self._give_up(message)
         raise psycopg.OperationalError(message)
 
 
@@ -536,9 +614,12 @@ class ZcWriter(RawSendState, LibpqWriter):
 # --------------------------------------------------------------------------
 
 
+#: The extension check.  Like every SQL string the client sends, it names
+#: every function, operator, type and catalog with its schema, so that
+#: nothing in an earlier ``search_path`` schema can stand in for them.
 _PROBE = sql.SQL(
     "SELECT zcimport.version(), coalesce((SELECT encrypted FROM pg_catalog.pg_stat_gssapi"
-    " WHERE pid = pg_catalog.pg_backend_pid()), false)"
+    " WHERE pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid()), false)"
 )
 
 
@@ -651,6 +732,18 @@ def send_stream(
         except psycopg.Error:
             if client_error is not None and not conn.closed:
                 raise client_error  # the COPY was ended with CopyFail because of it
+            raise
+        except KeyboardInterrupt as ex:
+            if writer.finishing or conn.closed:
+                raise  # the writer ended the COPY (the server's answer is the context)
+            if conn.pgconn.transaction_status != pq.TransactionStatus.ACTIVE:
+                raise  # before the COPY was sent
+            # Ctrl-C while psycopg was starting the COPY: it leaves the
+            # connection in COPY IN, with nobody to end it.  End it here.
+            try:
+                writer.finish(ex)
+            except psycopg.Error:
+                raise ex  # noqa: B904 - the server's answer is its context
             raise
         rows = cur.rowcount
     return rows, writer.bytes_sent

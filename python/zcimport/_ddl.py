@@ -32,7 +32,11 @@ null (no value at all)              text
 Columns are nullable, without defaults or constraints.  Every identifier is
 double-quoted (``"Sales"`` stays ``Sales``, as the COPY's column list does),
 and a table name may be schema-qualified (see :func:`zcimport.copy_dataframe`
-for the accepted forms).
+for the accepted forms).  The statements name built-in types, functions and
+operators with their schema (``pg_catalog.text``,
+``pg_catalog.to_regclass``), so that objects of the same names in an earlier
+``search_path`` schema are never used; only the table is looked up through
+``search_path``, as the caller wrote it.
 
 ``if_exists`` follows pandas' ``DataFrame.to_sql``, plus ``truncate``:
 
@@ -116,6 +120,14 @@ _KIND_SQL = {
     "uuid": "uuid",
     "ip": "inet",
 }
+
+#: The built-in types among those above whose names are not SQL keywords:
+#: PostgreSQL looks such a name up through ``search_path``, where a type
+#: (or domain) of the same name in an earlier schema would win, so the
+#: statements name them with their schema.  The others (``bigint``,
+#: ``double precision``, ``timestamp``, ``numeric(20,0)``...) are keywords
+#: of the grammar, which always mean the ``pg_catalog`` type.
+_CATALOG_TYPES = frozenset({"text", "bytea", "date", "timestamptz", "jsonb", "uuid", "inet"})
 
 
 class TableExistsError(ValueError):
@@ -254,11 +266,28 @@ def check_if_exists(create: bool, if_exists: str) -> None:
         raise ValueError(f"if_exists={if_exists!r} needs create=True")
 
 
+def qualified_type(type_: str) -> str:
+    """A column type as the statements write it: schema-qualified if needed.
+
+    The built-in types :func:`sql_type` names that are not SQL keywords
+    (``text``, ``bytea``, ``date``, ``timestamptz``, ``jsonb``, ``uuid``,
+    ``inet``) get ``pg_catalog.``, so that a type of the same name in an
+    earlier ``search_path`` schema cannot stand in for them; keyword types
+    (``bigint``, ``double precision``...) and any other type are returned
+    as they are.
+    """
+    bare = type_.strip()
+    return f"pg_catalog.{bare}" if bare.lower() in _CATALOG_TYPES else type_
+
+
 def create_table_sql(table: Any, columns: ColumnTypes) -> str:
-    """``CREATE TABLE "schema"."t" ("a" bigint, "b" text, ...)``."""
+    """``CREATE TABLE "schema"."t" ("a" bigint, "b" pg_catalog.text, ...)``.
+
+    Types go through :func:`qualified_type`.
+    """
     if not columns:
         raise ValueError("a table needs at least one column")
-    cols = ", ".join(f"{quote_ident(name)} {type_}" for name, type_ in columns)
+    cols = ", ".join(f"{quote_ident(name)} {qualified_type(type_)}" for name, type_ in columns)
     return f"CREATE TABLE {table_name(table)} ({cols})"
 
 
@@ -372,6 +401,7 @@ __all__ = [
     "exists_query",
     "prepare_table",
     "psycopg_execute",
+    "qualified_type",
     "quote_ident",
     "render",
     "sql_type",

@@ -32,6 +32,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #include "_pack.h"
 
@@ -71,8 +72,27 @@ typedef struct
 	unsigned char frame[ZW_FRAME_LEN];
 	int			frame_left;		/* frame bytes not sent yet (the tail) */
 	int			err;
+	struct timespec slice_start;	/* when run_send() was entered */
 	struct iovec iov[ZW_IOV_LEN];
 } SendState;
+
+/*
+ * Whether ZW_POLL_SLICE_MS have passed since run_send() was entered: even
+ * while every sendmsg() succeeds (small messages, a fast peer), the caller
+ * must get to check for Python signals (Ctrl-C) that often.
+ */
+static bool
+slice_elapsed(const SendState *st)
+{
+	struct timespec now;
+	long long	ms;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &now) != 0)
+		return true;
+	ms = (long long) (now.tv_sec - st->slice_start.tv_sec) * 1000 +
+		(now.tv_nsec - st->slice_start.tv_nsec) / 1000000;
+	return ms >= ZW_POLL_SLICE_MS;
+}
 
 static void
 put_be32(unsigned char *p, uint32_t v)
@@ -183,6 +203,8 @@ build_iov(SendState *st)
 static ZwStatus
 run_send(SendState *st)
 {
+	if (clock_gettime(CLOCK_MONOTONIC, &st->slice_start) != 0)
+		memset(&st->slice_start, 0, sizeof(st->slice_start));
 	for (;;)
 	{
 		struct msghdr msg;
@@ -234,9 +256,10 @@ run_send(SendState *st)
 			/*
 			 * A short write on a blocking socket may be a signal's doing
 			 * (the interrupted call reports what it sent, not EINTR): let
-			 * Python check.  On a non-blocking socket it is cheap.
+			 * Python check.  On a non-blocking socket it is cheap.  So is
+			 * a check every ZW_POLL_SLICE_MS when all writes succeed.
 			 */
-			if ((size_t) n < want)
+			if ((size_t) n < want || slice_elapsed(st))
 				return ZW_SLICE;
 			continue;
 		}
@@ -261,7 +284,11 @@ run_send(SendState *st)
 		if (rc == 0)
 			return ZW_SLICE;
 		if (revents & (POLLOUT | POLLERR | POLLHUP | POLLNVAL))
+		{
+			if (slice_elapsed(st))
+				return ZW_SLICE;
 			continue;			/* sendmsg() tells what happened */
+		}
 		if (revents & POLLIN)
 		{
 			if (st->frame_left == ZW_FRAME_LEN)

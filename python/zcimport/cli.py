@@ -363,12 +363,15 @@ class _ConnectError(Exception):
         self.error = ex
 
 
+# Every operator and function is schema-qualified (an earlier search_path
+# schema could shadow them); NULLIF would look "=" up through search_path.
 _KINDS_QUERY = """
 SELECT a.attname, coalesce(b.typname, t.typname)
 FROM pg_catalog.pg_attribute a
-JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
-LEFT JOIN pg_catalog.pg_type b ON b.oid = nullif(t.typbasetype, 0)
-WHERE a.attrelid = pg_catalog.to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped
+JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) a.atttypid
+LEFT JOIN pg_catalog.pg_type b ON b.oid OPERATOR(pg_catalog.=) t.typbasetype
+WHERE a.attrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass(%s)
+  AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
 """
 
 _TYPE_KINDS = {"bool": "bool", "int2": "int", "int4": "int", "int8": "int",
@@ -401,7 +404,8 @@ def _qualified(conn: Any, table: str) -> str:
     try:
         row = conn.execute(
             "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n"
-            " ON n.oid = c.relnamespace WHERE c.oid = pg_catalog.to_regclass(%s)",
+            " ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
+            " WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass(%s)",
             [table_name(table)]).fetchone()
     except Exception:  # pragma: no cover - only for the summary
         return table

@@ -893,7 +893,8 @@ def test_plan_of_a_csv(tmp_path):
     assert re.search(r"^e\s+string\s+utf8\s+bytemask", out, re.M)
     assert "column 'e' has no value in the first chunk" in out
     assert ('--create would run: CREATE TABLE "events" ("id" bigint, "n" bigint, "f" double'
-            ' precision, "s" text, "e" text, "b" boolean, "d" timestamp)') in out
+            ' precision, "s" pg_catalog.text, "e" pg_catalog.text, "b" boolean, "d" timestamp)'
+            ) in out
 
 
 def test_plan_of_a_whole_file_shows_its_rows(tmp_path):

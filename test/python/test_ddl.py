@@ -176,7 +176,8 @@ def test_rendered_identifiers_match_psycopg(conn):
 def test_create_table_sql():
     cols = [("id", "bigint"), ('Na"me', "text"), ("ts", "timestamptz")]
     assert _ddl.create_table_sql("public.Events", cols) == (
-        'CREATE TABLE "public"."Events" ("id" bigint, "Na""me" text, "ts" timestamptz)')
+        'CREATE TABLE "public"."Events" ("id" bigint, "Na""me" pg_catalog.text,'
+        ' "ts" pg_catalog.timestamptz)')
     with pytest.raises(ValueError):
         _ddl.create_table_sql("t", [])
 
@@ -216,6 +217,20 @@ def test_check_if_exists():
         _ddl.check_if_exists(True, "upsert")
 
 
+def test_types_not_keywords_are_schema_qualified():
+    # A type named text (or a domain) in an earlier search_path schema must
+    # not be what create= creates; keyword types always mean pg_catalog's.
+    for wire in WireType:
+        for kind in ("", "decimal", "json", "uuid", "ip", "str"):
+            t = _ddl.qualified_type(_ddl.sql_type(wire, kind))
+            assert t.startswith("pg_catalog.") or t in (
+                "boolean", "smallint", "integer", "bigint", "numeric", "numeric(20,0)", "real",
+                "double precision", "timestamp", "interval"), t
+    assert _ddl.qualified_type("text") == "pg_catalog.text"
+    assert _ddl.qualified_type("myschema.mytype") == "myschema.mytype"
+    assert _ddl.qualified_type("varchar(10)") == "varchar(10)"
+
+
 def test_exists_query():
     q, params = _ddl.exists_query("s.T")
     assert "to_regclass(%s)" in q
@@ -253,7 +268,7 @@ def test_prepare_table_with_any_execute(if_exists, exists, action, statements):
 def test_prepare_table_takes_a_plan():
     rec = Recorder(False)
     _ddl.prepare_table(rec, "t", make_plan(pd.DataFrame({"x": [1.5], "y": ["s"]})))
-    assert rec.calls[1][0] == 'CREATE TABLE "t" ("x" double precision, "y" text)'
+    assert rec.calls[1][0] == 'CREATE TABLE "t" ("x" double precision, "y" pg_catalog.text)'
 
 
 def test_prepare_table_fail_runs_nothing_but_the_check():

@@ -24,7 +24,7 @@ import pytest
 
 import zci_reference as ref
 import zcimport
-from zcimport import _copy
+from zcimport import _copy, _libpq
 
 try:
     from zcimport import _wire
@@ -698,37 +698,110 @@ def test_interrupt_leaves_whole_messages_only(max_message):
         peer.close()
 
 
-def test_writer_pads_interrupted_message(pair, monkeypatch):
+def test_writer_completes_interrupted_message(pair, monkeypatch):
     ours, peer = pair
     w, pgconn = make_writer(ours, max_message=1 << 20)
     ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    payload = np.random.default_rng(5).integers(1, 256, 1 << 20, dtype=np.uint8)
     timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
     with pytest.raises(KeyboardInterrupt) as ei:
-        w.send([bytearray(1 << 20)])
+        w.send([payload])
     assert w._owed > 0
     finished = []
-    monkeypatch.setattr(_copy.LibpqWriter, "finish", lambda self, exc=None: finished.append(exc))
+    monkeypatch.setattr(_copy.ZcWriter, "_end_copy", lambda self, exc=None: finished.append(exc))
     r = Reader(peer)
     r.start()
     w.finish(ei.value)
     ours.shutdown(socket.SHUT_WR)
     r.join(10)
     (msg,) = parse_copy_data(bytes(r.data))  # the one message, completed
-    assert len(msg) == 1 << 20 and finished == [ei.value] and w._owed == 0
+    assert msg == payload.tobytes()  # with its own bytes, not zeros
+    assert finished == [ei.value] and w._owed == 0
 
 
-def test_writer_libpq_fallback(monkeypatch):
-    written = []
-    monkeypatch.setattr(_copy.LibpqWriter, "write", lambda self, data: written.append(data))
+def test_writer_completes_interrupted_messages_at_random_points(monkeypatch):
+    """SIGINT lands anywhere in ZcWriter.send (in the C call, or in the Python
+    around it); finish() must complete the message in flight with the
+    stream's own bytes: the peer sees whole CopyData messages whose payload
+    is a prefix of the stream (the server decodes what it gets before it
+    reads the CopyFail: zeros there fail the COPY as an invalid stream)."""
+    monkeypatch.setattr(_copy.ZcWriter, "_end_copy", lambda self, exc=None: None)
+    rng = np.random.default_rng(20261201)
+    mid_message = 0
+    for round_ in range(12):
+        ours, peer = socket.socketpair()
+        try:
+            ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+            ours.setblocking(False)
+            max_message = int(rng.choice([7, 1000, 4093, 65536, 1 << 20]))
+            sizes = rng.integers(1, 1 << 20, 12)
+            parts = [rng.integers(0, 256, int(k), dtype=np.uint8) for k in sizes]
+            payload = b"".join(p.tobytes() for p in parts)
+            w, _ = make_writer(ours, max_message=max_message)
+            r = Reader(peer, chunk=4096, delay=0.0005)  # about 8 MB/s: the writer blocks
+            r.start()
+            timer = threading.Timer(float(rng.uniform(0.01, 0.4)), os.kill,
+                                    (os.getpid(), signal.SIGINT))
+            timer.start()
+            with pytest.raises(KeyboardInterrupt) as ei:
+                w.send(parts)
+            mid_message += w._owed > 0
+            w.finish(ei.value)
+            ours.shutdown(socket.SHUT_WR)
+            r.join(30)
+            data = b"".join(parse_copy_data(bytes(r.data)))
+            assert 0 < len(data) <= len(payload), round_
+            assert data == payload[:len(data)], (round_, max_message)
+            assert w._owed == 0
+        finally:
+            ours.close()
+            peer.close()
+    assert mid_message >= 3  # most interruptions land inside a message
+
+
+class FakeLibpq:
+    """Just enough of psycopg's PGconn for ZcWriter's libpq path."""
+
+    def __init__(self, sock):
+        self.socket = sock.fileno()
+        self.written = []
+        self.notice_handler = None
+        self.notify_handler = None
+
+    def put_copy_data(self, data):
+        self.written.append(bytes(data))
+        assert memoryview(data).format == "B" and memoryview(data).ndim == 1
+        return 1
+
+    def flush(self):
+        return 0
+
+    def consume_input(self):
+        pass
+
+    def is_busy(self):
+        return 0
+
+    def notifies(self):
+        return None
+
+
+def test_writer_libpq_fallback(pair, monkeypatch):
+    ours, _ = pair
+    monkeypatch.setattr(_libpq, "PIECE_BYTES", 32)
+    pgconn = FakeLibpq(ours)
     cursor = type("Cursor", (), {})()
-    cursor.connection = FakeConnection(None)
+    cursor.connection = FakeConnection(pgconn)
     w = _copy.ZcWriter(cursor, raw=False, transport_desc="libpq (SSL is in use)")
     arr = np.arange(3, dtype=np.int64)
     assert w.send([b"h", memoryview(arr), arr])
-    assert [bytes(d) for d in written] == [b"h", arr.tobytes(), arr.tobytes()]
-    assert all(memoryview(d).format == "B" for d in written)
-    assert w.bytes_sent == 49
+    assert pgconn.written == [b"h", arr.tobytes(), arr.tobytes()]
+    big = np.arange(100, dtype=np.int64)
+    assert w.send([big])  # in pieces of PIECE_BYTES, each flushed
+    assert b"".join(pgconn.written[3:]) == big.tobytes()
+    assert {len(p) for p in pgconn.written[3:]} == {_libpq.PIECE_BYTES}
+    assert w.bytes_sent == 49 + 800
 
 
 # -- psycopg + libpq against a fake PostgreSQL server (conftest.FakeServer) ---------
@@ -816,7 +889,10 @@ def test_copy_empty_frame(fake_pg):
     assert fake_pg.streams[0] == _dump(df)
 
 
-def test_server_error_stops_early_and_propagates(fake_pg):
+@pytest.mark.parametrize("force_libpq", [False, True])
+def test_server_error_stops_early_and_propagates(fake_pg, monkeypatch, force_libpq):
+    # through libpq too: the writer notices the error libpq leaves unparsed
+    monkeypatch.setattr(_copy, "FORCE_LIBPQ", force_libpq)
     fake_pg.fail_after = 1 << 20
     df = pd.DataFrame({"x": np.zeros(8_000_000)})  # 64 MB
     with psycopg.connect(fake_pg.dsn) as conn:
@@ -834,7 +910,9 @@ def test_server_error_stops_early_and_propagates(fake_pg):
     assert fake_pg.copy_ends[0] == "done"  # CopyDone after the stop, not CopyFail
 
 
-def test_notices_do_not_stop_the_load(fake_pg):
+@pytest.mark.parametrize("force_libpq", [False, True])
+def test_notices_do_not_stop_the_load(fake_pg, monkeypatch, force_libpq):
+    monkeypatch.setattr(_copy, "FORCE_LIBPQ", force_libpq)
     fake_pg.notice_every = 1 << 20
     df = pd.DataFrame({"x": np.arange(2_000_000, dtype=np.float64)})  # 16 MB
     got = []
@@ -845,8 +923,11 @@ def test_notices_do_not_stop_the_load(fake_pg):
     assert len(got) >= 10 and got[0] == f"progress {1 << 20}"
 
 
-def test_many_notices_do_not_deadlock(fake_pg, monkeypatch):
+@pytest.mark.parametrize("force_libpq", [False, True])
+def test_many_notices_do_not_deadlock(fake_pg, monkeypatch, force_libpq):
     # a notice per 256 bytes: MBs of notices while the client is writing
+    # (through libpq too, where none may be taken for an error)
+    monkeypatch.setattr(_copy, "FORCE_LIBPQ", force_libpq)
     fake_pg.notice_every = 256
     df = pd.DataFrame({"x": np.arange(1_000_000, dtype=np.int64)})
     got = []
@@ -943,10 +1024,41 @@ def test_writer_failed_call_leaves_no_stale_progress(pair):
     r = Reader(peer)
     r.start()
     assert w.send([b"a" * 250])
-    w._progress[:] = [123, 45]  # as a previous call could have left it
+    w._call = ([b"x" * 200], [123, 45])  # as a previous call could have left it
     with pytest.raises(BufferError):
         w.send([b"ok", memoryview(np.arange(10))[::2]])
-    assert w._owed == 0 and w._broken is None and w.bytes_sent == 250
+    assert w._owed == 0 and w._owed_parts() == ([], 0)
+    assert w._broken is None and w.bytes_sent == 250
+
+
+def test_signal_is_noticed_while_every_write_succeeds():
+    # 7-byte messages to a reader that keeps up: every sendmsg() succeeds,
+    # none is short and poll() never times out; the call must still let
+    # Python run its SIGINT handler every 100 ms (Ctrl-C), not at the end
+    ours, peer = socket.socketpair()
+    try:
+        ours.setblocking(False)
+        payload = bytes(64 << 20)  # millions of messages: many seconds of syscalls
+        r = Reader(peer)
+        r.start()
+        progress = [0, 0]
+        timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+        timer.start()
+        t0 = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            _wire.send_copy_data(ours.fileno(), [payload], max_message=7, progress=progress)
+        assert time.monotonic() - t0 < 2
+        sent, owed = progress
+        assert 0 < sent < len(payload) and 0 <= owed <= 7
+        if owed:
+            _wire.send_copy_data(ours.fileno(), [memoryview(payload)[sent:sent + owed]],
+                                 in_message=owed, watch_input=False)
+        ours.shutdown(socket.SHUT_WR)
+        r.join(30)
+        assert len(b"".join(parse_copy_data(bytes(r.data)))) == sent + owed
+    finally:
+        ours.close()
+        peer.close()
 
 
 def test_signal_interrupts_a_blocking_socket(pair):
