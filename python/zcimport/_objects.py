@@ -38,12 +38,13 @@ dict, list                    utf8         ``json.dumps(v, ensure_ascii=False,
 uuid.UUID                     utf8         ``str(u)``; per batch
 ipaddress addresses,          utf8         ``str(a)``; per batch
 networks, interfaces
-datetime.datetime,            timestamp    ``pd.to_datetime`` (a copy); aware
-pd.Timestamp                  [tz]         values in several time zones go to
-                                           UTC (``utc=True``); naive and aware
-                                           values mixed are an error
-datetime.timedelta,           duration     ``pd.to_timedelta`` (a copy)
-pd.Timedelta
+datetime.datetime,            timestamp    microseconds, Python's arithmetic
+pd.Timestamp                  [tz]         (a copy); aware values go to UTC
+                                           by their own offset (``fold``
+                                           too); naive and aware values mixed
+                                           are an error
+datetime.timedelta,           duration     microseconds (a copy); nanoseconds
+pd.Timedelta                               round half to even
 only missing values           null         no data: loads into any type
 ============================  ===========  ===================================
 
@@ -85,6 +86,7 @@ from ._plan import (
     _planned,
     _as_values,
     _Prepared,
+    _time_unit,
     _unsupported,
     log,
     plan_column,
@@ -529,64 +531,87 @@ def _check_awareness(inp: ColumnInput, values: np.ndarray) -> bool:
     return bool(first and first[1])
 
 
+def _duration_micros(d: Any) -> int:
+    """A datetime.timedelta or pd.Timedelta in whole microseconds.
+
+    A pd.Timedelta's nanoseconds round to the nearest microsecond, ties to
+    even, as the server rounds a nanosecond column.
+    """
+    ns = getattr(d, "value", None)  # pd.Timedelta: int nanoseconds
+    if isinstance(ns, int):
+        q, r = divmod(ns, 1000)
+        return q + (r > 500 or (r == 500 and q % 2 == 1))
+    return (d.days * 86400 + d.seconds) * 1_000_000 + d.microseconds
+
+
 def _micros(inp: ColumnInput, values: np.ndarray, epoch: Any) -> np.ndarray:
-    """int64 microseconds of datetimes (v - epoch) or timedeltas (epoch None)."""
+    """int64 microseconds of datetimes (v - epoch) or timedeltas (epoch None).
+
+    Python's own arithmetic, value by value: exact for every datetime
+    Python holds, whatever unit pandas would infer, and an aware value's
+    UTC offset is its own (``fold`` included: the two 02:30 of a DST
+    fall-back are different instants, which pandas' conversion cache
+    merges).
+    """
     out = np.empty(len(values), dtype=np.int64)
     for row, v in enumerate(values):
         if _is_missing(v):
             out[row] = _INT64_MIN
             continue
-        us = (v - epoch if epoch is not None else v) // _MICROSECOND
+        us = _duration_micros(v - epoch if epoch is not None else v)
         if not _INT64_MIN < us <= _INT64_MAX:
             raise ValueError(f"column {inp.name!r}, row {row}: {v!r} is out of range")
         out[row] = us
     return out
 
 
+def _zone_name(values: np.ndarray) -> str:
+    """The time zone of aware datetimes, for the stream's header, if they share one."""
+    names = {str(v.tzinfo) for v in values if not _is_missing(v)}
+    return names.pop() if len(names) == 1 else "UTC"
+
+
 def _plan_datetimes(inp: ColumnInput, prep: _Prepared, values: np.ndarray) -> PlannedColumn:
     clean = _without_missing(values)
-    unit, tz, note = TimeUnit.NS, "", ""
-    try:
-        idx = pd.to_datetime(clean)
-        note = "datetime objects converted with pd.to_datetime"
-    except pd.errors.OutOfBoundsDatetime:
-        idx = None
-    except (ValueError, TypeError):
-        # several time zones, or naive and aware values mixed
-        _check_awareness(inp, clean)
-        try:
-            idx = pd.to_datetime(clean, utc=True)
-            note = ("datetime objects in several time zones converted to UTC with"
-                    " pd.to_datetime(utc=True)")
-        except pd.errors.OutOfBoundsDatetime:
-            idx = None
-    if idx is not None:
-        if idx.tz is not None:
-            tz = str(idx.tz)
-            idx = idx.tz_convert("UTC")
-        ints = np.asarray(idx.asi8)
+    aware = _check_awareness(inp, clean)
+    if aware:
+        # Python's arithmetic: pd.to_datetime's cache merges aware values that
+        # compare equal but are different instants (the fold of a DST fall-back)
+        ints = _micros(inp, values, _EPOCH_UTC)
+        unit, tz = TimeUnit.US, _zone_name(values)
+        note = "aware datetime objects converted to UTC microseconds"
     else:
-        aware = _check_awareness(inp, clean)
-        ints = _micros(inp, clean, _EPOCH_UTC if aware else _EPOCH)
-        unit, tz = TimeUnit.US, "UTC" if aware else ""
-        note = ("datetime objects outside pandas' nanosecond range converted to"
-                " microseconds")
-    wire = WireType.TIMESTAMPTZ if tz else WireType.TIMESTAMP
+        try:
+            raw = np.asarray(pd.to_datetime(clean).values)
+        except (pd.errors.OutOfBoundsDatetime, OverflowError):
+            raw = None
+        if raw is not None and raw.dtype.kind == "M":
+            # in the unit pandas chose (nanoseconds before pandas 3, microseconds since)
+            unit, tz = _time_unit(raw.dtype, inp), ""
+            ints = np.ascontiguousarray(raw).view(np.int64)  # NaT is the sentinel
+            note = "datetime objects converted with pd.to_datetime"
+        else:
+            ints, unit, tz = _micros(inp, values, _EPOCH), TimeUnit.US, ""
+            note = "datetime objects converted to microseconds"
     prep.note(f"{note} (a copy)", ints.nbytes, inp.name)
-    return _planned(inp, prep, wire, FixedWidthData(ints), sentinel=True, unit=unit,
-                    tz=tz if len(tz.encode()) <= 255 else "")
+    return _planned(inp, prep, WireType.TIMESTAMPTZ if aware else WireType.TIMESTAMP,
+                    FixedWidthData(ints), sentinel=True, unit=unit,
+                    tz=tz if len(tz) <= 255 and tz.isascii() and tz.isprintable() else "")
 
 
 def _plan_timedeltas(inp: ColumnInput, prep: _Prepared, values: np.ndarray) -> PlannedColumn:
-    clean = _without_missing(values)
     try:
-        ints = np.asarray(pd.to_timedelta(clean).asi8)
-        unit = TimeUnit.NS
-        note = "timedelta objects converted with pd.to_timedelta"
+        raw = np.asarray(pd.to_timedelta(_without_missing(values)).values)
     except (pd.errors.OutOfBoundsTimedelta, OverflowError):
-        ints = _micros(inp, clean, None)
-        unit = TimeUnit.US
-        note = "timedelta objects outside pandas' nanosecond range converted to microseconds"
+        raw = None
+    if raw is not None and raw.dtype.kind == "m":
+        # in the unit pandas chose
+        unit = _time_unit(raw.dtype, inp)
+        ints = np.ascontiguousarray(raw).view(np.int64)  # NaT is the sentinel
+        note = "timedelta objects converted with pd.to_timedelta"
+    else:
+        ints, unit = _micros(inp, values, None), TimeUnit.US
+        note = "timedelta objects converted to microseconds"
     prep.note(f"{note} (a copy)", ints.nbytes, inp.name)
     return _planned(inp, prep, WireType.DURATION, FixedWidthData(ints), sentinel=True,
                     unit=unit)
@@ -710,8 +735,6 @@ def _numpy_strings_handler(inp: ColumnInput) -> Optional[PlannedColumn]:
 def _string_categories(cats: pd.Index) -> bool:
     if isinstance(cats.dtype, pd.StringDtype):
         return True
-    if len(cats) == 0:
-        return True  # nothing to materialize: all NULL
     return cats.dtype == object and pd.api.types.infer_dtype(cats, skipna=False) == "string"
 
 
@@ -763,6 +786,10 @@ def _categorical_handler(inp: ColumnInput) -> Optional[PlannedColumn]:
     if not isinstance(v, pd.Categorical):
         return None
     cats = v.categories
+    if len(cats) == 0:
+        # no category, so every value is NULL: the null wire type loads into
+        # a column of any type, as COPY of NULLs does
+        return _planned(inp, _Prepared(), WireType.NULL, NullData())
     if not _string_categories(cats):
         values = _as_values(_materialize(v))
         inner_dtype = str(cats.dtype)

@@ -136,3 +136,17 @@ def test_mixed_frame_like_the_benchmark(db):
     got = db.execute("SELECT name, region FROM t ORDER BY k").fetchall()
     assert [g[0] for g in got] == list(df["name"])
     assert [g[1] for g in got] == list(df["region"].astype(str))
+
+
+def test_categorical_without_categories_loads_nulls_anywhere(conn):
+    # no category means every value is NULL: it loads into any column type,
+    # as COPY of NULLs does (it was sent as a string dictionary: 42804)
+    conn.execute("CREATE TEMP TABLE nocat (i integer, t text, d date)")
+    frame = pd.DataFrame({
+        "i": pd.Categorical([None, None], categories=pd.Index([], dtype="int64")),
+        "t": pd.Categorical([None, None]),
+        "d": pd.Categorical([None, None], categories=pd.Index([], dtype="float64")),
+    })
+    assert [p.wire_type for p in zcimport.plan(frame)] == ["null", "null", "null"]
+    assert zcimport.copy_dataframe(frame, "nocat", conn) == 2
+    assert conn.execute("SELECT count(*), count(i), count(t), count(d) FROM nocat").fetchone() == (2, 0, 0, 0)
