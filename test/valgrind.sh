@@ -13,9 +13,9 @@
 # to files and sockets.  So each reported error is counted as zcimport's
 # when a frame of its stack is in pg_zcimport.so, and as the server's
 # otherwise; only zcimport's fail the run, along with failed suites and
-# backends killed by a signal.  The suites' sizes can be scaled down with
-# ZC_VG_PYTEST (the pytest files) and the variables they read (see each
-# file's docstring).  Everything is deleted on exit, unless ZC_VG_KEEP=1.
+# backends killed by a signal.  ZC_VG_PYTEST names the pytest files; the
+# mutation slice sends ZC_MUTFUZZ_COUNT (here 1,000) streams.  Everything
+# is deleted on exit, unless ZC_VG_KEEP=1.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source-path=SCRIPTDIR source=pgnode.sh
@@ -27,7 +27,7 @@ root=${ZC_VG_ROOT:-/tmp/zcimport-valgrind}
 data=$root/data
 log=$root/server.log
 reports=$root/reports
-read -r -a suites <<<"${ZC_VG_PYTEST:-test/python/test_random_differential.py test/python/test_mutation_fuzz.py}"
+read -r -a suites <<<"${ZC_VG_PYTEST:-test/python/test_random_differential.py test/python/test_mutfuzz.py}"
 
 step() { printf '\n==== %s ====\n' "$*"; }
 
@@ -70,6 +70,7 @@ done
 if [ ${#existing[@]} -gt 0 ]; then
 	ZC_TEST_DSN="host=$PGHOST port=$PGPORT user=$PGUSER dbname=zcimport_pytest" \
 		ZC_TEST_SERVER_LOG="$log" PYTHONPATH=python \
+		ZC_MUTFUZZ_COUNT=${ZC_MUTFUZZ_COUNT:-1000} ZC_MUTFUZZ_SECONDS=${ZC_MUTFUZZ_SECONDS:-3600} \
 		"$PYTHON" -m pytest "${existing[@]}" -q -p no:cacheprovider 2>&1 | tail -n 5
 	[ "${PIPESTATUS[0]}" -eq 0 ] || failed=1
 fi
