@@ -31,7 +31,11 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
 
 REGRESS = setup version copy_basic copy_types copy_text copy_errors functions trust
 
-PYTHON ?= /usr/bin/python3
+# The Python environment: .venv/$(PYENV), a virtual environment that
+# test/venv.sh creates with pip from python/requirements/$(PYENV).txt.
+# make test runs the pytest suite in each of ZC_PY_ENVS (test/run.sh).
+PYENV ?= latest
+PYTHON ?= $(CURDIR)/.venv/$(PYENV)/bin/python
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(PGXS),)
@@ -43,13 +47,19 @@ all install installcheck:
 	@echo "pg_config not found: run 'make deps' first, or 'make test' / 'make demo', which run it" >&2; exit 1
 endif
 
-.PHONY: python-ext check-c check-valgrind fuzz fuzz-coverage test demo deps
+.PHONY: venv python-ext check-c check-valgrind fuzz fuzz-coverage test demo deps
 
 all: python-ext
 
+# The virtual environment (idempotent: rebuilt only when its requirements
+# file changed).
+venv:
+	@bash test/venv.sh $(PYENV) >/dev/null
+
 # The Python package's _wire C module, built in place so that
-# PYTHONPATH=python imports it.
-python-ext:
+# PYTHONPATH=python imports it.  It uses only the C API of CPython, so the
+# one build serves every environment of the same interpreter.
+python-ext: venv
 	cd python && $(PYTHON) setup.py -q build_ext --inplace
 
 # C unit tests of the stream decoder, under AddressSanitizer and UBSan.

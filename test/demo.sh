@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PYTHON=${PYTHON:-/usr/bin/python3}
+PYTHON=${PYTHON:-$(bash test/venv.sh latest)}
 export ZC_PGPORT=${ZC_PGPORT:-54330}
 export ZC_PGDURABLE=1
 DEMO_ROWS=${DEMO_ROWS:-10000000}

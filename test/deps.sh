@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian packages zcimport needs to build, test, demo and benchmark.
+# Python packages do not come from Debian: test/venv.sh installs them with pip
+# into virtual environments under .venv/ (python3-venv and python3-dev here
+# are what it needs to make them and to build the client's C module).
 #
 # Idempotent: it asks dpkg what is missing and installs only that, running
 # apt-get update at most once.  Must run as root (as CI and sessions do).
@@ -13,19 +16,7 @@ packages=(
 	libkrb5-dev
 	openssl
 	python3-dev
-	python3-setuptools
-	python3-pip
-	python3-wheel
-	python3-numpy
-	python3-pandas
-	python3-psycopg
-	python3-psycopg2
-	python3-asyncpg
-	python3-sqlalchemy
-	python3-pytest
-	python3-tqdm
-	python3-hypothesis
-	python3-tables
+	python3-venv
 	distro-info-data
 	tzdata
 	clang

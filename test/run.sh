@@ -2,20 +2,38 @@
 # Run every test suite of zcimport against a private throwaway cluster:
 #   1. C unit tests of the stream decoder (ASan + UBSan)
 #   2. a bounded libFuzzer run of the decoder
-#   3. pytest: the Python client, and end-to-end loads against the cluster
+#   3. pytest: the Python client, and end-to-end loads against the cluster,
+#      once in each Python environment of the matrix (ZC_PY_ENVS):
+#        latest   today's releases: pandas 3, NumPy 2, pyarrow, polars,
+#                 SQLAlchemy 2.1, psycopg 3.3
+#        noarrow  the same without pyarrow (pandas 3's str is Python-backed)
+#        oldest   the lower bounds python/pyproject.toml declares
+#      Each is a virtual environment made with pip by test/venv.sh.
 #   4. pg_regress: the SQL surface and the server's error paths
 # The cluster is started here and stopped (and deleted) on exit.  The last
 # lines repeat each runner's summary line.  Exits non-zero if any failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-PYTHON=${PYTHON:-/usr/bin/python3}
+ZC_PY_ENVS=${ZC_PY_ENVS:-latest noarrow oldest}
 export ZC_PGPORT=${ZC_PGPORT:-54329}
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 summaries=()
 failed=0
 
 step() { printf '\n==== %s ====\n' "$*"; }
+
+step "Python environments: $ZC_PY_ENVS"
+for env in $ZC_PY_ENVS; do
+	t0=$SECONDS
+	py=$(bash test/venv.sh "$env") || exit 1
+	echo "$env: $("$py" -c 'import sys, importlib.metadata as m
+def v(p):
+    try: return m.version(p)
+    except m.PackageNotFoundError: return "-"
+print("Python %d.%d" % sys.version_info[:2], ", ".join(p + " " + v(p) for p in
+      ("pandas", "numpy", "pyarrow", "polars", "psycopg", "SQLAlchemy")))') ($((SECONDS - t0)) s)"
+done
 
 step "build and install"
 make -s all && make -s install || exit 1
@@ -38,16 +56,20 @@ echo "$out" | tail -n 20
 summaries+=("$(echo "$out" | tail -n 1)")
 [ $rc -eq 0 ] || failed=1
 
-step "pytest"
-createdb zcimport_pytest 2>/dev/null
-psql -Xq -d zcimport_pytest -c "CREATE EXTENSION IF NOT EXISTS zcimport" || failed=1
-export ZC_TEST_DSN="host=$PGHOST port=$PGPORT user=$PGUSER dbname=zcimport_pytest"
-# the cluster's log, where the crash checks look for a backend killed by a signal
-export ZC_TEST_SERVER_LOG="$PGHOST/server.log"
-out=$(PYTHONPATH=python "$PYTHON" -m pytest test/python -q -p no:cacheprovider 2>&1); rc=$?
-echo "$out" | tail -n 40
-summaries+=("pytest: $(echo "$out" | tail -n 1)")
-[ $rc -eq 0 ] || failed=1
+for env in $ZC_PY_ENVS; do
+	step "pytest ($env)"
+	db=zcimport_pytest_$env
+	createdb "$db" 2>/dev/null
+	psql -Xq -d "$db" -c "CREATE EXTENSION IF NOT EXISTS zcimport" || failed=1
+	export ZC_TEST_DSN="host=$PGHOST port=$PGPORT user=$PGUSER dbname=$db"
+	# the cluster's log, where the crash checks look for a backend killed by a signal
+	export ZC_TEST_SERVER_LOG="$PGHOST/server.log"
+	t0=$SECONDS
+	out=$(PYTHONPATH=python ".venv/$env/bin/python" -m pytest test/python -q -p no:cacheprovider -rs 2>&1); rc=$?
+	echo "$out" | tail -n 60
+	summaries+=("pytest ($env, $((SECONDS - t0)) s): $(echo "$out" | tail -n 1)")
+	[ $rc -eq 0 ] || failed=1
+done
 
 step "pg_regress"
 out=$(make -s installcheck 2>&1); rc=$?

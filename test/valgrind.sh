@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 # shellcheck source-path=SCRIPTDIR source=pgnode.sh
 . test/pgnode.sh
 
-PYTHON=${PYTHON:-/usr/bin/python3}
+PYTHON=${PYTHON:-$(bash test/venv.sh latest)}
 port=${ZC_VG_PORT:-54338}
 root=${ZC_VG_ROOT:-/tmp/zcimport-valgrind}
 data=$root/data
