@@ -345,6 +345,9 @@ class Runner:
             try:
                 c = psycopg.connect(self.dsn, autocommit=True)
                 c.execute("SELECT zcimport.version()")
+                # a loader's connection left in a transaction (a client bug)
+                # must fail the scenario, not hang the run on its locks
+                c.execute("SET lock_timeout = '30s'")
                 return c
             except psycopg.OperationalError:
                 if time.monotonic() > deadline:
