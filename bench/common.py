@@ -1,5 +1,5 @@
-"""Shared helpers for the zcimport benchmarks (bench/seed.py, bench/mixed.py)
-and the demo.
+"""Shared helpers for the zcimport benchmarks (bench/seed.py, bench/mixed.py,
+bench/csvload.py) and the demo.
 
 Nothing here prints: the helpers return values and the scripts format them.
 
@@ -21,8 +21,14 @@ Nothing here prints: the helpers return values and the scripts format them.
   :func:`cluster_settings`, :func:`command_line`: the markdown report and
   its place in BENCHMARKS.md, between ``<!-- bench:NAME:start -->`` and
   ``<!-- bench:NAME:end -->``, so that several benchmarks share the file;
+- :data:`PACKAGES`, :func:`package_version`, :func:`package_versions`: the
+  versions every report records; :data:`PEER_REQUIREMENTS` and
+  :func:`missing_requirements`: the packages of the optional peers (a peer
+  whose packages are missing is skipped, on stderr and in the report);
 - what the benchmarks share beyond that: :class:`Peer` and
-  :class:`PeerRunners` (the peers' connections and common loads),
+  :class:`PeerRunners` (the peers' connections and common loads: zcimport,
+  the CSV recipe, the server-side file, ADBC ``adbc_ingest``, pandas
+  ``to_sql`` over ADBC, polars ``write_database``, pgpq with psycopg),
   :func:`prepare_server_file`, :func:`run_reps` (the interleaved timed
   repetitions), :class:`Profile` and :func:`profile_load` (a perf profile of
   one load); the report's pieces :func:`report_preamble`,
@@ -115,6 +121,11 @@ class Server:
             f"postgresql+psycopg2://{quote(self.user, safe='')}@/{quote(dbname or self.dbname, safe='')}"
             f"?host={quote(self.host, safe='')}&port={self.port}"
         )
+
+    def libpq_uri(self, dbname: Optional[str] = None) -> str:
+        """A libpq URI (postgresql://user@/db?host=...&port=...), for ADBC and polars."""
+        return (f"postgresql://{quote(self.user, safe='')}@/{quote(dbname or self.dbname, safe='')}"
+                f"?host={quote(self.host, safe='')}&port={self.port}")
 
     def asyncpg_kwargs(self, dbname: Optional[str] = None) -> Dict[str, Any]:
         """Keyword arguments for ``asyncpg.connect``."""
@@ -906,12 +917,44 @@ def source_state() -> str:
     return f"commit {head}" + (" with uncommitted changes to tracked files" if dirty else "")
 
 
-def machine_info(conn: "psycopg.Connection[Any]") -> List[Tuple[str, str]]:
-    """(label, value) pairs: date, CPUs, RAM, kernel, PostgreSQL, Python stack."""
-    import asyncpg
-    import psycopg2
-    import sqlalchemy
+#: The Python packages whose versions every report records: (import name,
+#: distribution name as pip knows it).
+PACKAGES: List[Tuple[str, str]] = [
+    ("pandas", "pandas"), ("numpy", "numpy"), ("pyarrow", "pyarrow"), ("polars", "polars"),
+    ("adbc_driver_postgresql", "adbc-driver-postgresql"),
+    ("adbc_driver_manager", "adbc-driver-manager"), ("pgpq", "pgpq"), ("psycopg", "psycopg"),
+    ("psycopg2", "psycopg2"), ("asyncpg", "asyncpg"), ("sqlalchemy", "SQLAlchemy"),
+]
 
+
+def package_version(module: str) -> Optional[str]:
+    """The version of an importable package, or None when it is not installed."""
+    import importlib
+    import importlib.metadata
+
+    try:
+        mod = importlib.import_module(module)
+    except ImportError:
+        return None
+    version = getattr(mod, "__version__", None)
+    if version is None:
+        for dist in (module, module.replace("_", "-")):
+            try:
+                version = importlib.metadata.version(dist)
+                break
+            except importlib.metadata.PackageNotFoundError:
+                continue
+    return str(version).split()[0] if version else "installed (version unknown)"
+
+
+def package_versions() -> List[Tuple[str, str]]:
+    """(distribution name, version or "not installed") of every PACKAGES entry."""
+    return [(dist, package_version(mod) or "not installed") for mod, dist in PACKAGES]
+
+
+def machine_info(conn: "psycopg.Connection[Any]") -> List[Tuple[str, str]]:
+    """(label, value) pairs: date, CPUs, RAM, kernel, PostgreSQL, Python and
+    the versions of every package a benchmark may use (PACKAGES)."""
     version = conn.execute("SELECT version()").fetchone()
     try:
         zc = conn.execute("SELECT zcimport.version()").fetchone()
@@ -926,6 +969,7 @@ def machine_info(conn: "psycopg.Connection[Any]") -> List[Tuple[str, str]]:
     except ImportError:
         client = "not importable"
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    packages = ", ".join(f"{dist} {v}" for dist, v in package_versions())
     return [
         ("date", datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
         ("CPU", f"nproc {affinity} ({_cpu_model()})"),
@@ -933,11 +977,9 @@ def machine_info(conn: "psycopg.Connection[Any]") -> List[Tuple[str, str]]:
         ("kernel", f"{platform.system()} {platform.release()}"),
         ("PostgreSQL", str(version[0]) if version else "unknown"),
         ("zcimport", f"server library {zc_version}, Python client {client}; source {source_state()}"),
-        ("Python", f"{platform.python_version()} ({sys.executable}): pandas {pd.__version__},"
-                   f" numpy {np.__version__}, psycopg {psycopg.__version__}"
-                   f" (libpq {psycopg.pq.version()}, {psycopg.pq.__impl__} implementation),"
-                   f" psycopg2 {psycopg2.__version__.split()[0]}, asyncpg {asyncpg.__version__},"
-                   f" SQLAlchemy {sqlalchemy.__version__}"),
+        ("Python", f"{platform.python_version()} ({sys.executable}); libpq of psycopg"
+                   f" {psycopg.pq.version()} ({psycopg.pq.__impl__} implementation)"),
+        ("packages", packages),
     ]
 
 
@@ -995,6 +1037,103 @@ CSV_PEER_DESCRIPTION = (
     " SQLAlchemy engine, psycopg2")
 
 
+#: What the optional peers need: peer key -> [(import name, pip name, minimum
+#: version or None)].  A peer whose packages are missing is skipped, with a
+#: message on stderr and in the report (see :func:`check_args`).
+PEER_REQUIREMENTS: Dict[str, List[Tuple[str, str, Optional[str]]]] = {
+    "csv": [("sqlalchemy", "SQLAlchemy", None), ("psycopg2", "psycopg2-binary", None)],
+    "asyncpg": [("asyncpg", "asyncpg", None)],
+    "adbc": [("pyarrow", "pyarrow", None), ("adbc_driver_postgresql", "adbc-driver-postgresql", None)],
+    "pandas_adbc": [("pyarrow", "pyarrow", None),
+                    ("adbc_driver_postgresql", "adbc-driver-postgresql", None),
+                    ("pandas", "pandas", "2.2")],
+    "polars": [("polars", "polars", None), ("pyarrow", "pyarrow", None),
+               ("adbc_driver_postgresql", "adbc-driver-postgresql", None)],
+    "pgpq": [("pgpq", "pgpq", None), ("pyarrow", "pyarrow", None)],
+}
+
+
+def _version_tuple(text: str) -> Tuple[int, ...]:
+    parts = []
+    for piece in text.split("."):
+        m = re.match(r"\d+", piece)
+        if not m:
+            break
+        parts.append(int(m.group()))
+    return tuple(parts)
+
+
+def missing_requirements(key: str) -> Optional[str]:
+    """None when the peer's packages are importable (and recent enough), else why not."""
+    missing = []
+    for module, dist, minimum in PEER_REQUIREMENTS.get(key, []):
+        version = package_version(module)
+        if version is None:
+            missing.append(f"{dist} is not installed (pip install {dist})")
+        elif minimum and _version_tuple(version) < _version_tuple(minimum):
+            missing.append(f"{dist} {version} is older than {minimum}")
+    return "; ".join(missing) if missing else None
+
+
+def arrow_table(df: pd.DataFrame) -> Any:
+    """``pa.Table.from_pandas(df, preserve_index=False)`` (NaN in float columns
+    and NaT become null, as pandas' to_sql ADBC path does)."""
+    import pyarrow as pa
+
+    return pa.Table.from_pandas(df, preserve_index=False)
+
+
+def pgpq_compatible(table: Any) -> Any:
+    """The Arrow table cast to types pgpq's encoder accepts: timestamps in
+    µs (PostgreSQL's precision; pgpq refuses ns), dictionaries (pandas
+    categoricals) decoded to their values."""
+    import pyarrow as pa
+
+    fields = []
+    for f in table.schema:
+        t = f.type
+        if pa.types.is_dictionary(t):
+            t = t.value_type
+        if pa.types.is_timestamp(t) and t.unit != "us":
+            t = pa.timestamp("us", tz=t.tz)
+        fields.append(pa.field(f.name, t, f.nullable))
+    schema = pa.schema(fields)
+    return table if schema.equals(table.schema) else table.cast(schema)
+
+
+#: Rows per Arrow record batch that the pgpq peer encodes at a time (the
+#: default batch size of pyarrow's datasets, as pgpq's examples iterate).
+PGPQ_BATCH_ROWS = 131_072
+
+#: The descriptions of the Arrow-based peers; {table} is the table's name.
+ADBC_PEER_DESCRIPTION = (
+    "ADBC's PostgreSQL driver: `tbl = pa.Table.from_pandas(df, preserve_index=False)` (the"
+    " conversion is timed: a pandas user has to make it), then, on an ADBC DB-API connection"
+    " opened beforehand (`adbc_driver_postgresql.dbapi.connect(uri)`),"
+    " `cursor.adbc_ingest('{table}', tbl, mode='append')` and `conn.commit()`.  The driver"
+    " (C/C++, libpq and nanoarrow) runs `COPY ... FROM STDIN WITH (FORMAT binary)` and encodes"
+    " each Arrow record batch into PostgreSQL's binary COPY format in C, row by row and field by"
+    " field (a length and a big-endian value per field), and sends it through libpq")
+PANDAS_ADBC_PEER_DESCRIPTION = (
+    "`df.to_sql('{table}', con=adbc_conn, if_exists='append', index=False)` with the same kind of"
+    " ADBC connection (pandas ≥ 2.2 takes ADBC connections): pandas checks the table, converts"
+    " the frame with `pa.Table.from_pandas`, calls `adbc_ingest` and commits; so the ADBC peer"
+    " plus pandas' own overhead")
+POLARS_PEER_DESCRIPTION = (
+    "polars: the frame as a polars user holds it, `pl.from_pandas(df)` built before the timing"
+    " (not timed); timed: `pl_df.write_database('{table}', connection=uri, engine='adbc',"
+    " if_table_exists='append')`, which opens its own ADBC connection from the URI (connection"
+    " setup included: {connect}), exports the frame to Arrow and calls the same `adbc_ingest`,"
+    " then commits{cast}")
+PGPQ_PEER_DESCRIPTION = (
+    "pgpq (Rust) with psycopg 3: `pa.Table.from_pandas(df, preserve_index=False)`{cast} (timed),"
+    " `enc = pgpq.ArrowToPostgresBinaryEncoder(tbl.schema)`, then"
+    " `cursor.copy('COPY {table} FROM STDIN WITH (FORMAT binary)')` and `copy.write()` of"
+    " `enc.write_header()`, `enc.write_batch(b)` for each record batch of"
+    f" {PGPQ_BATCH_ROWS:,} rows (`tbl.to_batches(max_chunksize=...)`), `enc.finish()`; then"
+    " `conn.commit()`.  pgpq encodes the binary COPY format row by row in Rust")
+
+
 class PeerRunners:
     """The connections of a benchmark's peers, opened up front, and the loads
     that every benchmark has: zcimport, the CSV recipe of the pandas docs and
@@ -1022,9 +1161,38 @@ class PeerRunners:
             import asyncpg
 
             self.apg = self.loop.run_until_complete(asyncpg.connect(**server.asyncpg_kwargs()))
+        #: The libpq URI of the ADBC and polars peers.
+        self.uri = server.libpq_uri()
+        #: An ADBC DB-API connection (autocommit off), for "adbc" and "pandas_adbc".
+        self.adbc: Any = None
+        if keys is None or {"adbc", "pandas_adbc"} & set(keys):
+            import adbc_driver_postgresql.dbapi as adbc_dbapi
+
+            self.adbc = adbc_dbapi.connect(self.uri)
+        #: The frame as a polars DataFrame, built before any timing.
+        self.pl_df: Any = None
+        if keys is None or "polars" in keys:
+            import polars as pl
+
+            self.pl_df = pl.from_pandas(df)
+        #: The median time of opening (and closing) an ADBC connection, which
+        #: the polars peer pays in each load; None when not measured.
+        self.adbc_connect_s: Optional[float] = None
+        if keys is None or "polars" in keys:
+            import adbc_driver_postgresql.dbapi as adbc_dbapi
+
+            times = []
+            for _ in range(3):
+                t0 = time.perf_counter()
+                adbc_dbapi.connect(self.uri).close()
+                times.append(time.perf_counter() - t0)
+            self.adbc_connect_s = statistics.median(times)
 
     def close(self) -> None:
         """Close every connection."""
+        if self.adbc is not None:
+            with contextlib.suppress(Exception):
+                self.adbc.close()
         if self.apg is not None:
             self.loop.run_until_complete(self.apg.close())
         self.loop.close()
@@ -1050,6 +1218,97 @@ class PeerRunners:
         self.pg3.execute(sql.SQL("COPY {} FROM {} (FORMAT {})").format(
             sql.Identifier(self.table), sql.Literal(self.file_path), sql.SQL(self.file_format)))
         self.pg3.commit()
+
+    def rollback_adbc(self) -> None:
+        """Roll back the ADBC connection (the reset of the peers that use it)."""
+        if self.adbc is not None:
+            self.adbc.rollback()
+
+    def adbc_ingest(self) -> None:
+        """pa.Table.from_pandas, then adbc_ingest(mode='append') and COMMIT."""
+        tbl = arrow_table(self.df)
+        with self.adbc.cursor() as cur:
+            cur.adbc_ingest(self.table, tbl, mode="append")
+        self.adbc.commit()
+
+    def pandas_adbc(self) -> None:
+        """df.to_sql(table, con=<ADBC connection>, if_exists='append', index=False)."""
+        self.df.to_sql(self.table, con=self.adbc, if_exists="append", index=False)
+
+    def polars_categoricals(self) -> List[str]:
+        """The polars frame's Categorical and Enum columns, which ADBC's COPY
+        writer refuses (Arrow dictionaries with uint32 indices)."""
+        import polars as pl
+
+        return [name for name, dt in self.pl_df.schema.items()
+                if dt == pl.Categorical or isinstance(dt, pl.Enum)]
+
+    def polars_write(self) -> None:
+        """pl_df.write_database(table, connection=uri, engine='adbc', if_table_exists='append');
+        Categorical columns cast to String first (in the timed part)."""
+        import polars as pl
+
+        frame = self.pl_df
+        cats = self.polars_categoricals()
+        if cats:
+            frame = frame.with_columns(pl.col(cats).cast(pl.String))
+        frame.write_database(self.table, connection=self.uri, engine="adbc",
+                             if_table_exists="append")
+
+    def pgpq_copy(self) -> None:
+        """pa.Table.from_pandas, pgpq's encoder, psycopg 3 binary COPY, COMMIT."""
+        import pgpq
+
+        tbl = pgpq_compatible(arrow_table(self.df))
+        enc = pgpq.ArrowToPostgresBinaryEncoder(tbl.schema)
+        with self.pg3.cursor() as cur:
+            with cur.copy(sql.SQL("COPY {} FROM STDIN WITH (FORMAT binary)").format(
+                    sql.Identifier(self.table))) as copy:
+                copy.write(enc.write_header())
+                for batch in tbl.to_batches(max_chunksize=PGPQ_BATCH_ROWS):
+                    copy.write(enc.write_batch(batch))
+                copy.write(enc.finish())
+        self.pg3.commit()
+
+    def adbc_peer(self) -> Peer:
+        """The ADBC adbc_ingest peer."""
+        return Peer("adbc", "ADBC adbc_ingest", ADBC_PEER_DESCRIPTION.format(table=self.table),
+                    self.adbc_ingest, self.rollback_adbc)
+
+    def pandas_adbc_peer(self) -> Peer:
+        """The pandas to_sql over ADBC peer."""
+        return Peer("pandas_adbc", "pandas to_sql (ADBC connection)",
+                    PANDAS_ADBC_PEER_DESCRIPTION.format(table=self.table), self.pandas_adbc,
+                    self.rollback_adbc)
+
+    def polars_peer(self) -> Peer:
+        """The polars write_database(engine='adbc') peer."""
+        cats = self.polars_categoricals() if self.pl_df is not None else []
+        cast = (f"; the Categorical column{'s' if len(cats) > 1 else ''}"
+                f" {', '.join(f'`{c}`' for c in cats)} cast to `pl.String` first, in the timed"
+                " part, since ADBC's COPY writer refuses polars' Arrow dictionaries"
+                " (\"COPY Writer not implemented for type 30\")" if cats else "")
+        connect = ("`adbc_driver_postgresql.dbapi.connect(uri)` and `close()` alone took"
+                   f" {self.adbc_connect_s * 1000:.0f} ms here, median of 3, measured beforehand"
+                   if self.adbc_connect_s is not None else "not measured")
+        return Peer("polars", "polars write_database (ADBC)",
+                    POLARS_PEER_DESCRIPTION.format(table=self.table, cast=cast, connect=connect),
+                    self.polars_write)
+
+    def pgpq_peer(self) -> Peer:
+        """The pgpq + psycopg 3 binary COPY peer."""
+        cast = ""
+        if self.df is not None:
+            kinds = []
+            if any(isinstance(dt, pd.CategoricalDtype) for dt in self.df.dtypes):
+                kinds.append("dictionaries (categoricals) decoded to their values")
+            if any(str(dt).startswith("datetime64") and "[us" not in str(dt) for dt in self.df.dtypes):
+                kinds.append("timestamps cast from ns to µs (pgpq refuses ns)")
+            if kinds:
+                cast = " and `tbl.cast(...)` to types pgpq accepts: " + ", ".join(kinds)
+        return Peer("pgpq", "pgpq + psycopg binary COPY",
+                    PGPQ_PEER_DESCRIPTION.format(table=self.table, cast=cast), self.pgpq_copy,
+                    self.rollback_pg3)
 
     def zcimport_peer(self) -> Peer:
         """The zcimport peer."""
@@ -1221,6 +1480,7 @@ def report_preamble(title: str, args: argparse.Namespace, info: Sequence[Tuple[s
     out = [f"## {title}", "", f"Command (from the repository root): `{command_line()}`", ""]
     for warning in args.warnings:
         out += [f"**Warning**: {warning}.", ""]
+    out += skipped_lines(args)
     rows = list(info)
     rows.append(("load average", f"{args.loadavg_start} at the start, {args.loadavg_end} at the end"
                                  " (1, 5, 15 min; the machine is shared)"))
@@ -1232,6 +1492,15 @@ def report_preamble(title: str, args: argparse.Namespace, info: Sequence[Tuple[s
             " without per-session sources):", ""]
     out += [md_table(["setting", "value", "source"], settings), ""]
     return out
+
+
+def skipped_lines(args: argparse.Namespace) -> List[str]:
+    """The report's lines on the peers that were skipped (missing packages)."""
+    skipped = getattr(args, "skipped", [])
+    if not skipped:
+        return []
+    return ["**Skipped peers** (not measured in this run): " + "; ".join(
+        f"`{key}`: {why}" for key, why in skipped) + ".", ""]
 
 
 def timing_table(peers: Sequence[Peer], samples: Dict[str, Samples], rows: int) -> List[str]:
@@ -1374,6 +1643,12 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace, keys: Seque
         p.error(f"unknown peers: {', '.join(sorted(unknown))}")
     if "zcimport" not in args.peer_keys:
         args.peer_keys.insert(0, "zcimport")
+    args.skipped = []
+    for key in list(args.peer_keys):
+        why = missing_requirements(key)
+        if why is not None:
+            args.skipped.append((key, why))
+            args.peer_keys.remove(key)
 
 
 def run_guarded(prog: str, run: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
@@ -1396,6 +1671,9 @@ def begin_run(args: argparse.Namespace, name: str) -> Callable[[str], None]:
     def log(msg: str) -> None:
         if not args.quiet:
             print(f"[{name} {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+    for key, why in getattr(args, "skipped", []):
+        # always shown, even with --quiet: a peer is missing from the report
+        print(f"[{name}] SKIPPED peer {key}: {why}", file=sys.stderr, flush=True)
     return log
 
 

@@ -8,12 +8,23 @@ Int32 with NA, name object strings, region categorical, flag bool) into
 with zcimport and with its peers, side by side in one run, on the durable
 private cluster of test/cluster.sh.
 
-Peers: (1) zcimport.copy_dataframe over psycopg 3; (2) asyncpg
+The frame is built as a pandas user gets it: with pandas 3 the name
+column is pandas' default string dtype ``str`` (pyarrow-backed when pyarrow
+is installed) and the categorical's categories too; ``--strings object``
+builds the old frame of object columns of str instead.
+
+Peers: (1) zcimport.copy_dataframe over psycopg 3; (2) ADBC's PostgreSQL
+driver, ``cursor.adbc_ingest`` of ``pa.Table.from_pandas(df)`` (conversion
+timed); (3) pandas ``to_sql`` on an ADBC connection; (4) polars
+``write_database(engine="adbc")`` of a polars frame built beforehand; (5)
+pgpq's Arrow-to-binary-COPY encoder with psycopg 3; (6) asyncpg
 copy_records_to_table, with the records built from the frame in the timed
 part (column-wise .tolist() / to_numpy(dtype=object, na_value=None), then
-zip); (3) the CSV recipe of the pandas docs (to_sql with
-method=psql_insert_copy, SQLAlchemy + psycopg2); (4) a server-side
-``COPY t FROM 'file' (FORMAT csv)`` with no client work.  Every load goes
+zip); (7) the CSV recipe of the pandas docs (to_sql with
+method=psql_insert_copy, SQLAlchemy + psycopg2); (8) a server-side
+``COPY t FROM 'file' (FORMAT csv)`` with no client work.  A peer whose
+packages are not installed is skipped, with a message on stderr and in the
+report.  Every load goes
 into a fresh table (DROP, CREATE, CHECKPOINT: not timed) and is timed up to
 and including COMMIT, then checked against checksums computed from the
 frame (row count; exact sums of id, qty, id*qty, octet lengths of name;
@@ -23,7 +34,9 @@ matches its id).  The repetitions are interleaved (each repetition runs
 every peer once, the first peer rotating); the report gives the median, min
 and max.
 
-Also measured: where the client spends the time of a zcimport load
+Also measured: the client's peak RSS growth during a zcimport load of a
+large frame of one pyarrow-backed string column (in a subprocess); where
+the client spends the time of a zcimport load
 (planning, packing the strings per batch, sending and waiting on the
 socket, the end of COPY, COMMIT; from zcimport.plan() and zcimport.dump()
 into a null sink, from loads with the client's phases timed, and from
@@ -34,7 +47,7 @@ of a zcimport load and of the asyncpg load.
 Prints a markdown report; --write replaces the "mixed" section of
 BENCHMARKS.md.  Run from the repository root, e.g.:
 
-    PYTHONPATH=python /usr/bin/python3 bench/mixed.py --rows 100000 --reps 3
+    PYTHONPATH=python .venv/latest/bin/python bench/mixed.py --rows 100000 --reps 3 --rss-rows 0
 """
 
 from __future__ import annotations
@@ -66,7 +79,13 @@ DDL = "id int8, ts timestamp, price float8, qty int4, name text, region text, fl
 COLUMNS = ["id", "ts", "price", "qty", "name", "region", "flag"]
 
 #: Targets: (peer key, minimum ratio of the peer's median to zcimport's).
-SPEED_TARGETS: List[Tuple[str, float]] = [("asyncpg", 1.3), ("csv", 5.0)]
+SPEED_TARGETS: List[Tuple[str, float]] = [("asyncpg", 1.3), ("csv", 5.0), ("adbc", 2.0)]
+#: The aim beyond the targets (reported as its own row).
+AIM_TARGETS: List[Tuple[str, float]] = [("adbc", 3.0)]
+#: Target: peak RSS growth of the client during the load of a pyarrow string
+#: column, share of the frame's bytes.
+RSS_TARGET = 0.05
+RSS_TABLE = "t_rss"
 
 #: Loads of the client breakdown (phases timed, not profiled), and of the
 #: plan()/dump() measurements.
@@ -126,8 +145,39 @@ def name_pool(rng: np.random.Generator) -> np.ndarray:
     return pool
 
 
-def mixed_frame(rows: int, seed: int = 42) -> pd.DataFrame:
+#: --strings: how the frame holds its strings.
+STRING_MODES = ("default", "object")
+
+
+def string_dtype_label(dtype: Any) -> str:
+    """A dtype, with the storage of pandas' string dtypes: 'str (StringDtype,
+    storage pyarrow, na_value nan)'."""
+    if isinstance(dtype, pd.StringDtype):
+        return (f"{dtype} (StringDtype, storage {dtype.storage},"
+                f" na_value {getattr(dtype, 'na_value', pd.NA)})")
+    return str(dtype)
+
+
+def infer_string_setting() -> str:
+    """pandas' ``future.infer_string`` option (True by default in pandas 3)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return str(pd.get_option("future.infer_string"))
+        except Exception:  # pandas < 2.1 has no such option (OptionError, a KeyError)
+            return "not an option of this pandas"
+
+
+def mixed_frame(rows: int, seed: int = 42, strings: str = "default") -> pd.DataFrame:
     """The mixed frame, built deterministically from seed.
+
+    ``strings`` "default" leaves the strings to pandas' inference, as a
+    user's frame gets them (pandas 3: the ``str`` dtype, pyarrow-backed when
+    pyarrow is installed; pandas < 3: object); "object" makes ``name`` an
+    object column of str and the categories an object Index, the frame of
+    pandas < 3.  The values are the same either way.
 
     - ``id`` int64: 0 .. rows-1;
     - ``ts`` datetime64[ns] (naive): 2024-01-01 + id seconds;
@@ -153,6 +203,9 @@ def mixed_frame(rows: int, seed: int = 42) -> pd.DataFrame:
     region = pd.Categorical.from_codes(
         rng.choice(len(REGIONS), size=rows, p=rw / rw.sum()).astype(np.int8), categories=REGIONS)
     flag = rng.random(rows) < 0.5
+    if strings == "object":
+        names = pd.Series(names, dtype=object)
+        region = region.set_categories(pd.Index(REGIONS, dtype=object), rename=True)
     return pd.DataFrame({"id": ids, "ts": ts, "price": price, "qty": qty, "name": names,
                          "region": region, "flag": flag})
 
@@ -349,8 +402,9 @@ RECORDS_DESCRIPTION = (
 
 class Peers(common.PeerRunners):
     """The contenders, with their connections opened up front (only those
-    that the peers in keys need): (1) zcimport, (3) the CSV recipe and (4)
-    the server-side CSV file from common.PeerRunners, and asyncpg below."""
+    that the peers in keys need): zcimport, ADBC, pandas over ADBC, polars,
+    pgpq, the CSV recipe and the server-side CSV file from
+    common.PeerRunners, and asyncpg below."""
 
     file_format = "csv"
 
@@ -374,6 +428,10 @@ class Peers(common.PeerRunners):
         """The peers, in report order."""
         return [
             self.zcimport_peer(),
+            self.adbc_peer(),
+            self.pandas_adbc_peer(),
+            self.polars_peer(),
+            self.pgpq_peer(),
             Peer("asyncpg", "asyncpg copy_records_to_table", RECORDS_DESCRIPTION, self.asyncpg_copy),
             self.csv_peer(),
             Peer("file", "server-side CSV COPY (no client)",
@@ -625,6 +683,99 @@ def measure_client(admin: "psycopg.Connection[Any]", conn: "psycopg.Connection[A
     return out
 
 
+def rss_frame(rows: int, seed: int) -> pd.DataFrame:
+    """The frame of the RSS measurement: the mixed frame's ``name`` column
+    alone, as a pyarrow-backed string column (pandas 3's default ``str``
+    when pyarrow is installed; ``string[pyarrow]`` on older pandas)."""
+    name = mixed_frame(rows, seed)["name"]
+    dtype = name.dtype
+    if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"):
+        name = name.astype(pd.StringDtype("pyarrow"))
+    return pd.DataFrame({"name": name})
+
+
+def rss_child(args: argparse.Namespace) -> int:
+    """The RSS subprocess: build the frame, reset VmHWM, load, report JSON."""
+    import json
+
+    import zcimport  # imported before the baseline
+    from psycopg import sql
+
+    conn = psycopg.connect(args.rss_conninfo)
+    conn.autocommit = True
+    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(RSS_TABLE)))
+    conn.execute(sql.SQL("CREATE TABLE {} (name text)").format(sql.Identifier(RSS_TABLE)))
+    conn.autocommit = False
+    df = rss_frame(args.rss_rows, args.seed)
+    frame_bytes = int(df.memory_usage(index=False, deep=True).sum())
+    plan = zcimport.plan(df)
+    col = list(plan)[0]
+    gc.collect()
+    rss_before = common.proc_status_bytes("VmRSS")
+    common.reset_peak_rss()
+    hwm_reset = common.proc_status_bytes("VmHWM")
+    t0 = time.perf_counter()
+    rows = common.load_zcimport(df, RSS_TABLE, conn)
+    seconds = time.perf_counter() - t0
+    hwm = common.proc_status_bytes("VmHWM")
+    rss_after = common.proc_status_bytes("VmRSS")
+    conn.autocommit = True
+    conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(RSS_TABLE)))
+    conn.close()
+    print(json.dumps({
+        "rows": rows, "frame_bytes": frame_bytes, "dtype": string_dtype_label(df["name"].dtype),
+        "wire": col.wire_type, "zero_copy": bool(col.zero_copy), "reason": col.reason,
+        "rss_before": rss_before, "hwm_after_reset": hwm_reset, "hwm": hwm,
+        "rss_after": rss_after, "growth": hwm - rss_before, "seconds": seconds,
+    }))
+    return 0
+
+
+def measure_rss(server: common.Server, rows: int, seed: int) -> Dict[str, Any]:
+    """Run the RSS subprocess; its JSON result, or {"error": ...}."""
+    import json
+    import subprocess
+
+    if common.package_version("pyarrow") is None:
+        return {"error": "pyarrow is not installed (pip install pyarrow): no pyarrow string column"}
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--rss-child",
+           "--rss-rows", str(rows), "--seed", str(seed), "--rss-conninfo", server.conninfo()]
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        return {"error": f"exit {proc.returncode}: {proc.stderr.strip()[-500:]}"}
+    try:
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return {"error": f"unexpected output: {proc.stdout[-300:]!r} {proc.stderr[-300:]!r}"}
+
+
+def rss_lines(rss: Optional[Dict[str, Any]]) -> List[str]:
+    """The report's section on the client memory of a pyarrow string column."""
+    out = ["### Client memory of a zcimport load (pyarrow string column)", ""]
+    if not rss:
+        return out + ["Not measured (`--rss-rows 0`).", ""]
+    if "error" in rss:
+        return out + [f"The measurement failed: `{rss['error']}`", ""]
+    how = "sent as it is (zero copy)" if rss["zero_copy"] else f"packed: {rss['reason']}"
+    out += [f"In a subprocess: a frame of one column, the mixed frame's `name` as {rss['dtype']}"
+            f" ({rss['rows']:,} rows, {common.format_bytes(rss['frame_bytes'])},"
+            f" {rss['frame_bytes']:,} bytes by `memory_usage(deep=True)`; wire type"
+            f" `{rss['wire']}`, {how}) is built first; then VmRSS is read, VmHWM reset (`5` into"
+            f" `/proc/self/clear_refs`), the frame loaded into `CREATE TABLE {RSS_TABLE} (name text)`"
+            f" with zcimport and committed ({rss['seconds']:.1f} s), and VmHWM read.", ""]
+    out.append(common.md_table(["", "bytes", ""], [
+        ("VmRSS before the load", f"{rss['rss_before']:,}", common.format_bytes(rss["rss_before"])),
+        ("VmHWM right after the reset", f"{rss['hwm_after_reset']:,}",
+         common.format_bytes(rss["hwm_after_reset"])),
+        ("VmHWM after the load", f"{rss['hwm']:,}", common.format_bytes(rss["hwm"])),
+        ("**peak growth** (VmHWM − VmRSS before)", f"{rss['growth']:,}",
+         f"{common.format_bytes(rss['growth'])} = "
+         f"**{rss['growth'] / rss['frame_bytes']:.2%} of the frame**"),
+        ("VmRSS after the load", f"{rss['rss_after']:,}", common.format_bytes(rss["rss_after"])),
+    ], "lrl"))
+    return out + [""]
+
+
 _CHECKSUM_CACHE: Dict[int, Dict[str, Any]] = {}
 
 
@@ -740,20 +891,31 @@ def describe_frame(df: pd.DataFrame, args: argparse.Namespace) -> List[Tuple[str
     octets = np.array([len(s.encode("utf-8")) for s in uniques])
     avg_octets = float(octets[codes].mean()) if len(uniques) else 0.0
     counts = df["region"].value_counts(sort=False)
+    if df["name"].dtype == object:
+        shared = "rows with the same name share one str object, as pandas' CSV reader does"
+    else:
+        shared = "held in the string array's own buffers (UTF-8 bytes and offsets)"
     return [
+        ("strings", f"`--strings {args.strings}`: pandas {pd.__version__},"
+                    f" `pd.options.future.infer_string` = {infer_string_setting()};"
+                    + (" the strings are what pandas infers for str values, as a user's frame"
+                       " gets them" if args.strings == "default" else
+                       " `name` forced to an object column of str, the categories to an object"
+                       " Index (the frame of pandas < 3)")),
         ("`id` int64", f"0 … {n - 1:,}"),
         ("`ts` datetime64[ns]", "2024-01-01 00:00:00 + id seconds (naive)"),
         ("`price` float64", f"log-normal (μ 3, σ 1) rounded to cents;"
                             f" {int(df['price'].isna().sum()):,} NaN ({df['price'].isna().mean():.1%})"),
         ("`qty` Int32 (nullable)", f"uniform 1 … 999; {int(df['qty'].isna().sum()):,} NA"
                                    f" ({df['qty'].isna().mean():.1%})"),
-        ("`name` object (str)",
+        (f"`name` {string_dtype_label(df['name'].dtype)}",
          f"{len(uniques):,} distinct \"given family\" names drawn Zipf-like from a pool of"
-         f" {NAME_COUNT:,}; rows with the same name share one str object; {non_ascii_rows / max(n, 1):.1%}"
+         f" {NAME_COUNT:,}; {shared}; {non_ascii_rows / max(n, 1):.1%}"
          f" of rows ({int(non_ascii_u.sum()):,} of the distinct names) not ASCII (e.g. Zoë, Müller,"
          f" Dvořák, Иванов, 王); {avg_octets:.1f} UTF-8 bytes per value on average"),
         ("`region` category",
-         f"{len(df['region'].cat.categories)} string categories, int8 codes, no NULL;"
+         f"{len(df['region'].cat.categories)} string categories (categories dtype"
+         f" {string_dtype_label(df['region'].cat.categories.dtype)}), int8 codes, no NULL;"
          f" most frequent {counts.max() / max(n, 1):.0%}, least {counts.min() / max(n, 1):.0%}"),
         ("`flag` bool", f"{df['flag'].mean():.1%} true"),
     ]
@@ -763,7 +925,7 @@ def report(args: argparse.Namespace, info: List[Tuple[str, str]], server: common
            durable: Dict[str, str], settings: List[Tuple[str, str, str]], frame_rows: List[Tuple[str, str]],
            plan_rows: List[Tuple[Any, ...]], peers: Sequence[Peer], samples: Dict[str, Samples],
            frame_bytes: int, client: Optional[ClientBreakdown], profiles: List[common.Profile],
-           perf_note: Optional[str]) -> str:
+           perf_note: Optional[str], rss: Optional[Dict[str, Any]] = None) -> str:
     """The markdown report."""
     out = common.report_preamble(
         f"Mixed benchmark: {args.rows:,} rows of (id int8, ts timestamp, price float8, qty int4,"
@@ -804,8 +966,18 @@ def report(args: argparse.Namespace, info: List[Tuple[str, str]], server: common
     w("### Targets")
     w("")
     targets = common.speed_targets(samples, SPEED_TARGETS, "zcimport ≥ {minimum:g}× faster than {name}")
+    targets += common.speed_targets(samples, AIM_TARGETS,
+                                    "(aim) zcimport ≥ {minimum:g}× faster than {name}")
+    rss_label = (f"client peak RSS growth < {RSS_TARGET:.0%} of the frame's bytes"
+                 " (one pyarrow string column, below)")
+    if rss and "error" not in rss:
+        share = rss["growth"] / rss["frame_bytes"]
+        targets.append((rss_label, f"{share:.2%}", "PASS" if share < RSS_TARGET else "FAIL"))
+    else:
+        targets.append((rss_label, "not measured", "n/a"))
     w(common.md_table(["target", "measured", "result"], targets, "lrc"))
     w("")
+    out += rss_lines(rss)
 
     w("### Where the client spends its time (zcimport load)")
     w("")
@@ -916,7 +1088,7 @@ def report(args: argparse.Namespace, info: List[Tuple[str, str]], server: common
 # Main
 # --------------------------------------------------------------------------
 
-PEER_KEYS = ["zcimport", "asyncpg", "csv", "file"]
+PEER_KEYS = ["zcimport", "adbc", "pandas_adbc", "polars", "pgpq", "asyncpg", "csv", "file"]
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -924,6 +1096,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     common.add_size_arguments(p, rows=1_000_000)
+    p.add_argument("--strings", choices=STRING_MODES, default="default",
+                   help="how the frame holds its strings: default (what pandas infers, as a"
+                        " user's frame gets them: pandas 3's str dtype, pyarrow-backed when"
+                        " pyarrow is installed) or object (object columns of str, the frame of"
+                        " pandas < 3)")
+    p.add_argument("--rss-rows", type=int, default=10_000_000,
+                   help="rows of the one-column pyarrow string frame of the client RSS"
+                        " measurement (default 10,000,000; 0 to skip it)")
     p.add_argument("--no-profile", action="store_true", help="skip the perf profiles")
     p.add_argument("--no-breakdown", action="store_true",
                    help="skip the client breakdown (plan/dump, instrumented loads, cProfile)")
@@ -934,7 +1114,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     common.add_peers_argument(p, PEER_KEYS)
     common.add_server_arguments(p, port=54332, dbname="zcimport_bench")
     common.add_run_arguments(p, SECTION)
+    p.add_argument("--rss-child", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--rss-conninfo", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.rss_child:
+        return args
     common.check_args(p, args, PEER_KEYS)
     return args
 
@@ -942,7 +1126,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the benchmark; 0 on success (missed targets and failed peers are
     reported, not errors), 2 when it cannot run (cluster, durability)."""
-    return common.run_guarded("mixed.py", run, parse_args(argv))
+    args = parse_args(argv)
+    if args.rss_child:
+        return rss_child(args)
+    return common.run_guarded("mixed.py", run, args)
 
 
 def plan_table(df: pd.DataFrame, conn: "psycopg.Connection[Any]") -> Tuple[List[Tuple[Any, ...]], str]:
@@ -966,7 +1153,7 @@ def run(args: argparse.Namespace) -> int:
         admin = ctx.admin
 
         log(f"building the frame of {args.rows:,} rows")
-        df = mixed_frame(args.rows, args.seed)
+        df = mixed_frame(args.rows, args.seed, args.strings)
         frame_bytes = int(df.memory_usage(index=False, deep=True).sum())
         expected = frame_checksum_cached(df)
         frame_rows = describe_frame(df, args)
@@ -1009,9 +1196,17 @@ def run(args: argparse.Namespace) -> int:
             finally:
                 contenders.close()
 
+        del df, contenders
+        _CHECKSUM_CACHE.clear()
+        gc.collect()
+        rss: Optional[Dict[str, Any]] = None
+        if args.rss_rows > 0:
+            log(f"measuring the client's peak RSS for a pyarrow string column of {args.rss_rows:,}"
+                " rows in a subprocess")
+            rss = measure_rss(server, args.rss_rows, args.seed)
         ctx.close(args)
         text = report(args, ctx.info, server, ctx.durable, ctx.settings, frame_rows, plan_rows, peers,
-                      samples, frame_bytes, client, profiles, perf_note)
+                      samples, frame_bytes, client, profiles, perf_note, rss)
     return common.emit_report(text, SECTION, args, log)
 
 

@@ -2,11 +2,17 @@
 ``CREATE TABLE t (a float8, b int8)`` with zcimport and with its peers, side
 by side in one run, on the durable private cluster of test/cluster.sh.
 
-Peers: (1) zcimport.copy_dataframe over psycopg 3; (2) the CSV recipe of the
-pandas docs (to_sql with method=psql_insert_copy, SQLAlchemy + psycopg2);
-(3) a NumPy structured array in PostgreSQL's binary COPY format sent with
-psycopg 3; (4) asyncpg copy_records_to_table; (5) a server-side
-``COPY t FROM 'file' (FORMAT binary)`` with no client work.  Every load goes
+Peers: (1) zcimport.copy_dataframe over psycopg 3; (2) ADBC's PostgreSQL
+driver, ``cursor.adbc_ingest`` of ``pa.Table.from_pandas(df)`` (conversion
+timed); (3) pandas ``to_sql`` on an ADBC connection; (4) polars
+``write_database(engine="adbc")`` of a polars frame built beforehand; (5)
+pgpq's Arrow-to-binary-COPY encoder with psycopg 3; (6) a NumPy structured
+array in PostgreSQL's binary COPY format sent with psycopg 3; (7) asyncpg
+copy_records_to_table; (8) the CSV recipe of the pandas docs (to_sql with
+method=psql_insert_copy, SQLAlchemy + psycopg2); (9) a server-side
+``COPY t FROM 'file' (FORMAT binary)`` with no client work.  A peer whose
+packages are not installed is skipped, with a message on stderr and in the
+report.  Every load goes
 into a fresh table (DROP, CREATE, CHECKPOINT: not timed) and is timed up to
 and including COMMIT, then checked (count, exact sum(b), sum(a)).  The
 repetitions are interleaved (each repetition runs every peer once) so that
@@ -20,7 +26,7 @@ COPY.
 Prints a markdown report; --write replaces the "seed" section of
 BENCHMARKS.md.  Run from the repository root, e.g.:
 
-    PYTHONPATH=python /usr/bin/python3 bench/seed.py --rows 200000 --reps 3
+    PYTHONPATH=python .venv/latest/bin/python bench/seed.py --rows 200000 --reps 3 --rss-rows 0
 """
 
 from __future__ import annotations
@@ -49,7 +55,7 @@ RSS_TABLE = "t_rss"
 SECTION = "seed"
 
 #: Targets: (peer key, minimum ratio of the peer's median to zcimport's).
-SPEED_TARGETS: List[Tuple[str, float]] = [("file", 1.15), ("csv", 5.0)]
+SPEED_TARGETS: List[Tuple[str, float]] = [("file", 1.15), ("csv", 5.0), ("adbc", 2.0)]
 #: Target: peak RSS growth of the client during the load, share of the frame.
 RSS_TARGET = 0.05
 
@@ -89,14 +95,16 @@ def numpy_binary_copy_buffer(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 class Peers(common.PeerRunners):
-    """The five contenders, with their connections opened up front: (1)
-    zcimport, (2) the CSV recipe and (5) the server-side file from
-    common.PeerRunners, and the two below."""
+    """The contenders, with their connections opened up front (only those
+    that the peers in keys need): zcimport, ADBC, pandas over ADBC, polars,
+    pgpq, the CSV recipe and the server-side file from common.PeerRunners,
+    and the two below."""
 
     file_format = "binary"
 
-    def __init__(self, server: common.Server, df: pd.DataFrame, file_path: str) -> None:
-        super().__init__(server, df, file_path, table=TABLE)
+    def __init__(self, server: common.Server, df: pd.DataFrame, file_path: str,
+                 keys: Sequence[str]) -> None:
+        super().__init__(server, df, file_path, table=TABLE, keys=keys)
 
     # 3.
     def numpy_binary(self) -> None:
@@ -122,7 +130,10 @@ class Peers(common.PeerRunners):
         """The peers, in report order."""
         return [
             self.zcimport_peer(),
-            self.csv_peer(),
+            self.adbc_peer(),
+            self.pandas_adbc_peer(),
+            self.polars_peer(),
+            self.pgpq_peer(),
             Peer("numpy", "NumPy binary COPY",
                  "a big-endian NumPy structured array (int16 field count, int32 length + float8,"
                  " int32 length + int8) with the PGCOPY header and trailer, built in the timed part,"
@@ -133,6 +144,7 @@ class Peers(common.PeerRunners):
                  "`records = list(zip(a.tolist(), b.tolist()))` (timed), then"
                  " `copy_records_to_table('t', records=records, columns=['a', 'b'])` in a transaction",
                  self.asyncpg_records),
+            self.csv_peer(),
             Peer("file", "server-side binary COPY",
                  "`COPY t FROM '<file>' (FORMAT binary)` on the server, no client work (the file is"
                  " written once beforehand with `COPY t TO`, and is in the page cache)",
@@ -296,9 +308,12 @@ def report(args: argparse.Namespace, info: List[Tuple[str, str]], server: common
 # --------------------------------------------------------------------------
 
 
+PEER_KEYS = ["zcimport", "adbc", "pandas_adbc", "polars", "pgpq", "numpy", "asyncpg", "csv", "file"]
+
+
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """The command line."""
-    keys = ["zcimport", "csv", "numpy", "asyncpg", "file"]
+    keys = PEER_KEYS
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     common.add_size_arguments(p, rows=10_000_000)
@@ -346,7 +361,7 @@ def run(args: argparse.Namespace) -> int:
                 log("writing the server-side binary COPY file")
                 file_path = common.prepare_server_file(admin, df, file_dir / "seed.bin", table=TABLE,
                                                        ddl=common.SEED_DDL, file_format="binary")
-            contenders = Peers(server, df, file_path)
+            contenders = Peers(server, df, file_path, args.peer_keys)
             try:
                 import zcimport
 
