@@ -24,12 +24,16 @@ OBJS = \
 	src/load.o
 
 PG_CPPFLAGS = -I$(srcdir)/src
+
+# PGXS does not track headers: rebuild every object when any src/*.h changes
+# (a stale object with an old struct layout is a crashing backend).
+$(OBJS): $(wildcard src/*.h)
 # -Wextra's unused-parameter, sign-compare and missing-field-initializers
 # warnings fire inside PostgreSQL's own headers and macros.
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
 	-Wno-missing-field-initializers
 
-REGRESS = setup version copy_basic copy_types copy_text copy_errors functions trust
+REGRESS = setup version copy_basic copy_types copy_text copy_errors functions trust arrow_types
 
 # The Python environment: .venv/$(PYENV), a virtual environment that
 # test/venv.sh creates with pip from python/requirements/$(PYENV).txt.

@@ -41,6 +41,9 @@
 #define ZC_UNIX_TO_PG_DAYS		((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE))
 #define ZC_UNIX_TO_PG_USECS		(ZC_UNIX_TO_PG_DAYS * USECS_PER_DAY)
 
+/* Milliseconds per day, for date64. */
+#define ZC_MSECS_PER_DAY		INT64CONST(86400000)
+
 /* Record where an error happened, for the error context line. */
 static void
 mark_position(ZcConverter *cv, uint64 row)
@@ -582,40 +585,45 @@ value_from_text(ZcConverter *cv, const char *p, int64 len, uint64 row)
 							 cv->in_typioparam, cv->basetypmod);
 }
 
-/* utf8 into text-like columns, or through the column type's input function */
+/*
+ * utf8 and utf8_32 into text-like columns, or through the column type's
+ * input function.  zc_varlen_value() reads 64- or 32-bit offsets, based or
+ * not, as the decoder validated them.
+ */
 static bool
 conv_utf8(ZcConverter *cv, const ZcColumnView *view, uint64 first, int count,
 		  Datum *values, bool *isnull)
 {
-	const int64 *off = view->offsets + first;
-	const char *data = (const char *) view->data;
 	bool		anynull = nulls_prepass(cv, view, first, count, isnull);
 
 	for (int i = 0; i < count; i++)
 	{
+		int64		len;
+		const uint8 *p;
+
 		if (isnull[i])
 		{
 			values[i] = (Datum) 0;
 			continue;
 		}
-		values[i] = value_from_text(cv, data + off[i], off[i + 1] - off[i],
+		p = zc_varlen_value(view, first + i, &len);
+		values[i] = value_from_text(cv, (const char *) p, len,
 									cv->row_base + first + i);
 	}
 	return anynull;
 }
 
-/* binary into bytea */
+/* binary and binary_32 into bytea */
 static bool
 conv_binary_to_bytea(ZcConverter *cv, const ZcColumnView *view, uint64 first,
 					 int count, Datum *values, bool *isnull)
 {
-	const int64 *off = view->offsets + first;
-	const char *data = (const char *) view->data;
 	bool		anynull = nulls_prepass(cv, view, first, count, isnull);
 
 	for (int i = 0; i < count; i++)
 	{
-		int64		len = off[i + 1] - off[i];
+		int64		len;
+		const uint8 *p;
 		bytea	   *b;
 
 		if (isnull[i])
@@ -623,11 +631,12 @@ conv_binary_to_bytea(ZcConverter *cv, const ZcColumnView *view, uint64 first,
 			values[i] = (Datum) 0;
 			continue;
 		}
+		p = zc_varlen_value(view, first + i, &len);
 		if (len > (int64) (MaxAllocSize - VARHDRSZ))
 			report_too_long(cv, cv->row_base + first + i, len);
 		b = (bytea *) palloc(VARHDRSZ + len);
 		SET_VARSIZE(b, VARHDRSZ + len);
-		memcpy(VARDATA(b), data + off[i], len);
+		memcpy(VARDATA(b), p, len);
 		values[i] = PointerGetDatum(b);
 	}
 	return anynull;
@@ -709,6 +718,11 @@ ZC_DICT_CONVERTER(conv_dict_int8, int8)
 ZC_DICT_CONVERTER(conv_dict_int16, int16)
 ZC_DICT_CONVERTER(conv_dict_int32, int32)
 ZC_DICT_CONVERTER(conv_dict_int64, int64)
+/* unsigned codes: the decoder has checked that every valid code is < size */
+ZC_DICT_CONVERTER(conv_dict_uint8, uint8)
+ZC_DICT_CONVERTER(conv_dict_uint16, uint16)
+ZC_DICT_CONVERTER(conv_dict_uint32, uint32)
+ZC_DICT_CONVERTER(conv_dict_uint64, uint64)
 
 /* date32 into date, timestamp and timestamptz */
 ZC_CONVERTER(conv_date32_to_date, int32, NO_SENTINEL,
@@ -793,6 +807,403 @@ ZC_CONVERTER(conv_duration_to_interval, int64, NAT_SENTINEL,
 			 report_duration_range(cv, row, v);
 			 values[i] = IntervalPGetDatum(iv))
 
+/* bitbool (Arrow boolean, one bit per value, LSB first) into boolean */
+static bool
+conv_bitbool_to_bool(ZcConverter *cv, const ZcColumnView *view, uint64 first,
+					 int count, Datum *values, bool *isnull)
+{
+	bool		anynull = nulls_prepass(cv, view, first, count, isnull);
+	const uint8 *bits = view->values;
+
+	for (int i = 0; i < count; i++)
+	{
+		uint64		r = first + i;
+
+		values[i] = isnull[i] ? (Datum) 0 :
+			BoolGetDatum((bits[r >> 3] >> (r & 7)) & 1);
+	}
+	return anynull;
+}
+
+/* Report a date64 value outside the target type's range. */
+static void
+pg_attribute_noreturn()
+report_date64_range(ZcConverter *cv, uint64 row, int64 ms)
+{
+	mark_position(cv, row);
+	ereport(ERROR,
+			(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+			 errmsg("value " INT64_FORMAT " ms since 1970-01-01 for column \"%s\" in row " UINT64_FORMAT " is out of range for type %s",
+					ms, cv->attname, row,
+					format_type_with_typemod(cv->typid, cv->typmod))));
+}
+
+/* Milliseconds since the Unix epoch to a PostgreSQL timestamp, or fail. */
+static inline bool
+date64_to_timestamp(int64 ms, Timestamp *ts)
+{
+	int64		usecs;
+
+	if (pg_mul_s64_overflow(ms, 1000, &usecs) ||
+		pg_sub_s64_overflow(usecs, ZC_UNIX_TO_PG_USECS, ts))
+		return false;
+	return IS_VALID_TIMESTAMP(*ts);
+}
+
+/* date64 into date: the day the instant falls on (floor) */
+ZC_CONVERTER(conv_date64_to_date, int64, NO_SENTINEL,
+			 int64 days = v / ZC_MSECS_PER_DAY;
+			 int64 d;
+
+			 if (v % ZC_MSECS_PER_DAY < 0)
+				 days -= 1;
+			 d = days - ZC_UNIX_TO_PG_DAYS;
+			 if (!IS_VALID_DATE(d))
+				 report_date64_range(cv, row, v);
+			 values[i] = DateADTGetDatum((DateADT) d))
+/* date64 into timestamp: the exact instant, as wall-clock time */
+ZC_CONVERTER(conv_date64_to_timestamp, int64, NO_SENTINEL,
+			 Timestamp ts;
+
+			 if (!date64_to_timestamp(v, &ts))
+				 report_date64_range(cv, row, v);
+			 values[i] = TimestampGetDatum(ts))
+/* date64 into timestamptz: read in the session's TimeZone, as date32 is */
+ZC_CONVERTER(conv_date64_to_timestamptz, int64, NO_SENTINEL,
+			 Timestamp ts;
+			 TimestampTz tstz = 0;
+			 int overflow = 0;
+
+			 if (!date64_to_timestamp(v, &ts))
+				 report_date64_range(cv, row, v);
+			 tstz = timestamp2timestamptz_opt_overflow(ts, &overflow);
+			 if (overflow != 0)
+				 report_date64_range(cv, row, v);
+			 values[i] = TimestampTzGetDatum(tstz))
+
+/* Report a time of day outside [0, 24:00:00]. */
+static void
+pg_attribute_noreturn()
+report_time_of_day_range(ZcConverter *cv, uint64 row, int64 v)
+{
+	mark_position(cv, row);
+	ereport(ERROR,
+			(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+			 errmsg("value " INT64_FORMAT " %s since midnight for column \"%s\" in row " UINT64_FORMAT " is out of range for type %s",
+					v, zc_time_unit_name(cv->desc->unit), cv->attname, row,
+					format_type_with_typemod(cv->typid, cv->typmod)),
+			 errdetail("A time of day must be between 00:00:00 and 24:00:00.")));
+}
+
+/*
+ * A time of day in the column's unit to microseconds since midnight, with
+ * nanoseconds rounded to the nearest microsecond, ties to even, as
+ * timestamps are; false unless 0 <= v <= 24h.  cv->unit_max is 24h in the
+ * column's unit.
+ */
+static inline bool
+time_of_day_usecs(const ZcConverter *cv, int64 v, TimeADT *t)
+{
+	if (v < 0 || v > cv->unit_max)
+		return false;
+	if (cv->unit_div > 1)
+	{
+		int64		q = v / cv->unit_div;
+		int64		r = v % cv->unit_div;
+		int64		half = cv->unit_div / 2;
+
+		if (r > half || (r == half && (q & 1) != 0))
+			q += 1;
+		*t = q;
+	}
+	else
+		*t = v * cv->unit_mul;	/* <= USECS_PER_DAY: no overflow */
+	return true;
+}
+
+/* time32 and time64 into time, and into timetz as the cast time::timetz does */
+ZC_CONVERTER(conv_time32_to_time, int32, NO_SENTINEL,
+			 TimeADT t;
+
+			 if (!time_of_day_usecs(cv, v, &t))
+				 report_time_of_day_range(cv, row, v);
+			 values[i] = TimeADTGetDatum(t))
+ZC_CONVERTER(conv_time64_to_time, int64, NO_SENTINEL,
+			 TimeADT t;
+
+			 if (!time_of_day_usecs(cv, v, &t))
+				 report_time_of_day_range(cv, row, v);
+			 values[i] = TimeADTGetDatum(t))
+ZC_CONVERTER(conv_time32_to_timetz, int32, NO_SENTINEL,
+			 TimeADT t;
+
+			 if (!time_of_day_usecs(cv, v, &t))
+				 report_time_of_day_range(cv, row, v);
+			 values[i] = DirectFunctionCall1(time_timetz, TimeADTGetDatum(t)))
+ZC_CONVERTER(conv_time64_to_timetz, int64, NO_SENTINEL,
+			 TimeADT t;
+
+			 if (!time_of_day_usecs(cv, v, &t))
+				 report_time_of_day_range(cv, row, v);
+			 values[i] = DirectFunctionCall1(time_timetz, TimeADTGetDatum(t)))
+
+/*
+ * Decimals: a little-endian two's complement unscaled integer of 16 or 32
+ * bytes, and the column's scale.  Each value is spelled as the decimal text
+ * numeric_out() would print for it (display scale max(scale, 0)), and that
+ * text is what the numeric, float and text conversions start from, so that
+ * they agree with COPY of the same text.
+ */
+typedef struct ZcDecimal128
+{
+	uint8		b[16];
+} ZcDecimal128;
+
+typedef struct ZcDecimal256
+{
+	uint8		b[32];
+} ZcDecimal256;
+
+/* Longest text: sign, 78 digits, "0.", 127 zeros of scale, NUL. */
+#define ZC_DECIMAL_TEXT_LEN		256
+
+/*
+ * The magnitude of the unscaled integer at p (nbytes = 16 or 32) as decimal
+ * digits into digits[] (no leading zeros; "0" for zero); returns how many,
+ * and sets *negative.
+ */
+static int
+decimal_digits(const uint8 *p, int nbytes, char *digits, bool *negative)
+{
+	uint32		limbs[8];		/* little-endian 32-bit limbs */
+	int			nlimbs = nbytes / 4;
+	char		rev[96];
+	int			n = 0;
+	int			top;
+
+	memcpy(limbs, p, nbytes);	/* the host is little-endian (stream.c) */
+	*negative = (p[nbytes - 1] & 0x80) != 0;
+	if (*negative)
+	{
+		uint64		carry = 1;
+
+		for (int k = 0; k < nlimbs; k++)
+		{
+			uint64		x = (uint64) (uint32) ~limbs[k] + carry;
+
+			limbs[k] = (uint32) x;
+			carry = x >> 32;
+		}
+	}
+	top = nlimbs;
+	while (top > 0 && limbs[top - 1] == 0)
+		top--;
+	while (top > 0)
+	{
+		uint64		rem = 0;
+
+		/* divide by 10^9, keep the remainder's 9 digits */
+		for (int k = top - 1; k >= 0; k--)
+		{
+			uint64		cur = (rem << 32) | limbs[k];
+
+			limbs[k] = (uint32) (cur / 1000000000u);
+			rem = cur % 1000000000u;
+		}
+		while (top > 0 && limbs[top - 1] == 0)
+			top--;
+		for (int d = 0; d < 9 && (top > 0 || rem > 0); d++)
+		{
+			rev[n++] = (char) ('0' + rem % 10);
+			rem /= 10;
+		}
+	}
+	if (n == 0)
+	{
+		rev[n++] = '0';
+		*negative = false;
+	}
+	for (int k = 0; k < n; k++)
+		digits[k] = rev[n - 1 - k];
+	digits[n] = '\0';
+	return n;
+}
+
+/* The decimal's text, as numeric_out() prints it, into out. */
+static void
+decimal_text(const uint8 *p, int nbytes, int scale, char *out)
+{
+	char		digits[96];
+	bool		negative;
+	int			n = decimal_digits(p, nbytes, digits, &negative);
+	char	   *o = out;
+
+	if (negative)
+		*o++ = '-';
+	if (scale <= 0)
+	{
+		memcpy(o, digits, n);
+		o += n;
+		if (!(n == 1 && digits[0] == '0'))
+			for (int k = 0; k < -scale; k++)
+				*o++ = '0';
+	}
+	else if (n <= scale)
+	{
+		*o++ = '0';
+		*o++ = '.';
+		for (int k = 0; k < scale - n; k++)
+			*o++ = '0';
+		memcpy(o, digits, n);
+		o += n;
+	}
+	else
+	{
+		memcpy(o, digits, n - scale);
+		o += n - scale;
+		*o++ = '.';
+		memcpy(o, digits + n - scale, scale);
+		o += scale;
+	}
+	*o = '\0';
+}
+
+/* Report a decimal that is not a whole number, for an integer column. */
+static void
+pg_attribute_noreturn()
+report_decimal_not_integral(ZcConverter *cv, uint64 row, const char *text)
+{
+	mark_position(cv, row);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+			 errmsg("value %s for column \"%s\" in row " UINT64_FORMAT " is not an integer",
+					text, cv->attname, row),
+			 errdetail("Column \"%s\" is of type %s; a decimal column loads into it only when every value is a whole number.",
+					   cv->attname, format_type_be(cv->typid))));
+}
+
+/*
+ * The decimal as an integer in [lo, hi], or an error, in the order COPY of
+ * its text finds them: 22003 when the integer part is out of range, 22P02
+ * when there is a non-zero fraction.  (COPY rejects any fraction, even
+ * "12.00"; a whole number loads here whatever its scale.)
+ */
+static int64
+decimal_to_integer(ZcConverter *cv, uint64 row, const uint8 *p, int nbytes,
+				   int64 lo, int64 hi)
+{
+	char		digits[96];
+	bool		negative;
+	int			n = decimal_digits(p, nbytes, digits, &negative);
+	int			scale = cv->desc->scale;
+	int			fraclen = scale > 0 ? Min(scale, n) : 0;
+	int			intlen = n - fraclen;
+	uint64		mag = 0;
+	bool		overflow = false;
+	bool		fraction = false;
+	int64		v = 0;
+	char		text[ZC_DECIMAL_TEXT_LEN];
+
+	for (int k = 0; k < intlen && !overflow; k++)
+		overflow = pg_mul_u64_overflow(mag, 10, &mag) ||
+			pg_add_u64_overflow(mag, (uint64) (digits[k] - '0'), &mag);
+	if (mag != 0)
+		for (int k = 0; k < -scale && !overflow; k++)
+			overflow = pg_mul_u64_overflow(mag, 10, &mag);
+	if (!overflow)
+	{
+		if (negative && mag <= (uint64) PG_INT64_MAX + 1)
+		{
+			v = (int64) (0 - mag);
+			overflow = v < lo;
+		}
+		else if (!negative && mag <= (uint64) hi)
+			v = (int64) mag;
+		else
+			overflow = true;
+	}
+	for (int k = intlen; k < n; k++)
+		fraction |= digits[k] != '0';
+	if (overflow || fraction)
+	{
+		decimal_text(p, nbytes, scale, text);
+		if (overflow)
+			report_out_of_range(cv, row, text);
+		report_decimal_not_integral(cv, row, text);
+	}
+	return v;
+}
+
+/* The decimal as a numeric, through numeric_in() of its text. */
+static inline Datum
+decimal_to_numeric(ZcConverter *cv, const uint8 *p, int nbytes)
+{
+	char		text[ZC_DECIMAL_TEXT_LEN];
+
+	decimal_text(p, nbytes, cv->desc->scale, text);
+	return DirectFunctionCall3(numeric_in, CStringGetDatum(text),
+							   ObjectIdGetDatum(InvalidOid),
+							   Int32GetDatum(-1));
+}
+
+/* The decimal as the nearest float8, as float8in() reads its text. */
+static inline Datum
+decimal_to_float8(ZcConverter *cv, const uint8 *p, int nbytes)
+{
+	char		text[ZC_DECIMAL_TEXT_LEN];
+
+	decimal_text(p, nbytes, cv->desc->scale, text);
+	/* |v| is between 1e-127 and 1e204: no overflow or underflow */
+	return Float8GetDatum(strtod(text, NULL));
+}
+
+/* The decimal as the nearest float4, as float4in() reads its text. */
+static inline Datum
+decimal_to_float4(ZcConverter *cv, uint64 row, const uint8 *p, int nbytes)
+{
+	char		text[ZC_DECIMAL_TEXT_LEN];
+	float		f;
+
+	decimal_text(p, nbytes, cv->desc->scale, text);
+	errno = 0;
+	f = strtof(text, NULL);
+	if (errno == ERANGE && (f == 0.0f || isinf(f)))
+		report_out_of_range(cv, row, text);
+	return Float4GetDatum(f);
+}
+
+/* The decimal's text as a text-like value (typmods applied afterwards). */
+static inline Datum
+decimal_to_text(ZcConverter *cv, const uint8 *p, int nbytes)
+{
+	char		text[ZC_DECIMAL_TEXT_LEN];
+
+	decimal_text(p, nbytes, cv->desc->scale, text);
+	return PointerGetDatum(cstring_to_text(text));
+}
+
+#define ZC_DECIMAL_CONVERTERS(SUFFIX, SRC_T, NBYTES) \
+ZC_CONVERTER(conv_##SUFFIX##_to_numeric, SRC_T, NO_SENTINEL, \
+			 values[i] = decimal_to_numeric(cv, v.b, NBYTES)) \
+ZC_CONVERTER(conv_##SUFFIX##_to_int2, SRC_T, NO_SENTINEL, \
+			 values[i] = Int16GetDatum((int16) decimal_to_integer(cv, row, v.b, NBYTES, \
+																  PG_INT16_MIN, PG_INT16_MAX))) \
+ZC_CONVERTER(conv_##SUFFIX##_to_int4, SRC_T, NO_SENTINEL, \
+			 values[i] = Int32GetDatum((int32) decimal_to_integer(cv, row, v.b, NBYTES, \
+																  PG_INT32_MIN, PG_INT32_MAX))) \
+ZC_CONVERTER(conv_##SUFFIX##_to_int8, SRC_T, NO_SENTINEL, \
+			 values[i] = Int64GetDatum(decimal_to_integer(cv, row, v.b, NBYTES, \
+														  PG_INT64_MIN, PG_INT64_MAX))) \
+ZC_CONVERTER(conv_##SUFFIX##_to_float4, SRC_T, NO_SENTINEL, \
+			 values[i] = decimal_to_float4(cv, row, v.b, NBYTES)) \
+ZC_CONVERTER(conv_##SUFFIX##_to_float8, SRC_T, NO_SENTINEL, \
+			 values[i] = decimal_to_float8(cv, v.b, NBYTES)) \
+ZC_CONVERTER(conv_##SUFFIX##_to_text, SRC_T, NO_SENTINEL, \
+			 values[i] = decimal_to_text(cv, v.b, NBYTES))
+
+ZC_DECIMAL_CONVERTERS(decimal128, ZcDecimal128, 16)
+ZC_DECIMAL_CONVERTERS(decimal256, ZcDecimal256, 32)
+
 /* null: every value is NULL, whatever the column's type */
 static bool
 conv_null(ZcConverter *cv, const ZcColumnView *view, uint64 first, int count,
@@ -873,6 +1284,20 @@ what_would_work(const ZcColumnDesc *desc)
 			return "A date column loads into date, and into timestamp or timestamp with time zone (midnight, in the session's TimeZone).";
 		case ZC_T_DURATION:
 			return "A timedelta64 column loads into interval.";
+		case ZC_T_BITBOOL:
+			return "A bitbool column loads into boolean.";
+		case ZC_T_UTF8_32:
+			return "A utf8_32 column loads into text, varchar and char, and through the column type's input function into any other type but boolean, the integer and the floating-point types.";
+		case ZC_T_BINARY_32:
+			return "A binary_32 column loads into bytea.";
+		case ZC_T_DATE64:
+			return "A date64 column loads into date (the day of the instant), timestamp, and timestamp with time zone (read in the session's TimeZone).";
+		case ZC_T_TIME32:
+		case ZC_T_TIME64:
+			return "A time of day column loads into time and time with time zone.";
+		case ZC_T_DECIMAL128:
+		case ZC_T_DECIMAL256:
+			return "A decimal column loads into numeric, smallint, integer or bigint (whole numbers in range), real, double precision, text, varchar and char.";
 		default:
 			return "Convert the column in pandas, or change the table column's type.";
 	}
@@ -1009,10 +1434,18 @@ choose_text(ZcConverter *cv, const ZcColumnDesc *desc)
 	cv->server_utf8 = (GetDatabaseEncoding() == PG_UTF8);
 	initStringInfo(&cv->scratch);
 
-	if (desc->type == ZC_T_UTF8)
+	if (desc->type == ZC_T_UTF8 || desc->type == ZC_T_UTF8_32)
 		return conv_utf8;
 	switch (desc->index_type)
 	{
+		case ZC_T_UINT8:
+			return conv_dict_uint8;
+		case ZC_T_UINT16:
+			return conv_dict_uint16;
+		case ZC_T_UINT32:
+			return conv_dict_uint32;
+		case ZC_T_UINT64:
+			return conv_dict_uint64;
 		case ZC_T_INT8:
 			return conv_dict_int8;
 		case ZC_T_INT16:
@@ -1044,6 +1477,82 @@ choose_date(Oid base)
 	}
 }
 
+/* Pick the converter for a date64 column. */
+static ZcConvertFn
+choose_date64(Oid base)
+{
+	switch (base)
+	{
+		case DATEOID:
+			return conv_date64_to_date;
+		case TIMESTAMPOID:
+			return conv_date64_to_timestamp;
+		case TIMESTAMPTZOID:
+			return conv_date64_to_timestamptz;
+		default:
+			return NULL;
+	}
+}
+
+/* Pick the converter for a time32 or time64 column. */
+static ZcConvertFn
+choose_time_of_day(const ZcColumnDesc *desc, Oid base)
+{
+	bool		t32 = desc->type == ZC_T_TIME32;
+
+	switch (base)
+	{
+		case TIMEOID:
+			return t32 ? conv_time32_to_time : conv_time64_to_time;
+		case TIMETZOID:
+			return t32 ? conv_time32_to_timetz : conv_time64_to_timetz;
+		default:
+			return NULL;
+	}
+}
+
+/* Pick the converter for a decimal128 or decimal256 column. */
+static ZcConvertFn
+choose_decimal(const ZcColumnDesc *desc, Oid base)
+{
+	/* columns: numeric int2 int4 int8 float4 float8 text */
+	static const ZcConvertFn d128[] = {
+		conv_decimal128_to_numeric, conv_decimal128_to_int2,
+		conv_decimal128_to_int4, conv_decimal128_to_int8,
+		conv_decimal128_to_float4, conv_decimal128_to_float8,
+		conv_decimal128_to_text
+	};
+	static const ZcConvertFn d256[] = {
+		conv_decimal256_to_numeric, conv_decimal256_to_int2,
+		conv_decimal256_to_int4, conv_decimal256_to_int8,
+		conv_decimal256_to_float4, conv_decimal256_to_float8,
+		conv_decimal256_to_text
+	};
+	const ZcConvertFn *table = desc->type == ZC_T_DECIMAL128 ? d128 : d256;
+
+	switch (base)
+	{
+		case NUMERICOID:
+			return table[0];
+		case INT2OID:
+			return table[1];
+		case INT4OID:
+			return table[2];
+		case INT8OID:
+			return table[3];
+		case FLOAT4OID:
+			return table[4];
+		case FLOAT8OID:
+			return table[5];
+		case TEXTOID:
+		case VARCHAROID:
+		case BPCHAROID:
+			return table[6];
+		default:
+			return NULL;
+	}
+}
+
 /* Set the unit scaling of a time column: to microseconds. */
 static void
 set_time_unit(ZcConverter *cv)
@@ -1069,6 +1578,8 @@ set_time_unit(ZcConverter *cv)
 		default:
 			elog(ERROR, "unexpected time unit %d", cv->desc->unit);
 	}
+	/* 24 hours in the column's unit, the largest time of day */
+	cv->unit_max = SECS_PER_DAY * (USECS_PER_SEC * cv->unit_div / cv->unit_mul);
 }
 
 /*
@@ -1124,11 +1635,29 @@ zc_converter_init(ZcConverter *cv, int column, const ZcColumnDesc *desc,
 		case ZC_T_DATE32:
 			fn = choose_date(cv->basetypid);
 			break;
+		case ZC_T_DATE64:
+			fn = choose_date64(cv->basetypid);
+			break;
+		case ZC_T_TIME32:
+		case ZC_T_TIME64:
+			set_time_unit(cv);
+			fn = choose_time_of_day(desc, cv->basetypid);
+			break;
+		case ZC_T_DECIMAL128:
+		case ZC_T_DECIMAL256:
+			fn = choose_decimal(desc, cv->basetypid);
+			break;
+		case ZC_T_BITBOOL:
+			if (cv->basetypid == BOOLOID)
+				fn = conv_bitbool_to_bool;
+			break;
 		case ZC_T_UTF8:
+		case ZC_T_UTF8_32:
 		case ZC_T_DICTIONARY:
 			fn = choose_text(cv, desc);
 			break;
 		case ZC_T_BINARY:
+		case ZC_T_BINARY_32:
 			if (cv->basetypid == BYTEAOID)
 				fn = conv_binary_to_bytea;
 			break;
@@ -1206,7 +1735,12 @@ zc_describe_wire(const ZcColumnDesc *desc)
 	{
 		case ZC_T_TIMESTAMP:
 		case ZC_T_DURATION:
+		case ZC_T_TIME32:
+		case ZC_T_TIME64:
 			return psprintf("%s[%s]", name, zc_time_unit_name(desc->unit));
+		case ZC_T_DECIMAL128:
+		case ZC_T_DECIMAL256:
+			return psprintf("%s(%d, %d)", name, desc->precision, desc->scale);
 		case ZC_T_DICTIONARY:
 			return psprintf("%s[%s codes, %s values]", name,
 							zc_wire_type_name(desc->index_type),

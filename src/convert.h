@@ -68,6 +68,7 @@ struct ZcConverter
 	/* unit scaling for time types: value * mul / div, in microseconds */
 	int64		unit_mul;
 	int64		unit_div;
+	int64		unit_max;		/* time32/time64: 24 hours in the unit */
 
 	/* the target type's typmod is enforced per value */
 	bool		apply_typmod;

@@ -187,8 +187,11 @@ count_nulls(const ZcColumnDesc *desc, const ZcColumnView *view, uint64 nrows)
 				case ZC_T_INT32:
 					null = ((const int32 *) view->values)[i] < 0;
 					break;
-				default:
+				case ZC_T_INT64:
 					null = ((const int64 *) view->values)[i] < 0;
+					break;
+				default:
+					/* unsigned codes have no NULL code */
 					break;
 			}
 		}
@@ -209,6 +212,10 @@ column_bytes(const ZcColumnDesc *desc, const ZcColumnView *view, uint64 nrows)
 		bytes += nrows;
 	if (desc->type == ZC_T_UTF8 || desc->type == ZC_T_BINARY)
 		bytes += (nrows + 1) * sizeof(int64) + view->data_len;
+	else if (desc->type == ZC_T_UTF8_32 || desc->type == ZC_T_BINARY_32)
+		bytes += (nrows + 1) * sizeof(int32) + view->data_len;
+	else if (desc->type == ZC_T_BITBOOL)
+		bytes += (nrows + 7) / 8;
 	else if (desc->type == ZC_T_DICTIONARY)
 		bytes += nrows * zc_wire_type_width(desc->index_type);
 	else

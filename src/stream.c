@@ -68,7 +68,9 @@ static const char *const wire_type_names[ZC_T_MAX + 1] = {
 	"uint8", "uint16", "uint32", "uint64",
 	"float32", "float64",
 	"timestamp", "timestamptz", "duration", "date32",
-	"utf8", "binary", "dictionary", "null"
+	"utf8", "binary", "dictionary", "null",
+	"bitbool", "utf8_32", "binary_32", "date64", "time32", "time64",
+	"decimal128", "decimal256"
 };
 
 static const int wire_type_widths[ZC_T_MAX + 1] = {
@@ -77,7 +79,9 @@ static const int wire_type_widths[ZC_T_MAX + 1] = {
 	1, 2, 4, 8,
 	4, 8,
 	8, 8, 8, 4,
-	0, 0, 0, 0
+	0, 0, 0, 0,
+	0, 0, 0, 8, 4, 8,
+	16, 32
 };
 
 /* Outcome of walking one buffer of a message. */
@@ -423,7 +427,28 @@ static bool
 type_has_unit(int type)
 {
 	return type == ZC_T_TIMESTAMP || type == ZC_T_TIMESTAMPTZ ||
-		type == ZC_T_DURATION;
+		type == ZC_T_DURATION || type == ZC_T_TIME32 || type == ZC_T_TIME64;
+}
+
+/* Is the wire type a decimal, with a precision and a scale? */
+static bool
+type_is_decimal(int type)
+{
+	return type == ZC_T_DECIMAL128 || type == ZC_T_DECIMAL256;
+}
+
+/* May the wire type be a dictionary's index type? */
+static bool
+type_is_index(int type)
+{
+	return type >= ZC_T_INT8 && type <= ZC_T_UINT64;
+}
+
+/* Is the index type unsigned (no -1 NULL code)? */
+static bool
+index_is_unsigned(int type)
+{
+	return type >= ZC_T_UINT8 && type <= ZC_T_UINT64;
 }
 
 /* Are all bytes of p[0 .. n) zero? */
@@ -564,7 +589,7 @@ check_descriptor(ZcDecoder *dec, const uint8_t *buf, uint32_t header_len,
 					"%s: unknown null encoding %u in its descriptor at byte offset %llu",
 					label, nulls, (unsigned long long) at + 1);
 
-	if ((flags & ~ZC_FLAG_SENTINEL_NULL) != 0)
+	if ((flags & ~(ZC_FLAG_SENTINEL_NULL | ZC_FLAG_BASED_OFFSETS)) != 0)
 		return fail(dec, err,
 					"%s: unknown flags 0x%02x in its descriptor at byte offset %llu",
 					label, flags, (unsigned long long) at + 2);
@@ -572,8 +597,30 @@ check_descriptor(ZcDecoder *dec, const uint8_t *buf, uint32_t header_len,
 		return fail(dec, err,
 					"%s: the sentinel-is-null flag is not allowed for type %s (only for float32, float64, timestamp, timestamptz and duration)",
 					label, tname);
+	if ((flags & ZC_FLAG_BASED_OFFSETS) && !zc_wire_type_is_varlen(type))
+		return fail(dec, err,
+					"%s: the based-offsets flag is not allowed for type %s (only for utf8, binary, utf8_32 and binary_32)",
+					label, tname);
 
-	if (type_has_unit(type))
+	if (type == ZC_T_TIME32)
+	{
+		if (unit != ZC_UNIT_S && unit != ZC_UNIT_MS)
+			return fail(dec, err,
+						"%s: time unit %u (%s) is not allowed for a time32 column (only 0, s, or 1, ms) in its descriptor at byte offset %llu",
+						label, unit,
+						zc_time_unit_name(unit) ? zc_time_unit_name(unit) : "unknown",
+						(unsigned long long) at + 3);
+	}
+	else if (type == ZC_T_TIME64)
+	{
+		if (unit != ZC_UNIT_US && unit != ZC_UNIT_NS)
+			return fail(dec, err,
+						"%s: time unit %u (%s) is not allowed for a time64 column (only 2, us, or 3, ns) in its descriptor at byte offset %llu",
+						label, unit,
+						zc_time_unit_name(unit) ? zc_time_unit_name(unit) : "unknown",
+						(unsigned long long) at + 3);
+	}
+	else if (type_has_unit(type))
 	{
 		if (unit > ZC_UNIT_NS)
 			return fail(dec, err,
@@ -582,14 +629,26 @@ check_descriptor(ZcDecoder *dec, const uint8_t *buf, uint32_t header_len,
 	}
 	else if (unit != 0)
 		return fail(dec, err,
-					"%s: time unit %u is set for type %s (only timestamp, timestamptz and duration have a unit)",
+					"%s: time unit %u is set for type %s (only timestamp, timestamptz, duration, time32 and time64 have a unit)",
 					label, unit, tname);
 
-	if (type == ZC_T_DICTIONARY)
+	if (type_is_decimal(type))
 	{
-		if (index_type < ZC_T_INT8 || index_type > ZC_T_INT64)
+		int			maxp = type == ZC_T_DECIMAL128 ?
+			ZC_DECIMAL128_MAX_PRECISION : ZC_DECIMAL256_MAX_PRECISION;
+
+		/* byte 5, the scale, is any signed 8-bit value */
+		if (index_type < 1 || index_type > maxp)
 			return fail(dec, err,
-						"%s: dictionary index type %u (%s) is not int8, int16, int32 or int64",
+						"%s: precision %u of a %s column is out of range (1 to %d) in its descriptor at byte offset %llu",
+						label, index_type, tname, maxp,
+						(unsigned long long) at + 4);
+	}
+	else if (type == ZC_T_DICTIONARY)
+	{
+		if (!type_is_index(index_type))
+			return fail(dec, err,
+						"%s: dictionary index type %u (%s) is not int8, int16, int32, int64, uint8, uint16, uint32 or uint64",
 						label, index_type, type_name_or_unknown(index_type));
 		if (value_type != ZC_T_UTF8)
 			return fail(dec, err,
@@ -807,6 +866,8 @@ decode_header(ZcDecoder *dec, const uint8_t *buf, size_t len, size_t *used,
 		desc->unit = d[3];
 		desc->index_type = d[4];
 		desc->value_type = d[5];
+		desc->precision = type_is_decimal(d[0]) ? d[4] : 0;
+		desc->scale = type_is_decimal(d[0]) ? (int8_t) d[5] : 0;
 		desc->name_len = read_u16(d + 6);
 		desc->tz_len = read_u16(d + 8);
 		desc->name = copy_string(&space, d + ZC_DESC_FIXED_LEN,
@@ -917,7 +978,10 @@ walk_failure(ZcDecoder *dec, const Walk *w, WalkResult r, const char *where,
 #define ZC_BLOCK				16
 
 /*
- * Check 0 <= offsets[0] <= offsets[1] <= ... <= offsets[n] <= data_len.
+ * Check 0 <= offsets[0] <= offsets[1] <= ... <= offsets[n], and that the
+ * values fit the data buffer: offsets[n] <= data_len for absolute offsets,
+ * offsets[n] - offsets[0] <= data_len for based ones (ZC_FLAG_BASED_OFFSETS,
+ * where the data buffer starts at offsets[0]).
  *
  * Branch-free, so that the compiler can vectorize it: OR together every
  * offset and every difference offsets[i+1] - offsets[i] (computed unsigned),
@@ -925,9 +989,11 @@ walk_failure(ZcDecoder *dec, const Walk *w, WalkResult r, const char *where,
  * can wrap, so a set sign bit means exactly that the offsets decrease
  * somewhere; if some offset is negative, its own sign bit is set, and that
  * is an error too (offsets[0] >= 0 and monotonicity imply all are >= 0).
+ * Once that holds, offsets[n] - offsets[0] cannot overflow.
  */
 static bool
-offsets_valid(const int64_t *offsets, uint64_t n, uint64_t data_len)
+offsets_valid(const int64_t *offsets, uint64_t n, uint64_t data_len,
+			  bool based)
 {
 	const uint64_t *o = (const uint64_t *) offsets;
 	uint64_t	acc = o[n];
@@ -939,49 +1005,99 @@ offsets_valid(const int64_t *offsets, uint64_t n, uint64_t data_len)
 			acc |= o[i + j] | (o[i + j + 1] - o[i + j]);
 	for (; i < n; i++)
 		acc |= o[i] | (o[i + 1] - o[i]);
-	return (acc >> 63) == 0 && offsets[n] <= (int64_t) data_len;
+	if ((acc >> 63) != 0)
+		return false;
+	if (based)
+		return (uint64_t) (offsets[n] - offsets[0]) <= data_len;
+	return (uint64_t) offsets[n] <= data_len;
 }
 
-/* Report the first offset that breaks the rules of offsets_valid(). */
+/* The same for the 32-bit offsets of utf8_32 and binary_32. */
+static bool
+offsets32_valid(const int32_t *offsets, uint64_t n, uint64_t data_len,
+				bool based)
+{
+	const uint32_t *o = (const uint32_t *) offsets;
+	uint32_t	acc = o[n];
+	uint64_t	i = 0;
+	int			j;
+
+	for (; i + ZC_BLOCK <= n; i += ZC_BLOCK)
+		for (j = 0; j < ZC_BLOCK; j++)
+			acc |= o[i + j] | (o[i + j + 1] - o[i + j]);
+	for (; i < n; i++)
+		acc |= o[i] | (o[i + 1] - o[i]);
+	if ((acc >> 31) != 0)
+		return false;
+	if (based)
+		return (uint64_t) (offsets[n] - offsets[0]) <= data_len;
+	return (uint64_t) offsets[n] <= data_len;
+}
+
+/* Offset i of 64-bit (offsets) or 32-bit (offsets32) offsets. */
+static inline int64_t
+offset_at(const int64_t *offsets, const int32_t *offsets32, uint64_t i)
+{
+	return offsets32 != NULL ? (int64_t) offsets32[i] : offsets[i];
+}
+
+/*
+ * Report the first offset that breaks the rules of offsets_valid() (or
+ * offsets32_valid(): exactly one of offsets and offsets32 is set).
+ */
 static ZcStatus
-offsets_failure(ZcDecoder *dec, const int64_t *offsets, uint64_t n,
-				uint64_t data_len, const char *where, uint64_t at,
-				ZcError *err)
+offsets_failure(ZcDecoder *dec, const int64_t *offsets,
+				const int32_t *offsets32, uint64_t n, uint64_t data_len,
+				bool based, const char *where, uint64_t at, ZcError *err)
 {
 	uint64_t	i;
+	int64_t		first = offset_at(offsets, offsets32, 0);
+	int64_t		last = offset_at(offsets, offsets32, n);
 
-	if (offsets[0] < 0)
+	if (first < 0)
 		return fail(dec, err,
 					"%s: offsets[0] = %lld is negative (offsets buffer at byte offset %llu)",
-					where, (long long) offsets[0], (unsigned long long) at);
+					where, (long long) first, (unsigned long long) at);
 	for (i = 0; i < n; i++)
-		if (offsets[i + 1] < offsets[i])
+	{
+		int64_t		a = offset_at(offsets, offsets32, i);
+		int64_t		b = offset_at(offsets, offsets32, i + 1);
+
+		if (b < a)
 			return fail(dec, err,
 						"%s: offsets[%llu] = %lld is less than offsets[%llu] = %lld (offsets buffer at byte offset %llu)",
-						where, (unsigned long long) i + 1,
-						(long long) offsets[i + 1], (unsigned long long) i,
-						(long long) offsets[i], (unsigned long long) at);
+						where, (unsigned long long) i + 1, (long long) b,
+						(unsigned long long) i, (long long) a,
+						(unsigned long long) at);
+	}
+	if (based)
+		return fail(dec, err,
+					"%s: the based offsets span offsets[%llu] - offsets[0] = %lld bytes, more than the data buffer of %llu bytes (offsets buffer at byte offset %llu)",
+					where, (unsigned long long) n, (long long) (last - first),
+					(unsigned long long) data_len, (unsigned long long) at);
 	return fail(dec, err,
 				"%s: offsets[%llu] = %lld is beyond the end of the data buffer of %llu bytes (offsets buffer at byte offset %llu)",
-				where, (unsigned long long) n, (long long) offsets[n],
+				where, (unsigned long long) n, (long long) last,
 				(unsigned long long) data_len, (unsigned long long) at);
 }
 
 /*
- * Define a range check of dictionary codes of one C type: a code is fine
- * when it is -1 (NULL) or 0 <= code < dictionary size, that is when
- * (unsigned) code + 1 <= size, computed in UTYPE (uint32_t for codes of up to
- * 32 bits, which is enough since size <= INT32_MAX; uint64_t for int64).
- * With no dictionary, size is 0 and only -1 passes.  Rows the validity
- * buffer marks NULL are not inspected.  The loops are branch-free so that
- * the compiler can vectorize them.
+ * Define a range check of dictionary codes of one C type.  A signed code
+ * (ADD = 1) is fine when it is -1 (NULL) or 0 <= code < dictionary size,
+ * that is when (unsigned) code + 1 <= size, computed in UTYPE (uint32_t for
+ * codes of up to 32 bits, which is enough since size <= INT32_MAX; uint64_t
+ * for int64).  An unsigned code (ADD = 0) has no NULL code and is fine when
+ * code < size.  Both are "(UTYPE) code + ADD < size + ADD".  With no
+ * dictionary, size is 0 and only -1 passes.  Rows the validity buffer marks
+ * NULL are not inspected.  The loops are branch-free so that the compiler
+ * can vectorize them.
  */
-#define DEFINE_CODES_VALID(NAME, CTYPE, UTYPE) \
+#define DEFINE_CODES_VALID(NAME, CTYPE, UTYPE, ADD) \
 static bool \
 NAME(const CTYPE *codes, int nulls, const uint8_t *validity, uint64_t n, \
 	 uint64_t size64) \
 { \
-	const UTYPE size = (UTYPE) size64; \
+	const UTYPE lim = (UTYPE) size64 + (ADD); \
 	UTYPE		bad = 0; \
 	uint64_t	i; \
 \
@@ -991,19 +1107,19 @@ NAME(const CTYPE *codes, int nulls, const uint8_t *validity, uint64_t n, \
 	{ \
 		for (i = 0; i + ZC_BLOCK <= n; i += ZC_BLOCK) \
 			for (j = 0; j < ZC_BLOCK; j++) \
-				bad |= (UTYPE) codes[i + j] + 1 > size; \
+				bad |= (UTYPE) codes[i + j] + (ADD) >= lim; \
 		for (; i < n; i++) \
-			bad |= (UTYPE) codes[i] + 1 > size; \
+			bad |= (UTYPE) codes[i] + (ADD) >= lim; \
 	} \
 	else if (nulls == ZC_NULLS_BYTEMASK) \
 	{ \
 		for (i = 0; i + ZC_BLOCK <= n; i += ZC_BLOCK) \
 			for (j = 0; j < ZC_BLOCK; j++) \
 				bad |= (UTYPE) (validity[i + j] == 0) & \
-					((UTYPE) codes[i + j] + 1 > size); \
+					((UTYPE) codes[i + j] + (ADD) >= lim); \
 		for (; i < n; i++) \
 			bad |= (UTYPE) (validity[i] == 0) & \
-				((UTYPE) codes[i] + 1 > size); \
+				((UTYPE) codes[i] + (ADD) >= lim); \
 	} \
 	else \
 	{ \
@@ -1014,21 +1130,25 @@ NAME(const CTYPE *codes, int nulls, const uint8_t *validity, uint64_t n, \
 \
 			for (j = 0; j < ZC_BLOCK; j++) \
 				bad |= (UTYPE) ((bits >> j) & 1) & \
-					((UTYPE) codes[i + j] + 1 > size); \
+					((UTYPE) codes[i + j] + (ADD) >= lim); \
 		} \
 		for (; i < n; i++) \
 			bad |= (UTYPE) ((validity[i >> 3] >> (i & 7)) & 1) & \
-				((UTYPE) codes[i] + 1 > size); \
+				((UTYPE) codes[i] + (ADD) >= lim); \
 	} \
 	return bad == 0; \
 }
 
-DEFINE_CODES_VALID(codes8_valid, int8_t, uint32_t)
-DEFINE_CODES_VALID(codes16_valid, int16_t, uint32_t)
-DEFINE_CODES_VALID(codes32_valid, int32_t, uint32_t)
-DEFINE_CODES_VALID(codes64_valid, int64_t, uint64_t)
+DEFINE_CODES_VALID(codes8_valid, int8_t, uint32_t, 1)
+DEFINE_CODES_VALID(codes16_valid, int16_t, uint32_t, 1)
+DEFINE_CODES_VALID(codes32_valid, int32_t, uint32_t, 1)
+DEFINE_CODES_VALID(codes64_valid, int64_t, uint64_t, 1)
+DEFINE_CODES_VALID(ucodes8_valid, uint8_t, uint32_t, 0)
+DEFINE_CODES_VALID(ucodes16_valid, uint16_t, uint32_t, 0)
+DEFINE_CODES_VALID(ucodes32_valid, uint32_t, uint32_t, 0)
+DEFINE_CODES_VALID(ucodes64_valid, uint64_t, uint64_t, 0)
 
-/* Read dictionary code i of the given width (1, 2, 4 or 8 bytes). */
+/* Read dictionary code i of a signed index type of the given width. */
 static int64_t
 read_code(const uint8_t *codes, int width, uint64_t i)
 {
@@ -1045,6 +1165,23 @@ read_code(const uint8_t *codes, int width, uint64_t i)
 	}
 }
 
+/* Read dictionary code i of an unsigned index type of the given width. */
+static uint64_t
+read_ucode(const uint8_t *codes, int width, uint64_t i)
+{
+	switch (width)
+	{
+		case 1:
+			return ((const uint8_t *) codes)[i];
+		case 2:
+			return ((const uint16_t *) codes)[i];
+		case 4:
+			return ((const uint32_t *) codes)[i];
+		default:
+			return ((const uint64_t *) codes)[i];
+	}
+}
+
 /* Check the codes of a dictionary column of a complete batch. */
 static ZcStatus
 check_codes(ZcDecoder *dec, uint32_t col, uint64_t n, ZcError *err)
@@ -1052,29 +1189,46 @@ check_codes(ZcDecoder *dec, uint32_t col, uint64_t n, ZcError *err)
 	const ZcColumnDesc *desc = &dec->columns[col];
 	const ZcColumnView *view = &dec->views[col];
 	int			width = zc_wire_type_width(desc->index_type);
+	bool		is_unsigned = index_is_unsigned(desc->index_type);
 	int64_t		dsize = dec->dict_sizes[col];
 	uint64_t	size = dsize < 0 ? 0 : (uint64_t) dsize;
 	bool		ok;
 	uint64_t	i;
 	char		label[ZC_LABEL_LEN];
 
-	switch (width)
+	switch (desc->index_type)
 	{
-		case 1:
+		case ZC_T_INT8:
 			ok = codes8_valid((const int8_t *) view->values, desc->nulls,
 							  view->validity, n, size);
 			break;
-		case 2:
+		case ZC_T_INT16:
 			ok = codes16_valid((const int16_t *) view->values, desc->nulls,
 							   view->validity, n, size);
 			break;
-		case 4:
+		case ZC_T_INT32:
 			ok = codes32_valid((const int32_t *) view->values, desc->nulls,
 							   view->validity, n, size);
 			break;
-		default:
+		case ZC_T_INT64:
 			ok = codes64_valid((const int64_t *) view->values, desc->nulls,
 							   view->validity, n, size);
+			break;
+		case ZC_T_UINT8:
+			ok = ucodes8_valid((const uint8_t *) view->values, desc->nulls,
+							   view->validity, n, size);
+			break;
+		case ZC_T_UINT16:
+			ok = ucodes16_valid((const uint16_t *) view->values, desc->nulls,
+								view->validity, n, size);
+			break;
+		case ZC_T_UINT32:
+			ok = ucodes32_valid((const uint32_t *) view->values, desc->nulls,
+								view->validity, n, size);
+			break;
+		default:
+			ok = ucodes64_valid((const uint64_t *) view->values, desc->nulls,
+								view->validity, n, size);
 			break;
 	}
 	if (ok)
@@ -1088,6 +1242,23 @@ check_codes(ZcDecoder *dec, uint32_t col, uint64_t n, ZcError *err)
 
 		if (!zc_row_valid(desc, view, i))
 			continue;
+		if (is_unsigned)
+		{
+			uint64_t	ucode = read_ucode(view->values, width, i);
+
+			if (ucode < size)
+				continue;
+			if (dsize < 0)
+				return fail(dec, err,
+							"%s, batch %llu: dictionary code %llu at row index %llu, but the column has no dictionary yet (unsigned codes have no NULL code)",
+							label, (unsigned long long) dec->batches + 1,
+							(unsigned long long) ucode, (unsigned long long) i);
+			return fail(dec, err,
+						"%s, batch %llu: dictionary code %llu at row index %llu is out of range (the dictionary has %lld entries)",
+						label, (unsigned long long) dec->batches + 1,
+						(unsigned long long) ucode, (unsigned long long) i,
+						(long long) dsize);
+		}
 		code = read_code(view->values, width, i);
 		if (code == -1 || (code >= 0 && (uint64_t) code < size))
 			continue;
@@ -1127,10 +1298,12 @@ validity_len(const ZcColumnDesc *desc, uint64_t n)
 	return 0;
 }
 
-/* Length of the values (or codes) buffer of n rows; not for utf8/binary. */
+/* Length of the values (or codes) buffer of n rows; not for varlen types. */
 static uint64_t
 values_len(const ZcColumnDesc *desc, uint64_t n)
 {
+	if (desc->type == ZC_T_BITBOOL)
+		return (n + 7) / 8;
 	if (desc->type == ZC_T_DICTIONARY)
 		return n * (uint64_t) zc_wire_type_width(desc->index_type);
 	return n * (uint64_t) zc_wire_type_width(desc->type);
@@ -1140,7 +1313,14 @@ values_len(const ZcColumnDesc *desc, uint64_t n)
 static bool
 is_varlen(const ZcColumnDesc *desc)
 {
-	return desc->type == ZC_T_UTF8 || desc->type == ZC_T_BINARY;
+	return zc_wire_type_is_varlen(desc->type);
+}
+
+/* Width of a varlen column's offsets: 8, or 4 for utf8_32 and binary_32. */
+static uint64_t
+offset_width(const ZcColumnDesc *desc)
+{
+	return (desc->type == ZC_T_UTF8_32 || desc->type == ZC_T_BINARY_32) ? 4 : 8;
 }
 
 /*
@@ -1161,7 +1341,7 @@ batch_min_len(const ZcDecoder *dec, uint64_t n)
 		if (desc->nulls != ZC_NULLS_NONE)
 			total += 8 + ZC_ALIGN8(validity_len(desc, n));
 		if (is_varlen(desc))
-			total += 8 + (n + 1) * 8 + 8;
+			total += 8 + ZC_ALIGN8((n + 1) * offset_width(desc)) + 8;
 		else
 			total += 8 + ZC_ALIGN8(values_len(desc, n));
 	}
@@ -1227,8 +1407,10 @@ decode_batch(ZcDecoder *dec, const uint8_t *buf, size_t len, size_t *used,
 		view->validity = NULL;
 		view->values = NULL;
 		view->offsets = NULL;
+		view->offsets32 = NULL;
 		view->data = NULL;
 		view->data_len = 0;
+		view->data_base = 0;
 
 		if (desc->nulls != ZC_NULLS_NONE)
 		{
@@ -1253,11 +1435,14 @@ decode_batch(ZcDecoder *dec, const uint8_t *buf, size_t len, size_t *used,
 
 		if (is_varlen(desc))
 		{
-			expected = (n + 1) * 8;
+			expected = (n + 1) * offset_width(desc);
 			r = walk_buffer(&w, expected);
 			if (r == WALK_OK)
 			{
-				view->offsets = (const int64_t *) w.data;
+				if (offset_width(desc) == 4)
+					view->offsets32 = (const int32_t *) w.data;
+				else
+					view->offsets = (const int64_t *) w.data;
 				expected = ANY_LENGTH;
 				r = walk_buffer(&w, expected);
 				what = "data";
@@ -1271,9 +1456,10 @@ decode_batch(ZcDecoder *dec, const uint8_t *buf, size_t len, size_t *used,
 										err);
 				snprintf(where, sizeof(where), "%s, batch %llu",
 						 decoded_column_label(dec, label, c), batchno);
-				snprintf(why, sizeof(why), "%llu rows need %llu offsets of 8 bytes",
+				snprintf(why, sizeof(why), "%llu rows need %llu offsets of %d bytes",
 						 (unsigned long long) n,
-						 (unsigned long long) n + 1);
+						 (unsigned long long) n + 1,
+						 (int) offset_width(desc));
 				return walk_failure(dec, &w, r, where, what, expected, why,
 									used, err);
 			}
@@ -1309,19 +1495,36 @@ decode_batch(ZcDecoder *dec, const uint8_t *buf, size_t len, size_t *used,
 	for (c = 0; c < dec->ncolumns; c++)
 	{
 		const ZcColumnDesc *desc = &dec->columns[c];
-		const ZcColumnView *view = &dec->views[c];
+		ZcColumnView *view = &dec->views[c];
 
 		if (is_varlen(desc))
 		{
-			if (!offsets_valid(view->offsets, n, view->data_len))
+			bool		based = (desc->flags & ZC_FLAG_BASED_OFFSETS) != 0;
+			bool		ok;
+			const uint8_t *obuf;
+
+			if (view->offsets32 != NULL)
+			{
+				ok = offsets32_valid(view->offsets32, n, view->data_len, based);
+				obuf = (const uint8_t *) view->offsets32;
+			}
+			else
+			{
+				ok = offsets_valid(view->offsets, n, view->data_len, based);
+				obuf = (const uint8_t *) view->offsets;
+			}
+			if (!ok)
 			{
 				snprintf(where, sizeof(where), "%s, batch %llu",
 						 decoded_column_label(dec, label, c), batchno);
-				return offsets_failure(dec, view->offsets, n, view->data_len,
-									   where,
-									   dec->offset + (uint64_t) ((const uint8_t *) view->offsets - buf) - 8,
+				return offsets_failure(dec, view->offsets, view->offsets32,
+									   n, view->data_len, based, where,
+									   dec->offset + (uint64_t) (obuf - buf) - 8,
 									   err);
 			}
+			if (based)
+				view->data_base = view->offsets32 != NULL ?
+					view->offsets32[0] : view->offsets[0];
 		}
 		else if (desc->type == ZC_T_DICTIONARY)
 		{
@@ -1413,10 +1616,10 @@ decode_dictionary(ZcDecoder *dec, const uint8_t *buf, size_t len,
 							err);
 	}
 
-	if (!offsets_valid(offsets, m, w.blen))
+	if (!offsets_valid(offsets, m, w.blen, false))
 	{
 		snprintf(where, sizeof(where), "dictionary message for %s", label);
-		return offsets_failure(dec, offsets, m, w.blen, where,
+		return offsets_failure(dec, offsets, NULL, m, w.blen, false, where,
 							   dec->offset + offsets_at, err);
 	}
 

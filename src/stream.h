@@ -61,10 +61,22 @@ typedef enum ZcWireType
 	ZC_T_UTF8 = 16,
 	ZC_T_BINARY = 17,
 	ZC_T_DICTIONARY = 18,
-	ZC_T_NULL = 19
+	ZC_T_NULL = 19,
+	ZC_T_BITBOOL = 20,			/* Arrow boolean: one bit per value */
+	ZC_T_UTF8_32 = 21,			/* utf8 with 32-bit offsets */
+	ZC_T_BINARY_32 = 22,		/* binary with 32-bit offsets */
+	ZC_T_DATE64 = 23,			/* milliseconds since 1970-01-01 */
+	ZC_T_TIME32 = 24,			/* time of day, s or ms */
+	ZC_T_TIME64 = 25,			/* time of day, us or ns */
+	ZC_T_DECIMAL128 = 26,		/* 128-bit unscaled integer */
+	ZC_T_DECIMAL256 = 27		/* 256-bit unscaled integer */
 } ZcWireType;
 
-#define ZC_T_MAX				ZC_T_NULL
+#define ZC_T_MAX				ZC_T_DECIMAL256
+
+/* Largest precision of decimal128 and decimal256 columns. */
+#define ZC_DECIMAL128_MAX_PRECISION	38
+#define ZC_DECIMAL256_MAX_PRECISION	76
 
 /* How NULLs are marked, besides sentinels. */
 typedef enum ZcNullEncoding
@@ -86,6 +98,12 @@ typedef enum ZcTimeUnit
 /* Column flag: NaN (floats) or INT64_MIN (time types) is NULL. */
 #define ZC_FLAG_SENTINEL_NULL	0x01
 
+/*
+ * Column flag of utf8, binary, utf8_32 and binary_32: the data buffer starts
+ * at offsets[0] (an Arrow slice's offsets with only the bytes it uses).
+ */
+#define ZC_FLAG_BASED_OFFSETS	0x02
+
 typedef enum ZcMessageKind
 {
 	ZC_MSG_BATCH = 1,
@@ -100,8 +118,12 @@ typedef struct ZcColumnDesc
 	uint8_t		nulls;			/* ZcNullEncoding */
 	uint8_t		flags;			/* ZC_FLAG_* */
 	uint8_t		unit;			/* ZcTimeUnit, for time types */
-	uint8_t		index_type;		/* dictionary: wire type of the codes */
-	uint8_t		value_type;		/* dictionary: wire type of the entries */
+	uint8_t		index_type;		/* dictionary: wire type of the codes;
+								 * decimals: the precision (byte 4) */
+	uint8_t		value_type;		/* dictionary: wire type of the entries;
+								 * decimals: the scale's byte (byte 5) */
+	uint8_t		precision;		/* decimals: 1..38 or 1..76; otherwise 0 */
+	int8_t		scale;			/* decimals: signed scale; otherwise 0 */
 	uint16_t	name_len;
 	uint16_t	tz_len;
 	char	   *name;			/* NUL-terminated copy, owned by the decoder */
@@ -116,10 +138,14 @@ typedef struct ZcColumnDesc
 typedef struct ZcColumnView
 {
 	const uint8_t *validity;	/* bitmap or byte mask; NULL if no encoding */
-	const uint8_t *values;		/* fixed-width values, or dictionary codes */
+	const uint8_t *values;		/* fixed-width values, dictionary codes, or
+								 * the bits of a bitbool column */
 	const int64_t *offsets;		/* utf8/binary: nrows + 1 offsets */
-	const uint8_t *data;		/* utf8/binary: the bytes */
+	const int32_t *offsets32;	/* utf8_32/binary_32: nrows + 1 offsets */
+	const uint8_t *data;		/* the bytes of all four */
 	uint64_t	data_len;
+	int64_t		data_base;		/* subtracted from every offset: offsets[0]
+								 * with ZC_FLAG_BASED_OFFSETS, else 0 */
 } ZcColumnView;
 
 /* The entries of a dictionary message. */
@@ -214,8 +240,51 @@ extern ZcStatus zc_decoder_finish(const ZcDecoder *dec, size_t pending,
 /* The wire type's name as in docs/FORMAT.md, or NULL for an unknown code. */
 extern const char *zc_wire_type_name(int type);
 
-/* The wire type's fixed width in bytes, or 0 for variable-width types. */
+/*
+ * The wire type's fixed width in bytes, or 0 for variable-width types and
+ * for bitbool (whose values take ceil(n/8) bytes).
+ */
 extern int	zc_wire_type_width(int type);
+
+/* Does the wire type have offsets and data buffers (utf8, binary, ...)? */
+static inline bool
+zc_wire_type_is_varlen(int type)
+{
+	return type == ZC_T_UTF8 || type == ZC_T_BINARY ||
+		type == ZC_T_UTF8_32 || type == ZC_T_BINARY_32;
+}
+
+/*
+ * Row i of a varlen column (utf8, binary, utf8_32, binary_32) of a decoded
+ * batch: sets *len and returns where its bytes start.  The decoder has
+ * checked the offsets.
+ */
+static inline const uint8_t *
+zc_varlen_value(const ZcColumnView *view, uint64_t i, int64_t *len)
+{
+	int64_t		start,
+				end;
+
+	if (view->offsets32 != NULL)
+	{
+		start = view->offsets32[i];
+		end = view->offsets32[i + 1];
+	}
+	else
+	{
+		start = view->offsets[i];
+		end = view->offsets[i + 1];
+	}
+	*len = end - start;
+	return view->data + (start - view->data_base);
+}
+
+/* Row i of a bitbool column. */
+static inline bool
+zc_bitbool_value(const ZcColumnView *view, uint64_t i)
+{
+	return (view->values[i >> 3] >> (i & 7)) & 1;
+}
 
 /* "none", "bitmap" or "bytemask", or NULL for an unknown code. */
 extern const char *zc_null_encoding_name(int nulls);

@@ -287,6 +287,39 @@ sb_binaries_from(SbBuf *b, const void *const *values, const size_t *lens,
 	sb_pad8(b);
 }
 
+/*
+ * Offsets (of owidth 8 or 4 bytes) and data buffers of n byte strings, the
+ * first one at offset first.  With based set (ZC_FLAG_BASED_OFFSETS), the
+ * data buffer starts at offsets[0]; otherwise it begins with first filler
+ * bytes (0xff) that belong to no value.
+ */
+void
+sb_varlen_from(SbBuf *b, int owidth, bool based, const void *const *values,
+			   const size_t *lens, size_t n, uint64_t first)
+{
+	size_t		i;
+	int64_t		off = (int64_t) first;
+
+	sb_u64(b, (uint64_t) (n + 1) * (uint64_t) owidth);
+	for (i = 0; i <= n; i++)
+	{
+		if (owidth == 4)
+			sb_u32(b, (uint32_t) off);
+		else
+			sb_u64(b, (uint64_t) off);
+		if (i < n)
+			off += (int64_t) lens[i];
+	}
+	sb_pad8(b);
+	sb_u64(b, (uint64_t) (off - (based ? (int64_t) first : 0)));
+	if (!based)
+		for (i = 0; i < first; i++)
+			sb_u8(b, 0xff);
+	for (i = 0; i < n; i++)
+		sb_put(b, values[i], lens[i]);
+	sb_pad8(b);
+}
+
 /* Offsets and data buffers of n byte strings. */
 void
 sb_binaries(SbBuf *b, const void *const *values, const size_t *lens,
@@ -346,6 +379,42 @@ sb_dictionary(SbBuf *b, uint32_t column, const char *const *entries,
  * ---------------------------------------------------------------------------
  */
 
+/*
+ * Fill in what a column of type t needs to be valid besides its type: the
+ * unit of time types, a dictionary's index and value types, a decimal's
+ * precision and scale.  Fields already set are kept.
+ */
+void
+sb_complete_column(SbColumn *col)
+{
+	switch (col->type)
+	{
+		case ZC_T_TIME32:
+			if (col->unit > ZC_UNIT_MS)
+				col->unit = ZC_UNIT_MS;
+			break;
+		case ZC_T_TIME64:
+			if (col->unit < ZC_UNIT_US || col->unit > ZC_UNIT_NS)
+				col->unit = ZC_UNIT_NS;
+			break;
+		case ZC_T_DECIMAL128:
+			if (col->index_type < 1 || col->index_type > 38)
+				col->index_type = 38;
+			break;
+		case ZC_T_DECIMAL256:
+			if (col->index_type < 1 || col->index_type > 76)
+				col->index_type = 76;
+			break;
+		case ZC_T_DICTIONARY:
+			if (col->index_type < ZC_T_INT8 || col->index_type > ZC_T_UINT64)
+				col->index_type = ZC_T_INT32;
+			col->value_type = ZC_T_UTF8;
+			break;
+		default:
+			break;
+	}
+}
+
 /* Deterministic validity pattern of the sample data. */
 static bool
 sample_valid(const SbColumn *col, size_t i, unsigned seed)
@@ -401,7 +470,32 @@ sample_column(SbBuf *b, const SbColumn *col, size_t n, unsigned seed,
 				break;
 			case ZC_T_INT64:
 			case ZC_T_UINT64:
+			case ZC_T_DATE64:
 				sb_u64(&v, i == 1 ? (uint64_t) 1 << 63 : x);
+				break;
+			case ZC_T_TIME32:
+				sb_u32(&v, (uint32_t) (x % 86400001u));
+				break;
+			case ZC_T_TIME64:
+				sb_u64(&v, x * 1000003u % 86400000000001u);
+				break;
+			case ZC_T_BITBOOL:
+				if (i % 8 == 0)
+					sb_u8(&v, (uint8_t) (x ^ (x >> 8)));
+				break;
+			case ZC_T_DECIMAL128:
+			case ZC_T_DECIMAL256:
+				{
+					/* sign-extended, so that negative values occur */
+					int			w = zc_wire_type_width(col->type);
+					uint64_t	lo = i == 1 ? (uint64_t) 1 << 63 : x * 0x9E3779B97F4A7C15u;
+					uint64_t	ext = (x & 1) ? UINT64_MAX : 0;
+					int			k;
+
+					sb_u64(&v, lo);
+					for (k = 8; k < w; k += 8)
+						sb_u64(&v, ext);
+				}
 				break;
 			case ZC_T_FLOAT32:
 				{
@@ -431,6 +525,8 @@ sample_column(SbBuf *b, const SbColumn *col, size_t n, unsigned seed,
 
 					if (!valid[i])
 						code = 99 + (int64_t) i;	/* not inspected */
+					else if (col->index_type >= ZC_T_UINT8)
+						code = dict_size == 0 ? 0 : (int64_t) (x % dict_size);
 					else if (dict_size == 0 || x % 4 == 1)
 						code = -1;
 					else
@@ -457,7 +553,7 @@ sample_column(SbBuf *b, const SbColumn *col, size_t n, unsigned seed,
 		}
 	}
 
-	if (col->type == ZC_T_UTF8 || col->type == ZC_T_BINARY)
+	if (zc_wire_type_is_varlen(col->type))
 	{
 		static const char *const words[] = {
 			"", "a", "zcimport", "caf\xc3\xa9", "\xe2\x82\xac 12",
@@ -471,7 +567,7 @@ sample_column(SbBuf *b, const SbColumn *col, size_t n, unsigned seed,
 			abort();
 		for (i = 0; i < n; i++)
 		{
-			if (col->type == ZC_T_UTF8)
+			if (col->type == ZC_T_UTF8 || col->type == ZC_T_UTF8_32)
 			{
 				ptrs[i] = words[(i + seed) % 6];
 				lens[i] = strlen(words[(i + seed) % 6]);
@@ -482,7 +578,10 @@ sample_column(SbBuf *b, const SbColumn *col, size_t n, unsigned seed,
 				lens[i] = (i + seed) % (sizeof(bin) + 1);
 			}
 		}
-		sb_binaries_from(b, ptrs, lens, n, first);
+		sb_varlen_from(b,
+					   col->type == ZC_T_UTF8_32 || col->type == ZC_T_BINARY_32 ? 4 : 8,
+					   (col->flags & ZC_FLAG_BASED_OFFSETS) != 0,
+					   ptrs, lens, n, first);
 		free(ptrs);
 		free(lens);
 	}
@@ -540,6 +639,26 @@ every_type_columns(SbColumn *cols, uint8_t nulls)
 			col->index_type = ZC_T_INT32;
 			col->value_type = ZC_T_UTF8;
 		}
+		if (t == ZC_T_TIME32)
+			col->unit = ZC_UNIT_MS;
+		if (t == ZC_T_TIME64)
+			col->unit = (uint8_t) (nulls == ZC_NULLS_BITMAP ? ZC_UNIT_US : ZC_UNIT_NS);
+		if (t == ZC_T_DECIMAL128)
+		{
+			col->index_type = 38;
+			col->value_type = 2;
+		}
+		if (t == ZC_T_DECIMAL256)
+		{
+			col->index_type = 76;
+			col->value_type = (uint8_t) -3;
+		}
+		/* based offsets on the 32-bit string types under one encoding */
+		if ((t == ZC_T_UTF8_32 || t == ZC_T_BINARY_32) &&
+			nulls != ZC_NULLS_NONE)
+			col->flags = ZC_FLAG_BASED_OFFSETS;
+		if (t == ZC_T_UTF8 && nulls == ZC_NULLS_BYTEMASK)
+			col->flags = ZC_FLAG_BASED_OFFSETS;
 	}
 }
 
@@ -714,6 +833,7 @@ sb_sample_streams(SbEmitFn emit, void *arg)
 		if (t == ZC_T_TIMESTAMP || t == ZC_T_TIMESTAMPTZ ||
 			t == ZC_T_DURATION)
 			cols[i].unit = ZC_UNIT_MS;
+		sb_complete_column(&cols[i]);
 	}
 	sb_header(&b, 64, cols);
 	for (i = 0; i < 64; i++)
@@ -799,14 +919,15 @@ sb_block_streams(SbEmitFn emit, void *arg)
 		 */
 		for (r = 0; r < sizeof(every_rows) / sizeof(every_rows[0]); r++)
 		{
+			/* the types up to null here; the later ones in "arrow" below */
 			sb_reset(&b);
 			every_type_columns(cols, nulls);
 			cols[ZC_T_DICTIONARY - 1].index_type = (uint8_t) (ZC_T_INT8 + r);
 			memset(dict_sizes, 0, sizeof(dict_sizes));
-			sb_header(&b, ZC_T_MAX, cols);
+			sb_header(&b, ZC_T_NULL, cols);
 			sb_dictionary_from(&b, ZC_T_DICTIONARY - 1, entries, 20, r * 3);
 			dict_sizes[ZC_T_DICTIONARY - 1] = 20;
-			sample_batch_from(&b, ZC_T_MAX, cols, every_rows[r],
+			sample_batch_from(&b, ZC_T_NULL, cols, every_rows[r],
 							  (unsigned) r, dict_sizes, r * 5);
 			sb_end(&b, every_rows[r]);
 			snprintf(what, sizeof(what), "every_%s", nname);
@@ -909,6 +1030,62 @@ sb_block_streams(SbEmitFn emit, void *arg)
 		sb_end(&b, 2 * n + 1);
 		emit_block(emit, arg, &b, "dict", n);
 		count++;
+	}
+
+	/*
+	 * The wire types Arrow needs (bitbool to decimal256) under every null
+	 * encoding, in batches of 16, 17, 31, 33 and 48 rows:
+	 * 32-bit and based offsets starting at 0 to 15, time32 in s and ms,
+	 * time64 in us and ns, decimals with negative and large scales, and
+	 * dictionaries with unsigned codes of every width.
+	 */
+	for (nulls = ZC_NULLS_NONE; nulls <= ZC_NULLS_BYTEMASK; nulls++)
+	{
+		const char *nname = zc_null_encoding_name(nulls);
+		int			ncols = ZC_T_MAX - ZC_T_NULL;
+
+		for (r = 0; r <= sizeof(every_rows) / sizeof(every_rows[0]); r++)
+		{
+			size_t		rows = r < 4 ? every_rows[r] : 48;
+			bool		based = (r + nulls) % 2 == 0;
+
+			sb_reset(&b);
+			memset(cols, 0, sizeof(cols));
+			memset(dict_sizes, 0, sizeof(dict_sizes));
+			for (i = 0; i < ncols; i++)
+			{
+				cols[i].type = (uint8_t) (ZC_T_NULL + 1 + i);
+				cols[i].nulls = nulls;
+				cols[i].name = zc_wire_type_name(cols[i].type);
+			}
+			cols[ZC_T_UTF8_32 - ZC_T_NULL - 1].flags = based ? ZC_FLAG_BASED_OFFSETS : 0;
+			cols[ZC_T_BINARY_32 - ZC_T_NULL - 1].flags = based ? 0 : ZC_FLAG_BASED_OFFSETS;
+			cols[ZC_T_TIME32 - ZC_T_NULL - 1].unit = (uint8_t) (r % 2);
+			cols[ZC_T_TIME64 - ZC_T_NULL - 1].unit = (uint8_t) (2 + r % 2);
+			cols[ZC_T_DECIMAL128 - ZC_T_NULL - 1].index_type = (uint8_t) (1 + r * 9);
+			cols[ZC_T_DECIMAL128 - ZC_T_NULL - 1].value_type = (uint8_t) (r * 60 - 100);
+			cols[ZC_T_DECIMAL256 - ZC_T_NULL - 1].index_type = (uint8_t) (76 - r * 15);
+			cols[ZC_T_DECIMAL256 - ZC_T_NULL - 1].value_type = (uint8_t) (127 - r * 50);
+			/* a based utf8 and an unsigned dictionary */
+			cols[ncols].type = ZC_T_UTF8;
+			cols[ncols].nulls = nulls;
+			cols[ncols].flags = ZC_FLAG_BASED_OFFSETS;
+			cols[ncols].name = "based";
+			cols[ncols + 1].type = ZC_T_DICTIONARY;
+			cols[ncols + 1].nulls = nulls;
+			cols[ncols + 1].index_type = (uint8_t) (ZC_T_UINT8 + r % 4);
+			cols[ncols + 1].value_type = ZC_T_UTF8;
+			cols[ncols + 1].name = "ucat";
+			sb_header(&b, (uint32_t) ncols + 2, cols);
+			dict_sizes[ncols + 1] = 20;
+			sb_dictionary_from(&b, (uint32_t) ncols + 1, entries, 20, r);
+			sample_batch_from(&b, (uint32_t) ncols + 2, cols, rows,
+							  (unsigned) r, dict_sizes, r * 5 % 16);
+			sb_end(&b, rows);
+			snprintf(what, sizeof(what), "arrow_%s", nname);
+			emit_block(emit, arg, &b, what, rows);
+			count++;
+		}
 	}
 
 	/* 100 rows of each index type, under the three null encodings */

@@ -102,6 +102,23 @@ extern void sb_strings_from(SbBuf *b, const char *const *values, size_t n,
 extern void sb_binaries_from(SbBuf *b, const void *const *values,
 							 const size_t *lens, size_t n, uint64_t first);
 
+/*
+ * Offsets of owidth bytes (8, or 4 for utf8_32 and binary_32) and data of n
+ * byte strings, the first at offset first; with based, the data buffer
+ * starts at offsets[0] (ZC_FLAG_BASED_OFFSETS), otherwise with first filler
+ * bytes.
+ */
+extern void sb_varlen_from(SbBuf *b, int owidth, bool based,
+						   const void *const *values, const size_t *lens,
+						   size_t n, uint64_t first);
+
+/*
+ * Set what a column of its type needs to be valid (time32/time64 units, a
+ * decimal's precision, a dictionary's index and value types), keeping
+ * fields that are already valid.
+ */
+extern void sb_complete_column(SbColumn *col);
+
 /* A whole dictionary message for a column. */
 extern void sb_dictionary(SbBuf *b, uint32_t column,
 						  const char *const *entries, size_t n);
@@ -132,8 +149,11 @@ extern int	sb_sample_streams(SbEmitFn emit, void *arg);
  * fixed-width types and strings in batches of 100 rows; utf8, binary and
  * dictionaries whose first offset is not 0; dictionary columns with int8,
  * int16, int32 and int64 codes under every null encoding, with
- * dictionaries of up to 100 entries, replaced between batches.  Each
- * stream is at most SB_BLOCK_MAX_LEN bytes.  Hands each to emit and returns
+ * dictionaries of up to 100 entries, replaced between batches; the wire
+ * types Arrow needs (bitbool to decimal256) with 32-bit and based offsets,
+ * every time32/time64 unit, decimal precisions and scales, and unsigned
+ * dictionary codes, under every null encoding in batches of 16 to 48 rows.
+ * Each stream is at most SB_BLOCK_MAX_LEN bytes.  Hands each to emit and returns
  * how many.
  */
 extern int	sb_block_streams(SbEmitFn emit, void *arg);

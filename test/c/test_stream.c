@@ -171,6 +171,8 @@ t_validity_len(const ZcColumnDesc *d, uint64_t n)
 static uint64_t
 t_values_len(const ZcColumnDesc *d, uint64_t n)
 {
+	if (d->type == ZC_T_BITBOOL)
+		return (n + 7) / 8;
 	if (d->type == ZC_T_DICTIONARY)
 		return n * zc_wire_type_width(d->index_type);
 	return n * zc_wire_type_width(d->type);
@@ -226,17 +228,37 @@ hash_batch(const ZcDecoder *dec, const uint8_t *buf, size_t used)
 		}
 		else
 			VIEW_OK(v->validity == NULL);
-		if (d->type == ZC_T_UTF8 || d->type == ZC_T_BINARY)
+		if (d->type == ZC_T_UTF8 || d->type == ZC_T_BINARY ||
+			d->type == ZC_T_UTF8_32 || d->type == ZC_T_BINARY_32)
 		{
-			VIEW_OK(inside(v->offsets, (n + 1) * 8, buf, used));
+			bool		o32 = d->type == ZC_T_UTF8_32 || d->type == ZC_T_BINARY_32;
+			bool		based = (d->flags & ZC_FLAG_BASED_OFFSETS) != 0;
+			const void *offs = o32 ? (const void *) v->offsets32 :
+				(const void *) v->offsets;
+			int64_t		first,
+						last;
+
+			VIEW_OK(o32 ? v->offsets == NULL : v->offsets32 == NULL);
+			VIEW_OK(inside(offs, (n + 1) * (o32 ? 4 : 8), buf, used));
 			VIEW_OK(inside(v->data, v->data_len, buf, used));
-			h = fnv_u64(h, (uint64_t) ((const uint8_t *) v->offsets - buf));
-			h = fnv(h, v->offsets, (n + 1) * 8);
+			h = fnv_u64(h, (uint64_t) ((const uint8_t *) offs - buf));
+			h = fnv(h, offs, (n + 1) * (o32 ? 4 : 8));
 			h = fnv(h, v->data, v->data_len);
-			VIEW_OK(v->offsets[0] >= 0 && v->offsets[n] <= (int64_t) v->data_len);
+			first = o32 ? v->offsets32[0] : v->offsets[0];
+			last = o32 ? v->offsets32[n] : v->offsets[n];
+			VIEW_OK(v->data_base == (based ? first : 0));
+			VIEW_OK(first >= 0 && last - v->data_base <= (int64_t) v->data_len);
 			for (i = 0; i < n; i++)
-				if (v->offsets[i + 1] < v->offsets[i])
+			{
+				int64_t		a = o32 ? v->offsets32[i] : v->offsets[i];
+				int64_t		z = o32 ? v->offsets32[i + 1] : v->offsets[i + 1];
+				int64_t		l;
+				const uint8_t *p = zc_varlen_value(v, i, &l);
+
+				if (z < a || l != z - a || p < v->data ||
+					(uint64_t) (p - v->data) + (uint64_t) l > v->data_len)
 					VIEW_OK(false);
+			}
 		}
 		else
 		{
@@ -248,6 +270,7 @@ hash_batch(const ZcDecoder *dec, const uint8_t *buf, size_t used)
 			if (d->type == ZC_T_DICTIONARY)
 			{
 				int			w = zc_wire_type_width(d->index_type);
+				bool		is_unsigned = d->index_type >= ZC_T_UINT8;
 
 				for (i = 0; i < n; i++)
 				{
@@ -255,6 +278,17 @@ hash_batch(const ZcDecoder *dec, const uint8_t *buf, size_t used)
 
 					if (!zc_row_valid(d, v, i))
 						continue;
+					if (is_unsigned)
+					{
+						uint64_t	u = w == 1 ? ((const uint8_t *) v->values)[i] :
+							w == 2 ? ((const uint16_t *) v->values)[i] :
+							w == 4 ? ((const uint32_t *) v->values)[i] :
+							((const uint64_t *) v->values)[i];
+
+						if (dec->dict_sizes[c] < 0 || u >= (uint64_t) dec->dict_sizes[c])
+							VIEW_OK(false);
+						continue;
+					}
 					code = w == 1 ? ((const int8_t *) v->values)[i] :
 						w == 2 ? ((const int16_t *) v->values)[i] :
 						w == 4 ? ((const int32_t *) v->values)[i] :
@@ -624,6 +658,601 @@ keep_sample(void *arg, const char *name, const uint8_t *data, size_t len)
  * ---------------------------------------------------------------------------
  */
 
+/* ---------------------------------------------------------------------------
+ * The wire types Arrow needs (codes 20 to 27, based offsets, unsigned codes)
+ * ---------------------------------------------------------------------------
+ */
+
+/* A one-column stream: header (with col), one batch whose body is body. */
+static void
+one_column(SbBuf *b, const SbColumn *col, uint64_t rows, const SbBuf *body)
+{
+	sb_reset(b);
+	sb_header(b, 1, col);
+	sb_batch(b, rows);
+	sb_put(b, body->data, body->len);
+	sb_end(b, rows);
+}
+
+/* Raw offsets buffer of n + 1 offsets of width w (8 or 4). */
+static void
+raw_offsets(SbBuf *b, int w, const int64_t *offs, size_t n)
+{
+	size_t		i;
+
+	sb_u64(b, (uint64_t) (n + 1) * (uint64_t) w);
+	for (i = 0; i <= n; i++)
+	{
+		if (w == 4)
+			sb_u32(b, (uint32_t) offs[i]);
+		else
+			sb_u64(b, (uint64_t) offs[i]);
+	}
+	sb_pad8(b);
+}
+
+/* bitbool: ceil(n/8) bytes, LSB first, bits past n ignored. */
+static void
+test_bitbool(void)
+{
+	SbColumn	col = {0};
+	SbBuf		b,
+				body;
+	Stepper		s;
+	uint8_t		bits[3] = {0x5A, 0xC3, 0xFE};	/* row 16 = 0, the rest garbage */
+	size_t		i;
+	int			nulls;
+
+	sb_init(&b);
+	sb_init(&body);
+	col.type = ZC_T_BITBOOL;
+	col.name = "flag";
+	for (nulls = 0; nulls <= 2; nulls++)
+	{
+		bool		valid[17];
+
+		for (i = 0; i < 17; i++)
+			valid[i] = i % 4 != 2;
+		col.nulls = (uint8_t) nulls;
+		sb_reset(&body);
+		sb_validity(&body, (uint8_t) nulls, valid, 17);
+		sb_buffer(&body, bits, 3);
+		one_column(&b, &col, 17, &body);
+		step_init(&s, &b);
+		STEP_EXPECT(&s, ZC_EV_HEADER);
+		if (STEP_EXPECT(&s, ZC_EV_BATCH))
+		{
+			const ZcColumnView *v = &s.dec.views[0];
+
+			CHECK(v->values != NULL && memcmp(v->values, bits, 3) == 0);
+			for (i = 0; i < 17; i++)
+			{
+				CHECK(zc_bitbool_value(v, i) == (((bits[i / 8] >> (i % 8)) & 1) != 0));
+				CHECK(zc_row_valid(&s.dec.columns[0], v, i) ==
+					  (nulls == 0 ? true : valid[i]));
+			}
+		}
+		STEP_EXPECT(&s, ZC_EV_END);
+		step_free(&s);
+		EXPECT_OK(&b);
+
+		/* a values buffer of n bytes, or of one byte too few or too many */
+		sb_reset(&body);
+		sb_validity(&body, (uint8_t) nulls, valid, 17);
+		sb_buffer(&body, bits, 2);
+		one_column(&b, &col, 17, &body);
+		EXPECT_ERROR(&b, "the values buffer at byte offset");
+		EXPECT_ERROR(&b, "has length 2, expected 3 (17 rows of bitbool)");
+		sb_reset(&body);
+		sb_validity(&body, (uint8_t) nulls, valid, 17);
+		{
+			uint8_t		many[17] = {0};
+
+			sb_buffer(&body, many, 17);
+		}
+		one_column(&b, &col, 17, &body);
+		EXPECT_ERROR(&b, "has length 17, expected 3 (17 rows of bitbool)");
+		sb_reset(&body);
+		sb_validity(&body, (uint8_t) nulls, valid, 16);
+		sb_buffer(&body, bits, 2);
+		one_column(&b, &col, 16, &body);
+		EXPECT_OK(&b);
+	}
+	/* zero rows: an empty values buffer */
+	col.nulls = ZC_NULLS_BITMAP;
+	sb_reset(&body);
+	sb_buffer(&body, NULL, 0);
+	sb_buffer(&body, NULL, 0);
+	one_column(&b, &col, 0, &body);
+	EXPECT_OK(&b);
+	sb_free(&body);
+	sb_free(&b);
+}
+
+/* utf8_32, binary_32 and based offsets, valid and invalid. */
+static void
+test_offsets32_and_based(void)
+{
+	static const char *const words[] = {
+		"", "a", "bc", "caf\xc3\xa9", "0123456789", "", "x", "yz"
+	};
+	const size_t n = 20;
+	const void *ptrs[20];
+	size_t		lens[20];
+	SbColumn	col = {0};
+	SbBuf		b,
+				body;
+	Stepper		s;
+	size_t		i;
+	int			t;
+
+	for (i = 0; i < n; i++)
+	{
+		ptrs[i] = words[i % 8];
+		lens[i] = strlen(words[i % 8]);
+	}
+	sb_init(&b);
+	sb_init(&body);
+	col.name = "s";
+
+	for (t = 0; t < 4; t++)
+	{
+		static const uint8_t types[] = {
+			ZC_T_UTF8, ZC_T_BINARY, ZC_T_UTF8_32, ZC_T_BINARY_32
+		};
+		int			w = t >= 2 ? 4 : 8;
+		int			based;
+
+		col.type = types[t];
+		for (based = 0; based <= 1; based++)
+		{
+			uint64_t	first;
+
+			col.flags = based ? ZC_FLAG_BASED_OFFSETS : 0;
+			for (first = 0; first <= 1000; first += 333)
+			{
+				int			nulls = (int) (first / 333) % 3;
+
+				col.nulls = (uint8_t) nulls;
+				sb_reset(&body);
+				sb_validity(&body, (uint8_t) nulls, NULL, n);
+				sb_varlen_from(&body, w, based, ptrs, lens, n, first);
+				one_column(&b, &col, n, &body);
+				EXPECT_OK(&b);
+				step_init(&s, &b);
+				STEP_EXPECT(&s, ZC_EV_HEADER);
+				if (STEP_EXPECT(&s, ZC_EV_BATCH))
+				{
+					const ZcColumnView *v = &s.dec.views[0];
+
+					CHECK((w == 4) == (v->offsets32 != NULL));
+					CHECK((w == 8) == (v->offsets != NULL));
+					CHECK_EQ(v->data_base, based ? first : 0);
+					for (i = 0; i < n; i++)
+					{
+						int64_t		l;
+						const uint8_t *p = zc_varlen_value(v, i, &l);
+
+						CHECKF((size_t) l == lens[i] && memcmp(p, ptrs[i], lens[i]) == 0,
+							   "type %d based %d first %llu row %zu", col.type,
+							   based, (unsigned long long) first, i);
+					}
+				}
+				STEP_EXPECT(&s, ZC_EV_END);
+				step_free(&s);
+			}
+		}
+
+		/* offsets of the other width */
+		col.flags = 0;
+		col.nulls = 0;
+		sb_reset(&body);
+		sb_varlen_from(&body, w == 4 ? 8 : 4, false, ptrs, lens, n, 0);
+		one_column(&b, &col, n, &body);
+		EXPECT_ERROR(&b, w == 4 ? "expected 84 (20 rows need 21 offsets of 4 bytes)" :
+					 "expected 168 (20 rows need 21 offsets of 8 bytes)");
+
+		/* absolute offsets that need the filler bytes: short data */
+		{
+			int64_t		offs[4] = {5, 6, 8, 9};
+
+			sb_reset(&body);
+			raw_offsets(&body, w, offs, 3);
+			sb_buffer(&body, "abcd", 4);
+			one_column(&b, &col, 3, &body);
+			EXPECT_ERROR(&b, "offsets[3] = 9 is beyond the end of the data buffer of 4 bytes");
+			/* the same offsets, based: 4 bytes are just enough */
+			col.flags = ZC_FLAG_BASED_OFFSETS;
+			one_column(&b, &col, 3, &body);
+			EXPECT_OK(&b);
+			/* based, one byte short */
+			sb_reset(&body);
+			raw_offsets(&body, w, offs, 3);
+			sb_buffer(&body, "abc", 3);
+			one_column(&b, &col, 3, &body);
+			EXPECT_ERROR(&b, "the based offsets span offsets[3] - offsets[0] = 4 bytes, more than the data buffer of 3 bytes");
+			col.flags = 0;
+		}
+		/* negative first offset, based or not */
+		{
+			int64_t		offs[3] = {-1, 0, 1};
+
+			for (i = 0; i < 2; i++)
+			{
+				col.flags = i ? ZC_FLAG_BASED_OFFSETS : 0;
+				sb_reset(&body);
+				raw_offsets(&body, w, offs, 2);
+				sb_buffer(&body, "ab", 2);
+				one_column(&b, &col, 2, &body);
+				EXPECT_ERROR(&b, "offsets[0] = -1 is negative");
+			}
+			col.flags = 0;
+		}
+		/* decreasing offsets in a block of 16, based or not */
+		{
+			int64_t		offs[21];
+
+			for (i = 0; i <= 20; i++)
+				offs[i] = (int64_t) (i < 13 ? i : i - 2);
+			for (i = 0; i < 2; i++)
+			{
+				col.flags = i ? ZC_FLAG_BASED_OFFSETS : 0;
+				sb_reset(&body);
+				raw_offsets(&body, w, offs, 20);
+				sb_buffer(&body, "0123456789012345678901", 22);
+				one_column(&b, &col, 20, &body);
+				EXPECT_ERROR(&b, "offsets[13] = 11 is less than offsets[12] = 12");
+			}
+			col.flags = 0;
+		}
+		/* an offset with the sign bit set in the middle, and huge ends */
+		{
+			int64_t		offs[18];
+
+			for (i = 0; i <= 17; i++)
+				offs[i] = (int64_t) i;
+			offs[9] = w == 4 ? (int64_t) INT32_MIN : INT64_MIN;
+			sb_reset(&body);
+			raw_offsets(&body, w, offs, 17);
+			sb_buffer(&body, "0123456789abcdefghij", 20);
+			one_column(&b, &col, 17, &body);
+			EXPECT_ERROR(&b, "offsets[9] = ");
+			col.flags = ZC_FLAG_BASED_OFFSETS;
+			for (i = 0; i <= 17; i++)
+				offs[i] = (w == 4 ? INT32_MAX : INT64_MAX) - 17 + (int64_t) i;
+			sb_reset(&body);
+			raw_offsets(&body, w, offs, 17);
+			sb_buffer(&body, "0123456789abcdefghij", 20);
+			one_column(&b, &col, 17, &body);
+			EXPECT_OK(&b);
+			sb_reset(&body);
+			raw_offsets(&body, w, offs, 17);
+			sb_buffer(&body, "0123456789abcdef", 16);
+			one_column(&b, &col, 17, &body);
+			EXPECT_ERROR(&b, "the based offsets span offsets[17] - offsets[0] = 17 bytes, more than the data buffer of 16 bytes");
+			col.flags = 0;
+			/* 32-bit offsets past INT32_MAX wrap negative: rejected */
+			if (w == 4)
+			{
+				offs[0] = INT32_MAX;
+				offs[1] = (int64_t) INT32_MAX + 1;
+				sb_reset(&body);
+				raw_offsets(&body, w, offs, 1);
+				sb_buffer(&body, "x", 1);
+				col.flags = ZC_FLAG_BASED_OFFSETS;
+				one_column(&b, &col, 1, &body);
+				EXPECT_ERROR(&b, "is less than offsets[0] = 2147483647");
+				col.flags = 0;
+			}
+		}
+	}
+
+	/* the flag on a dictionary's type, and on other types */
+	col.type = ZC_T_DICTIONARY;
+	col.index_type = ZC_T_INT8;
+	col.value_type = ZC_T_UTF8;
+	col.flags = ZC_FLAG_BASED_OFFSETS;
+	sb_reset(&b);
+	sb_header(&b, 1, &col);
+	sb_end(&b, 0);
+	EXPECT_ERROR(&b, "the based-offsets flag is not allowed for type dictionary (only for utf8, binary, utf8_32 and binary_32)");
+	sb_free(&body);
+	sb_free(&b);
+}
+
+/* date64, time32, time64, decimal128 and decimal256: descriptors, views. */
+static void
+test_arrow_fixed(void)
+{
+	SbColumn	cols[5] = {{0}};
+	SbBuf		b;
+	Stepper		s;
+	int64_t		d64[17];
+	int32_t		t32[17];
+	int64_t		t64[17];
+	uint8_t		dec128[17 * 16];
+	uint8_t		dec256[17 * 32];
+	size_t		i;
+	int			nulls;
+
+	for (i = 0; i < 17; i++)
+	{
+		d64[i] = (int64_t) i * -86400001;
+		t32[i] = (int32_t) i * 5000;
+		t64[i] = (int64_t) i * 86400000000 / 16;
+	}
+	for (i = 0; i < sizeof(dec128); i++)
+		dec128[i] = (uint8_t) (i * 7);
+	for (i = 0; i < sizeof(dec256); i++)
+		dec256[i] = (uint8_t) (i * 13);
+	cols[0].type = ZC_T_DATE64;
+	cols[1].type = ZC_T_TIME32;
+	cols[1].unit = ZC_UNIT_S;
+	cols[2].type = ZC_T_TIME64;
+	cols[2].unit = ZC_UNIT_NS;
+	cols[3].type = ZC_T_DECIMAL128;
+	cols[3].index_type = 38;
+	cols[3].value_type = (uint8_t) -5;
+	cols[4].type = ZC_T_DECIMAL256;
+	cols[4].index_type = 1;
+	cols[4].value_type = 127;
+	sb_init(&b);
+	for (nulls = 0; nulls <= 2; nulls++)
+	{
+		for (i = 0; i < 5; i++)
+			cols[i].nulls = (uint8_t) nulls;
+		sb_reset(&b);
+		sb_header(&b, 5, cols);
+		sb_batch(&b, 17);
+		sb_validity(&b, (uint8_t) nulls, NULL, 17);
+		sb_buffer(&b, d64, sizeof(d64));
+		sb_validity(&b, (uint8_t) nulls, NULL, 17);
+		sb_buffer(&b, t32, sizeof(t32));
+		sb_validity(&b, (uint8_t) nulls, NULL, 17);
+		sb_buffer(&b, t64, sizeof(t64));
+		sb_validity(&b, (uint8_t) nulls, NULL, 17);
+		sb_buffer(&b, dec128, sizeof(dec128));
+		sb_validity(&b, (uint8_t) nulls, NULL, 17);
+		sb_buffer(&b, dec256, sizeof(dec256));
+		sb_end(&b, 17);
+		EXPECT_OK(&b);
+		step_init(&s, &b);
+		if (STEP_EXPECT(&s, ZC_EV_HEADER))
+		{
+			CHECK_EQ(s.dec.columns[3].precision, 38);
+			CHECK(s.dec.columns[3].scale == -5);
+			CHECK_EQ(s.dec.columns[4].precision, 1);
+			CHECK(s.dec.columns[4].scale == 127);
+			CHECK(s.dec.columns[0].precision == 0 && s.dec.columns[0].scale == 0);
+			CHECK_EQ(s.dec.columns[2].unit, ZC_UNIT_NS);
+		}
+		if (STEP_EXPECT(&s, ZC_EV_BATCH))
+		{
+			CHECK(memcmp(s.dec.views[0].values, d64, sizeof(d64)) == 0);
+			CHECK(memcmp(s.dec.views[1].values, t32, sizeof(t32)) == 0);
+			CHECK(memcmp(s.dec.views[2].values, t64, sizeof(t64)) == 0);
+			CHECK(memcmp(s.dec.views[3].values, dec128, sizeof(dec128)) == 0);
+			CHECK(memcmp(s.dec.views[4].values, dec256, sizeof(dec256)) == 0);
+			for (i = 0; i < 5; i++)
+				CHECK(((uintptr_t) s.dec.views[i].values & 7) == 0);
+		}
+		STEP_EXPECT(&s, ZC_EV_END);
+		step_free(&s);
+	}
+
+	/* a decimal256 values buffer of 16-byte values */
+	sb_reset(&b);
+	cols[4].nulls = 0;
+	sb_header(&b, 1, &cols[4]);
+	sb_batch(&b, 17);
+	sb_buffer(&b, dec128, sizeof(dec128));
+	sb_end(&b, 17);
+	EXPECT_ERROR(&b, "has length 272, expected 544 (17 rows of decimal256)");
+
+	/* precision: 1 to 38, 1 to 76; the scale is any int8 */
+	{
+		static const struct
+		{
+			uint8_t		type;
+			uint8_t		precision;
+			bool		ok;
+		}			cases[] = {
+			{ZC_T_DECIMAL128, 0, false}, {ZC_T_DECIMAL128, 1, true},
+			{ZC_T_DECIMAL128, 38, true}, {ZC_T_DECIMAL128, 39, false},
+			{ZC_T_DECIMAL128, 255, false}, {ZC_T_DECIMAL256, 0, false},
+			{ZC_T_DECIMAL256, 39, true}, {ZC_T_DECIMAL256, 76, true},
+			{ZC_T_DECIMAL256, 77, false}, {ZC_T_DECIMAL256, 200, false}
+		};
+		SbColumn	col = {0};
+
+		col.name = "d";
+		for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		{
+			int			sc;
+
+			for (sc = 0; sc < 256; sc += 85)
+			{
+				col.type = cases[i].type;
+				col.index_type = cases[i].precision;
+				col.value_type = (uint8_t) sc;
+				sb_reset(&b);
+				sb_header(&b, 1, &col);
+				sb_end(&b, 0);
+				if (cases[i].ok)
+					EXPECT_OK(&b);
+				else
+					EXPECT_ERROR(&b, cases[i].type == ZC_T_DECIMAL128 ?
+								 "of a decimal128 column is out of range (1 to 38) in its descriptor at byte offset 28" :
+								 "of a decimal256 column is out of range (1 to 76) in its descriptor at byte offset 28");
+			}
+		}
+		/* precision and scale bytes are not allowed on other types */
+		col.type = ZC_T_INT64;
+		col.index_type = 0;
+		col.value_type = 2;
+		sb_reset(&b);
+		sb_header(&b, 1, &col);
+		sb_end(&b, 0);
+		EXPECT_ERROR(&b, "value type 2 is set for type int64");
+		col.type = ZC_T_DATE64;
+		col.index_type = 10;
+		col.value_type = 0;
+		sb_reset(&b);
+		sb_header(&b, 1, &col);
+		sb_end(&b, 0);
+		EXPECT_ERROR(&b, "index type 10 is set for type date64");
+		/* units on date64, bitbool and decimals */
+		col.index_type = 0;
+		col.unit = 1;
+		sb_reset(&b);
+		sb_header(&b, 1, &col);
+		sb_end(&b, 0);
+		EXPECT_ERROR(&b, "time unit 1 is set for type date64 (only timestamp, timestamptz, duration, time32 and time64 have a unit)");
+		col.type = ZC_T_TIME32;
+		col.unit = ZC_UNIT_US;
+		sb_reset(&b);
+		sb_header(&b, 1, &col);
+		sb_end(&b, 0);
+		EXPECT_ERROR(&b, "column 1 \"d\": time unit 2 (us) is not allowed for a time32 column (only 0, s, or 1, ms) in its descriptor at byte offset 27");
+		col.type = ZC_T_TIME64;
+		col.unit = ZC_UNIT_MS;
+		sb_reset(&b);
+		sb_header(&b, 1, &col);
+		sb_end(&b, 0);
+		EXPECT_ERROR(&b, "time unit 1 (ms) is not allowed for a time64 column (only 2, us, or 3, ns)");
+		col.unit = 9;
+		sb_reset(&b);
+		sb_header(&b, 1, &col);
+		sb_end(&b, 0);
+		EXPECT_ERROR(&b, "time unit 9 (unknown) is not allowed for a time64 column");
+		/* the sentinel flag is not for the new fixed-width types */
+		col.unit = ZC_UNIT_US;
+		col.flags = ZC_FLAG_SENTINEL_NULL;
+		sb_reset(&b);
+		sb_header(&b, 1, &col);
+		sb_end(&b, 0);
+		EXPECT_ERROR(&b, "the sentinel-is-null flag is not allowed for type time64");
+	}
+	sb_free(&b);
+}
+
+/* Dictionary codes of unsigned index types: no -1 NULL code. */
+static void
+test_unsigned_codes(void)
+{
+	static const char *const dict[] = {"a", "b", "c"};
+	static const uint8_t itypes[] = {
+		ZC_T_UINT8, ZC_T_UINT16, ZC_T_UINT32, ZC_T_UINT64
+	};
+	SbColumn	col = {0};
+	SbBuf		b;
+	size_t		k;
+	int			nulls;
+
+	sb_init(&b);
+	col.type = ZC_T_DICTIONARY;
+	col.value_type = ZC_T_UTF8;
+	col.name = "u";
+	for (k = 0; k < 4; k++)
+	{
+		int			w = zc_wire_type_width(itypes[k]);
+
+		col.index_type = itypes[k];
+		for (nulls = 0; nulls <= 2; nulls++)
+		{
+			/* 33 rows: two blocks of 16 and one row */
+			uint64_t	codes[33];
+			bool		valid[33];
+			size_t		bad;
+
+			col.nulls = (uint8_t) nulls;
+			for (bad = 0; bad <= 33; bad += 11)
+			{
+				uint64_t	badcode;
+
+				for (badcode = 0; badcode < 4; badcode++)
+				{
+					static const uint64_t badcodes[4] = {
+						3, UINT64_MAX, 0x80, 0x80000000u
+					};
+					uint64_t	bc = badcodes[badcode] & (w == 8 ? UINT64_MAX :
+														  ((uint64_t) 1 << (w * 8)) - 1);
+					size_t		i;
+					char		want[160];
+
+					for (i = 0; i < 33; i++)
+					{
+						valid[i] = nulls == 0 || i % 5 != 4;
+						/* NULL rows hold codes that would be out of range */
+						codes[i] = valid[i] ? i % 3 : 200 + i;
+						if (i == bad)
+							codes[i] = bc;
+					}
+					sb_reset(&b);
+					sb_header(&b, 1, &col);
+					sb_dictionary(&b, 0, dict, 3);
+					sb_batch(&b, 33);
+					sb_validity(&b, (uint8_t) nulls, valid, 33);
+					sb_u64(&b, (uint64_t) 33 * (uint64_t) w);
+					for (i = 0; i < 33; i++)
+						sb_put(&b, &codes[i], (size_t) w);	/* little-endian */
+					sb_pad8(&b);
+					sb_end(&b, 33);
+					if (bad == 33 || !valid[bad] || bc < 3)
+						EXPECT_OK(&b);
+					else
+					{
+						snprintf(want, sizeof(want),
+								 "dictionary code %llu at row index %zu is out of range (the dictionary has 3 entries)",
+								 (unsigned long long) bc, bad);
+						EXPECT_ERROR(&b, want);
+					}
+				}
+			}
+		}
+
+		/* a valid row and no dictionary yet: there is no NULL code */
+		col.nulls = ZC_NULLS_NONE;
+		sb_reset(&b);
+		sb_header(&b, 1, &col);
+		sb_batch(&b, 1);
+		{
+			uint64_t	zero = 0;
+
+			sb_buffer(&b, &zero, (uint64_t) w);
+		}
+		sb_end(&b, 1);
+		EXPECT_ERROR(&b, "dictionary code 0 at row index 0, but the column has no dictionary yet (unsigned codes have no NULL code)");
+		/* the all-ones code, -1 for a signed type, is not NULL */
+		sb_reset(&b);
+		sb_header(&b, 1, &col);
+		sb_dictionary(&b, 0, dict, 3);
+		sb_batch(&b, 1);
+		{
+			uint64_t	ones = UINT64_MAX;
+
+			sb_buffer(&b, &ones, (uint64_t) w);
+		}
+		sb_end(&b, 1);
+		EXPECT_ERROR(&b, "is out of range (the dictionary has 3 entries)");
+		/* every row NULL by the bitmap: no dictionary needed */
+		col.nulls = ZC_NULLS_BITMAP;
+		sb_reset(&b);
+		sb_header(&b, 1, &col);
+		sb_batch(&b, 2);
+		{
+			uint8_t		none = 0xFC;	/* rows 0 and 1 NULL, the rest garbage */
+			uint64_t	junk[2] = {UINT64_MAX, UINT64_MAX};
+
+			sb_buffer(&b, &none, 1);
+			sb_buffer(&b, junk, (uint64_t) 2 * (uint64_t) w);
+		}
+		sb_end(&b, 2);
+		EXPECT_OK(&b);
+	}
+	sb_free(&b);
+}
+
 /* The small helpers of stream.h. */
 static void
 test_helpers(void)
@@ -631,10 +1260,13 @@ test_helpers(void)
 	static const char *const names[] = {
 		NULL, "bool", "int8", "int16", "int32", "int64", "uint8", "uint16",
 		"uint32", "uint64", "float32", "float64", "timestamp", "timestamptz",
-		"duration", "date32", "utf8", "binary", "dictionary", "null"
+		"duration", "date32", "utf8", "binary", "dictionary", "null",
+		"bitbool", "utf8_32", "binary_32", "date64", "time32", "time64",
+		"decimal128", "decimal256"
 	};
 	static const int widths[] = {
-		0, 1, 1, 2, 4, 8, 1, 2, 4, 8, 4, 8, 8, 8, 8, 4, 0, 0, 0, 0
+		0, 1, 1, 2, 4, 8, 1, 2, 4, 8, 4, 8, 8, 8, 8, 4, 0, 0, 0, 0,
+		0, 0, 0, 8, 4, 8, 16, 32
 	};
 	static const unsigned char magic[8] = {
 		0x89, 0x5A, 0x43, 0x49, 0x0D, 0x0A, 0x1A, 0x0A
@@ -648,7 +1280,11 @@ test_helpers(void)
 		CHECKF(zc_wire_type_width(t) == widths[t], "width of type %d", t);
 	}
 	CHECK(zc_wire_type_name(0) == NULL);
-	CHECK(zc_wire_type_name(20) == NULL);
+	CHECK(ZC_T_MAX == 27);
+	CHECK(zc_wire_type_name(28) == NULL);
+	CHECK(zc_wire_type_is_varlen(ZC_T_UTF8) && zc_wire_type_is_varlen(ZC_T_BINARY) &&
+		  zc_wire_type_is_varlen(ZC_T_UTF8_32) && zc_wire_type_is_varlen(ZC_T_BINARY_32));
+	CHECK(!zc_wire_type_is_varlen(ZC_T_DICTIONARY) && !zc_wire_type_is_varlen(ZC_T_BITBOOL));
 	CHECK(zc_wire_type_name(-1) == NULL);
 	CHECK(zc_wire_type_width(0) == 0 && zc_wire_type_width(99) == 0);
 	CHECK(strcmp(zc_null_encoding_name(0), "none") == 0);
@@ -762,7 +1398,7 @@ test_every_type(void)
 			SbBuf		b;
 			Layout		lay = {0};
 			uint8_t		validity[16];
-			uint8_t		values[80];
+			uint8_t		values[400];
 			size_t		vlen = 0;
 			size_t		valuelen = 0;
 			int			width;
@@ -779,6 +1415,7 @@ test_every_type(void)
 			}
 			if (t == ZC_T_TIMESTAMPTZ)
 				col.tz = "Asia/Tokyo";
+			sb_complete_column(&col);
 			width = t == ZC_T_DICTIONARY ? 2 : zc_wire_type_width(t);
 
 			sb_init(&b);
@@ -801,9 +1438,23 @@ test_every_type(void)
 				lay.data = b.len + 8 + (n + 1) * 8 + 8;
 				sb_strings(&b, strs, n);
 			}
+			else if (t == ZC_T_UTF8_32 || t == ZC_T_BINARY_32)
+			{
+				const void *ptrs[10];
+				size_t		lens[10];
+
+				for (i = 0; i < n; i++)
+				{
+					ptrs[i] = strs[i];
+					lens[i] = strlen(strs[i]);
+				}
+				lay.offsets = b.len + 8;
+				lay.data = b.len + 8 + ZC_ALIGN8((n + 1) * 4) + 8;
+				sb_varlen_from(&b, 4, false, ptrs, lens, n, 0);
+			}
 			else
 			{
-				valuelen = n * width;
+				valuelen = t == ZC_T_BITBOOL ? (n + 7) / 8 : n * width;
 				for (i = 0; i < valuelen; i++)
 					values[i] = (uint8_t) (i * 37 + t);
 				if (t == ZC_T_DICTIONARY)
@@ -867,6 +1518,7 @@ test_every_type(void)
 					int64_t		off = 0;
 
 					CHECK(v->offsets == (const int64_t *) (s.buf + lay.offsets));
+					CHECK(v->offsets32 == NULL);
 					CHECK(v->data == s.buf + lay.data);
 					CHECK(v->values == NULL);
 					CHECK_EQ(v->data_len, 23);
@@ -880,11 +1532,37 @@ test_every_type(void)
 						off += (int64_t) l;
 					}
 				}
+				else if (t == ZC_T_UTF8_32 || t == ZC_T_BINARY_32)
+				{
+					int64_t		off = 0;
+
+					CHECK(v->offsets32 == (const int32_t *) (s.buf + lay.offsets));
+					CHECK(v->offsets == NULL);
+					CHECK(v->data == s.buf + lay.data);
+					CHECK(v->values == NULL);
+					CHECK_EQ(v->data_len, 23);
+					CHECK_EQ(v->data_base, 0);
+					for (i = 0; i < n; i++)
+					{
+						size_t		l = strlen(strs[i]);
+						int64_t		got;
+						const uint8_t *p = zc_varlen_value(v, i, &got);
+
+						CHECK(v->offsets32[i] == off);
+						CHECK((size_t) got == l && memcmp(p, strs[i], l) == 0);
+						off += (int64_t) l;
+					}
+				}
 				else
 				{
 					CHECK(v->values == s.buf + lay.values);
 					CHECK(memcmp(v->values, values, valuelen) == 0);
-					CHECK(v->offsets == NULL && v->data == NULL && v->data_len == 0);
+					CHECK(v->offsets == NULL && v->offsets32 == NULL &&
+						  v->data == NULL && v->data_len == 0);
+					if (t == ZC_T_BITBOOL)
+						for (i = 0; i < n; i++)
+							CHECK(zc_bitbool_value(v, i) ==
+								  (((values[i / 8] >> (i % 8)) & 1) != 0));
 				}
 			}
 			STEP_EXPECT(&s, ZC_EV_END);
@@ -959,6 +1637,8 @@ column_stream(SbBuf *b, uint8_t type, uint8_t flags, uint8_t unit)
 		col.index_type = ZC_T_INT32;
 		col.value_type = ZC_T_UTF8;
 	}
+	if (type == ZC_T_DECIMAL128 || type == ZC_T_DECIMAL256)
+		col.index_type = 10;
 	sb_reset(b);
 	sb_header(b, 1, &col);
 	sb_end(b, 0);
@@ -979,18 +1659,44 @@ test_sentinel_and_units(void)
 			t == ZC_T_TIMESTAMP || t == ZC_T_TIMESTAMPTZ || t == ZC_T_DURATION;
 		bool		timed = t == ZC_T_TIMESTAMP || t == ZC_T_TIMESTAMPTZ ||
 			t == ZC_T_DURATION;
+		bool		varlen = t == ZC_T_UTF8 || t == ZC_T_BINARY ||
+			t == ZC_T_UTF8_32 || t == ZC_T_BINARY_32;
+		uint8_t		u0 = t == ZC_T_TIME64 ? ZC_UNIT_US : 0;
 
-		column_stream(&b, (uint8_t) t, 0, 0);
+		if (t == ZC_T_TIME32 || t == ZC_T_TIME64)
+		{
+			/* time32: s or ms; time64: us or ns; nothing else */
+			for (u = 0; u <= 5; u++)
+			{
+				bool		ok = t == ZC_T_TIME32 ? u <= 1 : (u == 2 || u == 3);
+
+				column_stream(&b, (uint8_t) t, 0, (uint8_t) u);
+				if (ok)
+					EXPECT_OK(&b);
+				else
+					EXPECT_ERROR(&b, t == ZC_T_TIME32 ?
+								 "is not allowed for a time32 column (only 0, s, or 1, ms)" :
+								 "is not allowed for a time64 column (only 2, us, or 3, ns)");
+			}
+		}
+		column_stream(&b, (uint8_t) t, 0, u0);
 		EXPECT_OK(&b);
-		column_stream(&b, (uint8_t) t, ZC_FLAG_SENTINEL_NULL, 0);
+		column_stream(&b, (uint8_t) t, ZC_FLAG_SENTINEL_NULL, u0);
 		if (sentinel)
 			EXPECT_OK(&b);
 		else
 			EXPECT_ERROR(&b, "the sentinel-is-null flag is not allowed for type");
-		column_stream(&b, (uint8_t) t, 0x02, 0);
-		EXPECT_ERROR(&b, "unknown flags 0x02");
-		column_stream(&b, (uint8_t) t, 0x80 | ZC_FLAG_SENTINEL_NULL, 0);
+		column_stream(&b, (uint8_t) t, ZC_FLAG_BASED_OFFSETS, u0);
+		if (varlen)
+			EXPECT_OK(&b);
+		else
+			EXPECT_ERROR(&b, "the based-offsets flag is not allowed for type");
+		column_stream(&b, (uint8_t) t, 0x04, u0);
+		EXPECT_ERROR(&b, "unknown flags 0x04");
+		column_stream(&b, (uint8_t) t, 0x80 | ZC_FLAG_SENTINEL_NULL, u0);
 		EXPECT_ERROR(&b, "unknown flags 0x81");
+		if (t == ZC_T_TIME32 || t == ZC_T_TIME64)
+			continue;
 		for (u = 1; u <= 4; u++)
 		{
 			column_stream(&b, (uint8_t) t, 0, (uint8_t) u);
@@ -1490,9 +2196,9 @@ test_descriptor_rejections(void)
 	FIN();
 	EXPECT_ERROR(&b, "column 2 \"cat\": unknown wire type 0 in its descriptor at byte offset 40");
 	HDR();
-	sb_set_u8(&b, d1, 20);
+	sb_set_u8(&b, d1, 28);
 	FIN();
-	EXPECT_ERROR(&b, "unknown wire type 20");
+	EXPECT_ERROR(&b, "unknown wire type 28");
 	HDR();
 	sb_set_u8(&b, 24, 255);
 	FIN();
@@ -1504,11 +2210,23 @@ test_descriptor_rejections(void)
 	HDR();
 	sb_set_u8(&b, d1 + 4, 0);
 	FIN();
-	EXPECT_ERROR(&b, "dictionary index type 0 (unknown) is not int8, int16, int32 or int64");
+	EXPECT_ERROR(&b, "dictionary index type 0 (unknown) is not int8, int16, int32, int64, uint8, uint16, uint32 or uint64");
 	HDR();
 	sb_set_u8(&b, d1 + 4, ZC_T_UINT8);
 	FIN();
-	EXPECT_ERROR(&b, "dictionary index type 6 (uint8) is not");
+	EXPECT_OK(&b);
+	HDR();
+	sb_set_u8(&b, d1 + 4, ZC_T_UINT64);
+	FIN();
+	EXPECT_OK(&b);
+	HDR();
+	sb_set_u8(&b, d1 + 4, ZC_T_FLOAT32);
+	FIN();
+	EXPECT_ERROR(&b, "dictionary index type 10 (float32) is not");
+	HDR();
+	sb_set_u8(&b, d1 + 4, ZC_T_BOOL);
+	FIN();
+	EXPECT_ERROR(&b, "dictionary index type 1 (bool) is not");
 	HDR();
 	sb_set_u8(&b, d1 + 4, ZC_T_UTF8);
 	FIN();
@@ -2342,6 +3060,10 @@ main(void)
 	test_truncation(all);
 	test_bit_flips(all);
 	test_large_batch();
+	test_bitbool();
+	test_offsets32_and_based();
+	test_arrow_fixed();
+	test_unsigned_codes();
 
 	/* every view handed out by every run above was inside its unit */
 	CHECKF(view_errors == 0, "%ld bad views", view_errors);

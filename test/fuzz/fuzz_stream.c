@@ -213,6 +213,39 @@ touch_strings(const int64_t *offsets, const uint8_t *data, uint64_t data_len,
 	return h;
 }
 
+/*
+ * Check and read the values of a varlen column of a batch (utf8, binary,
+ * utf8_32, binary_32; 64- or 32-bit offsets, based or not) through
+ * zc_varlen_value(), as the server's converters read them.
+ */
+static uint64_t
+touch_varlen(const ZcColumnDesc *d, const ZcColumnView *v, uint64_t n,
+			 const uint8_t *base, size_t len)
+{
+	bool		o32 = d->type == ZC_T_UTF8_32 || d->type == ZC_T_BINARY_32;
+	bool		based = (d->flags & ZC_FLAG_BASED_OFFSETS) != 0;
+	const void *offs = o32 ? (const void *) v->offsets32 : (const void *) v->offsets;
+	uint64_t	h = 0;
+	uint64_t	i;
+
+	REQUIRE(o32 ? v->offsets == NULL : v->offsets32 == NULL);
+	REQUIRE(((uintptr_t) offs & 7) == 0);
+	REQUIRE(within(offs, (n + 1) * (o32 ? 4 : 8), base, len));
+	REQUIRE(v->data_len == 0 || within(v->data, v->data_len, base, len));
+	REQUIRE(v->data_base == (based ? (o32 ? v->offsets32[0] : v->offsets[0]) : 0));
+	for (i = 0; i < n; i++)
+	{
+		int64_t		l;
+		const uint8_t *p = zc_varlen_value(v, i, &l);
+
+		REQUIRE(l >= 0);
+		REQUIRE(l == 0 || (p >= v->data && (uint64_t) (p - v->data) <= v->data_len &&
+						   (uint64_t) l <= v->data_len - (uint64_t) (p - v->data)));
+		h = mix(h, touch(p, (uint64_t) l));
+	}
+	return h;
+}
+
 /* Read every value, validity bit, offset and string of a batch. */
 static uint64_t
 touch_batch(const ZcDecoder *dec, const uint8_t *buf, size_t used)
@@ -241,26 +274,42 @@ touch_batch(const ZcDecoder *dec, const uint8_t *buf, size_t used)
 		else
 			REQUIRE(v->validity == NULL);
 
-		if (d->type == ZC_T_UTF8 || d->type == ZC_T_BINARY)
+		if (zc_wire_type_is_varlen(d->type))
 		{
 			REQUIRE(v->values == NULL);
-			h = mix(h, (uint64_t) ((const uint8_t *) v->offsets - buf));
-			h = mix(h, touch_strings(v->offsets, v->data, v->data_len, n,
-									 buf, used));
+			h = mix(h, touch_varlen(d, v, n, buf, used));
 			continue;
 		}
 
-		REQUIRE(v->offsets == NULL && v->data == NULL && v->data_len == 0);
+		REQUIRE(v->offsets == NULL && v->offsets32 == NULL &&
+				v->data == NULL && v->data_len == 0 && v->data_base == 0);
 		if (d->type == ZC_T_DICTIONARY)
 		{
 			int			w = zc_wire_type_width(d->index_type);
+			bool		is_unsigned = d->index_type >= ZC_T_UINT8;
 
+			REQUIRE(d->index_type >= ZC_T_INT8 && d->index_type <= ZC_T_UINT64);
 			REQUIRE(w == 1 || w == 2 || w == 4 || w == 8);
 			REQUIRE(n == 0 || within(v->values, n * w, buf, used));
 			REQUIRE(((uintptr_t) v->values & 7) == 0);
 			for (i = 0; i < n; i++)
 			{
-				int64_t		code = w == 1 ? ((const int8_t *) v->values)[i] :
+				int64_t		code;
+
+				if (is_unsigned)
+				{
+					uint64_t	u = w == 1 ? ((const uint8_t *) v->values)[i] :
+						w == 2 ? ((const uint16_t *) v->values)[i] :
+						w == 4 ? ((const uint32_t *) v->values)[i] :
+						((const uint64_t *) v->values)[i];
+
+					h = mix(h, u);
+					if (zc_row_valid(d, v, i))
+						REQUIRE(dec->dict_sizes[c] >= 0 &&
+								u < (uint64_t) dec->dict_sizes[c]);
+					continue;
+				}
+				code = w == 1 ? ((const int8_t *) v->values)[i] :
 					w == 2 ? ((const int16_t *) v->values)[i] :
 					w == 4 ? ((const int32_t *) v->values)[i] :
 					((const int64_t *) v->values)[i];
@@ -269,6 +318,15 @@ touch_batch(const ZcDecoder *dec, const uint8_t *buf, size_t used)
 				if (zc_row_valid(d, v, i) && code != -1)
 					REQUIRE(code >= 0 && code < dec->dict_sizes[c]);
 			}
+		}
+		else if (d->type == ZC_T_BITBOOL)
+		{
+			uint64_t	len = (n + 7) / 8;
+
+			REQUIRE(n == 0 || within(v->values, len, buf, used));
+			REQUIRE(((uintptr_t) v->values & 7) == 0);
+			for (i = 0; i < n; i++)
+				h = mix(h, zc_bitbool_value(v, i));
 		}
 		else if (d->type == ZC_T_NULL)
 		{
@@ -322,6 +380,18 @@ touch_header(const ZcDecoder *dec)
 		REQUIRE(strlen(d->name) == d->name_len);
 		REQUIRE(strlen(d->tz) == d->tz_len);
 		REQUIRE(dec->dict_sizes[c] == -1);
+		if (d->type == ZC_T_DECIMAL128)
+			REQUIRE(d->precision >= 1 && d->precision <= 38);
+		else if (d->type == ZC_T_DECIMAL256)
+			REQUIRE(d->precision >= 1 && d->precision <= 76);
+		else
+			REQUIRE(d->precision == 0 && d->scale == 0);
+		if (d->type == ZC_T_TIME32)
+			REQUIRE(d->unit == ZC_UNIT_S || d->unit == ZC_UNIT_MS);
+		if (d->type == ZC_T_TIME64)
+			REQUIRE(d->unit == ZC_UNIT_US || d->unit == ZC_UNIT_NS);
+		if (d->flags & ZC_FLAG_BASED_OFFSETS)
+			REQUIRE(zc_wire_type_is_varlen(d->type));
 		h = mix(h, d->type | d->nulls << 8 | d->flags << 16 | d->unit << 24);
 		h = mix(h, touch((const uint8_t *) d->name, d->name_len));
 	}

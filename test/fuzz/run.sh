@@ -7,7 +7,9 @@
 # -fsanitize=fuzzer,address,undefined, coverage on the decoder only) if it
 # is missing or stale, has it write a seed corpus of valid streams (every
 # wire type, null encoding, sentinels, dictionaries with every index type,
-# batches of 0 to 100 rows, nonzero first offsets, empty stream) into a
+# batches of 0 to 100 rows, nonzero first offsets, empty stream, and the
+# Arrow types: bitbool, 32-bit and based offsets, date64, time32/time64,
+# decimals, unsigned dictionary codes, in batches of 16 to 48 rows) into a
 # temporary directory, and fuzzes for SECONDS seconds.
 #
 # The last line is a one-line summary:

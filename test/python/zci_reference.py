@@ -16,6 +16,14 @@ the total row count.  Values are Python objects:
 - timestamp, timestamptz, duration -> int (count of the column's unit);
 - date32 -> int (days); utf8 -> str; binary -> bytes;
 - dictionary -> the dictionary entry (str).
+- bitbool -> bool; utf8_32 -> str; binary_32 -> bytes; date64 -> int (ms);
+  time32, time64 -> int (count of the column's unit since midnight);
+  decimal128, decimal256 -> decimal.Decimal (exact: unscaled * 10**-scale).
+
+The module also has a small reference *encoder*, :func:`encode`, which lays
+out :class:`EncColumn` values exactly as docs/FORMAT.md says (for the wire
+types Arrow needs too), for tests that want streams the client would not
+produce.
 
 ``decode(data, strict_text=False)`` is for callers that must know what a
 stream holds beyond what the *decoder* checks (the server validates text
@@ -28,6 +36,7 @@ raising ``FormatError``.
 
 from __future__ import annotations
 
+import decimal
 import math
 import struct
 from dataclasses import dataclass, field
@@ -42,6 +51,15 @@ TYPE_NAMES = {
     14: "duration", 15: "date32", 16: "utf8", 17: "binary", 18: "dictionary",
     19: "null",
 }
+# The wire types Arrow needs (docs/FORMAT.md), kept apart from TYPE_NAMES,
+# whose users (mutfuzz.py) model codes 1 to 19 only; the decoder and the
+# encoder know them all.
+ARROW_TYPE_NAMES = {
+    20: "bitbool", 21: "utf8_32", 22: "binary_32", 23: "date64",
+    24: "time32", 25: "time64", 26: "decimal128", 27: "decimal256",
+}
+ALL_TYPE_NAMES = {**TYPE_NAMES, **ARROW_TYPE_NAMES}
+TYPE_CODES = {name: code for code, name in ALL_TYPE_NAMES.items()}
 # struct format and width of the fixed-width types
 FIXED = {
     "bool": ("B", 1), "int8": ("b", 1), "int16": ("h", 2), "int32": ("i", 4),
@@ -49,11 +67,18 @@ FIXED = {
     "uint32": ("I", 4), "uint64": ("Q", 8), "float32": ("f", 4),
     "float64": ("d", 8), "timestamp": ("q", 8), "timestamptz": ("q", 8),
     "duration": ("q", 8), "date32": ("i", 4),
+    "date64": ("q", 8), "time32": ("i", 4), "time64": ("q", 8),
 }
+VARLEN = {"utf8": "q", "binary": "q", "utf8_32": "i", "binary_32": "i"}
+DECIMAL_WIDTH = {"decimal128": 16, "decimal256": 32}
+DECIMAL_MAX_PRECISION = {"decimal128": 38, "decimal256": 76}
+TIME_OF_DAY_UNITS = {"time32": (0, 1), "time64": (2, 3)}
 NULL_NAMES = {0: "none", 1: "bitmap", 2: "bytemask"}
 UNIT_NAMES = {0: "s", 1: "ms", 2: "us", 3: "ns"}
 TIME_TYPES = {"timestamp", "timestamptz", "duration"}
-INDEX_TYPES = {"int8", "int16", "int32", "int64"}
+INDEX_TYPES = {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"}
+FLAG_SENTINEL = 1
+FLAG_BASED_OFFSETS = 2
 INT64_MIN = -(2**63)
 MAX_COUNT = 2**31 - 1
 
@@ -77,6 +102,9 @@ class Column:
     name: str
     tz: str
     raw: bytes = b""  # the descriptor bytes, padding included
+    based: bool = False  # flag bit 1: based offsets (utf8, binary, *_32)
+    precision: Optional[int] = None  # decimals
+    scale: Optional[int] = None  # decimals
 
 
 @dataclass
@@ -154,17 +182,24 @@ def _decode_descriptor(data: bytes, off: int, end: int,
     t, nulls, flags, unit, itype, vtype, name_len, tz_len, reserved = _u(
         "BBBBBBHHH", data, off
     )
-    if t not in TYPE_NAMES:
+    if t not in ALL_TYPE_NAMES:
         raise FormatError(f"unknown wire type {t}")
-    tname = TYPE_NAMES[t]
+    tname = ALL_TYPE_NAMES[t]
     if nulls not in NULL_NAMES:
         raise FormatError(f"unknown null encoding {nulls}")
-    if flags & ~1:
+    if flags & ~3:
         raise FormatError(f"unknown flag bits {flags:#x}")
     sentinel = bool(flags & 1)
+    based = bool(flags & 2)
     if sentinel and tname not in TIME_TYPES | {"float32", "float64"}:
         raise FormatError(f"sentinel flag on a {tname} column")
-    if tname in TIME_TYPES:
+    if based and tname not in VARLEN:
+        raise FormatError(f"based-offsets flag on a {tname} column")
+    if tname in TIME_OF_DAY_UNITS:
+        if unit not in TIME_OF_DAY_UNITS[tname]:
+            raise FormatError(f"time unit {unit} not allowed for {tname}")
+        unit_name = UNIT_NAMES[unit]
+    elif tname in TIME_TYPES:
         if unit not in UNIT_NAMES:
             raise FormatError(f"unknown time unit {unit}")
         unit_name: Optional[str] = UNIT_NAMES[unit]
@@ -172,8 +207,15 @@ def _decode_descriptor(data: bytes, off: int, end: int,
         if unit:
             raise FormatError("time unit set on a non-time column")
         unit_name = None
-    if tname == "dictionary":
-        if TYPE_NAMES.get(itype) not in INDEX_TYPES:
+    precision = scale = None
+    if tname in DECIMAL_WIDTH:
+        if not 1 <= itype <= DECIMAL_MAX_PRECISION[tname]:
+            raise FormatError(f"bad {tname} precision {itype}")
+        precision = itype
+        scale = vtype - 256 if vtype >= 128 else vtype
+        index_type = value_type = None
+    elif tname == "dictionary":
+        if ALL_TYPE_NAMES.get(itype) not in INDEX_TYPES:
             raise FormatError(f"bad dictionary index type {itype}")
         if TYPE_NAMES.get(vtype) != "utf8":
             raise FormatError(f"bad dictionary value type {vtype}")
@@ -207,7 +249,7 @@ def _decode_descriptor(data: bytes, off: int, end: int,
     if any(data[q:padded]):
         raise FormatError("non-zero descriptor padding")
     col = Column(tname, NULL_NAMES[nulls], sentinel, unit_name, index_type,
-                 value_type, name, tz, data[off:padded])
+                 value_type, name, tz, data[off:padded], based, precision, scale)
     return col, padded
 
 
@@ -219,8 +261,10 @@ def _validity(col: Column, buf: bytes, n: int) -> List[bool]:
     return [True] * n
 
 
-def _offsets(buf: bytes, count: int, data_len: int, what: str) -> List[int]:
-    offs = [v for (v,) in struct.iter_unpack("<q", buf)] if buf else []
+def _offsets(buf: bytes, count: int, data_len: int, what: str,
+             fmt: str = "q", based: bool = False) -> List[int]:
+    """The offsets, validated; based ones are returned relative to offsets[0]."""
+    offs = [v for (v,) in struct.iter_unpack("<" + fmt, buf)] if buf else []
     if len(offs) != count + 1:
         raise FormatError(f"{what}: {len(offs)} offsets for {count} values")
     if offs[0] < 0:
@@ -228,6 +272,10 @@ def _offsets(buf: bytes, count: int, data_len: int, what: str) -> List[int]:
     for a, b in zip(offs, offs[1:]):
         if b < a:
             raise FormatError(f"{what}: offsets decrease")
+    if based:
+        if offs[-1] - offs[0] > data_len:
+            raise FormatError(f"{what}: based offsets beyond the data buffer")
+        return [o - offs[0] for o in offs]
     if offs[-1] > data_len:
         raise FormatError(f"{what}: offsets beyond the data buffer")
     return offs
@@ -334,14 +382,24 @@ def decode(data: bytes, strict_text: bool = True) -> Stream:
                 raw = [v for (v,) in struct.iter_unpack("<" + fmt, buf)] if n else []
                 if col.type == "bool":
                     raw = [v != 0 for v in raw]
-            elif col.type in ("utf8", "binary"):
-                obuf = r.buffer(f"column {ci} offsets", (n + 1) * 8)
+            elif col.type == "bitbool":
+                buf = r.buffer(f"column {ci} values", (n + 7) // 8)
+                raw = [bool((buf[i >> 3] >> (i & 7)) & 1) for i in range(n)]
+            elif col.type in DECIMAL_WIDTH:
+                w = DECIMAL_WIDTH[col.type]
+                buf = r.buffer(f"column {ci} values", n * w)
+                raw = [_decimal(int.from_bytes(buf[i * w:(i + 1) * w], "little", signed=True),
+                                col.scale or 0) for i in range(n)]
+            elif col.type in VARLEN:
+                fmt = VARLEN[col.type]
+                width = 8 if fmt == "q" else 4
+                obuf = r.buffer(f"column {ci} offsets", (n + 1) * width)
                 dbuf = r.buffer(f"column {ci} data")
-                offs = _offsets(obuf, n, len(dbuf), f"column {ci}")
+                offs = _offsets(obuf, n, len(dbuf), f"column {ci}", fmt, col.based)
                 raw = []
                 for i in range(n):
                     b = dbuf[offs[i] : offs[i + 1]]
-                    if col.type == "utf8" and valid[i]:
+                    if col.type in ("utf8", "utf8_32") and valid[i]:
                         raw.append(_text(b, strict_text, f"column {ci} row {i}"))
                     else:
                         raw.append(b)
@@ -349,9 +407,10 @@ def decode(data: bytes, strict_text: bool = True) -> Stream:
                 fmt, width = FIXED[col.index_type or "int8"]
                 buf = r.buffer(f"column {ci} codes", n * width)
                 codes = [v for (v,) in struct.iter_unpack("<" + fmt, buf)] if n else []
+                unsigned = (col.index_type or "").startswith("u")
                 raw = []
                 for i, code in enumerate(codes):
-                    if not valid[i] or code == -1:
+                    if not valid[i] or (code == -1 and not unsigned):
                         raw.append(None)
                         continue
                     if code < 0:
@@ -374,3 +433,165 @@ def decode(data: bytes, strict_text: bool = True) -> Stream:
             values_of_batch.append(out)
         stream.batches.append(Batch(n, values_of_batch, msg_off))
         stream.total_rows += n
+
+
+def _decimal(unscaled: int, scale: int) -> decimal.Decimal:
+    """unscaled * 10**-scale, exactly."""
+    sign = 1 if unscaled < 0 else 0
+    digits = tuple(int(c) for c in str(abs(unscaled)))
+    return decimal.Decimal((sign, digits, -scale))
+
+
+def decimal_text(unscaled: int, scale: int) -> str:
+    """The text numeric_out prints for unscaled * 10**-scale (display scale
+    max(scale, 0)), which is what the server makes of a decimal value."""
+    sign = "-" if unscaled < 0 else ""
+    digits = str(abs(unscaled))
+    if scale <= 0:
+        return sign + digits + ("0" * -scale if unscaled else "")
+    if len(digits) <= scale:
+        return sign + "0." + "0" * (scale - len(digits)) + digits
+    return sign + digits[:-scale] + "." + digits[-scale:]
+
+
+# ---------------------------------------------------------------------------
+# The reference encoder
+# ---------------------------------------------------------------------------
+
+@dataclass
+class EncColumn:
+    """One column for :func:`encode`.
+
+    values: one per row; None is NULL (then nulls must not be 0).  By type:
+    bool/bitbool -> bool; integers, date32, date64, time32, time64, timestamp,
+    timestamptz, duration -> int; floats -> float; utf8/utf8_32 -> str (or
+    bytes, sent as they are); binary/binary_32 -> bytes; decimals -> the
+    unscaled int; dictionary -> the code (int); null -> None.
+
+    byte4/byte5 are descriptor bytes 4 and 5 (index/value type of a
+    dictionary, precision/scale of a decimal; scale may be negative).
+    first: for varlen types, offsets start here; with based=True (flag bit 1)
+    the data buffer holds only the bytes from offsets[0], otherwise `first`
+    filler bytes precede the values.
+    """
+
+    type: str
+    values: List[Any]
+    nulls: int = 0
+    flags: int = 0
+    unit: int = 0
+    byte4: int = 0
+    byte5: int = 0
+    name: str = "c"
+    tz: str = ""
+    first: int = 0
+    based: bool = False
+    dictionary: Optional[List[str]] = None
+
+
+def _pad(b: bytearray) -> None:
+    b.extend(b"\0" * ((-len(b)) % 8))
+
+
+def _buffer(out: bytearray, data: bytes) -> None:
+    out.extend(struct.pack("<Q", len(data)))
+    out.extend(data)
+    _pad(out)
+
+
+def encode_descriptor(c: EncColumn) -> bytes:
+    name = c.name.encode("utf-8")
+    tz = c.tz.encode("ascii")
+    flags = c.flags | (FLAG_BASED_OFFSETS if c.based else 0)
+    d = bytearray(struct.pack("<BBBBBBHHH", TYPE_CODES[c.type], c.nulls, flags, c.unit,
+                              c.byte4 & 0xFF, c.byte5 & 0xFF, len(name), len(tz), 0))
+    d += name + tz
+    _pad(d)
+    return bytes(d)
+
+
+def _validity_bytes(nulls: int, valid: List[bool]) -> bytes:
+    n = len(valid)
+    if nulls == 1:
+        out = bytearray((n + 7) // 8)
+        for i, v in enumerate(valid):
+            if v:
+                out[i >> 3] |= 1 << (i & 7)
+        if n % 8:  # bits past n are ignored: set them
+            out[-1] |= (0xFF << (n % 8)) & 0xFF
+        return bytes(out)
+    return bytes(0 if v else 1 for v in valid)
+
+
+def _column_buffers(out: bytearray, c: EncColumn, values: List[Any]) -> None:
+    valid = [v is not None for v in values]
+    if c.nulls:
+        _buffer(out, _validity_bytes(c.nulls, valid))
+    elif not all(valid) and c.type != "null":
+        raise ValueError(f"column {c.name}: None without a null encoding")
+    t = c.type
+    if t == "null":
+        _buffer(out, b"")
+    elif t == "bitbool":
+        bits = bytearray((len(values) + 7) // 8)
+        for i, v in enumerate(values):
+            if v:
+                bits[i >> 3] |= 1 << (i & 7)
+        _buffer(out, bytes(bits))
+    elif t in DECIMAL_WIDTH:
+        w = DECIMAL_WIDTH[t]
+        _buffer(out, b"".join((v or 0).to_bytes(w, "little", signed=True) for v in values))
+    elif t in VARLEN:
+        fmt = VARLEN[t]
+        items = []
+        for v in values:
+            if v is None:
+                items.append(b"")
+            elif isinstance(v, str):
+                items.append(v.encode("utf-8"))
+            else:
+                items.append(bytes(v))
+        offs = [c.first]
+        for it in items:
+            offs.append(offs[-1] + len(it))
+        _buffer(out, struct.pack(f"<{len(offs)}{fmt}", *offs))
+        prefix = b"" if c.based else b"\xff" * c.first
+        _buffer(out, prefix + b"".join(items))
+    elif t == "dictionary":
+        fmt, _ = FIXED[TYPE_NAMES[c.byte4]]
+        _buffer(out, b"".join(struct.pack("<" + fmt, 0 if v is None else v) for v in values))
+    else:
+        fmt, _ = FIXED[t]
+        zero = 0.0 if fmt in "fd" else 0
+        _buffer(out, b"".join(struct.pack("<" + fmt, zero if v is None else v) for v in values))
+
+
+def encode(columns: List[EncColumn], batch_rows: Optional[int] = None) -> bytes:
+    """A whole stream: header, each dictionary column's dictionary, batches
+    of batch_rows rows (one batch when None), the end marker."""
+    descs = [encode_descriptor(c) for c in columns]
+    out = bytearray(MAGIC)
+    out += struct.pack("<HcBII", 1, b"L", 0, len(columns), 24 + sum(map(len, descs)))
+    out += struct.pack("<I", 0)
+    for d in descs:
+        out += d
+    for i, c in enumerate(columns):
+        if c.type == "dictionary" and c.dictionary is not None:
+            entries = [e.encode("utf-8") for e in c.dictionary]
+            out += struct.pack("<IIQ", 2, i, len(entries))
+            offs = [0]
+            for e in entries:
+                offs.append(offs[-1] + len(e))
+            _buffer(out, struct.pack(f"<{len(offs)}q", *offs))
+            _buffer(out, b"".join(entries))
+    nrows = len(columns[0].values) if columns else 0
+    step = batch_rows or max(nrows, 1)
+    total = 0
+    for start in range(0, nrows, step):
+        n = min(step, nrows - start)
+        out += struct.pack("<IIQ", 1, 0, n)
+        for c in columns:
+            _column_buffers(out, c, c.values[start:start + n])
+        total += n
+    out += struct.pack("<IIQ", 3, 0, total)
+    return bytes(out)
