@@ -181,7 +181,7 @@ def test_aware_timestamps_keep_the_instant(conn, tz):
     # around the 2024 DST changes in Europe and the US, and a NaT
     local = pd.to_datetime(["2024-03-10 01:59:59", "2024-03-10 03:00:00",
                             "2024-03-31 01:59:59.999999", "2024-03-31 03:00:00",
-                            "2024-10-27 01:30:00", "2024-11-03 01:30:00", None])
+                            "2024-10-27 01:30:00", "2024-11-03 01:30:00", None], format="ISO8601")
     stamps = local.tz_localize(tz, ambiguous=True, nonexistent="shift_forward")
     conn.execute("SET TIME ZONE 'Pacific/Auckland'")
     conn.execute("CREATE TEMP TABLE t (i int4, ts timestamptz)")
@@ -192,7 +192,9 @@ def test_aware_timestamps_keep_the_instant(conn, tz):
         if pd.isna(want):
             assert have is None
         else:
-            assert have == want.to_pydatetime()
+            # in UTC: an aware datetime in a repeated hour never equals one in
+            # another zone (PEP 495), whatever the instant
+            assert have.astimezone(dt.timezone.utc) == want.tz_convert("UTC").to_pydatetime()
 
 
 def test_timestamps_cross_into_the_other_type_in_the_session_zone(conn):
@@ -247,7 +249,9 @@ def test_toasted_values_and_the_widest_table(conn):
 
 def test_non_contiguous_frame_is_copied_once_and_loads(conn, caplog):
     block = np.arange(30, dtype=np.float64).reshape(10, 3)
-    frame = pd.DataFrame(block, columns=["x", "y", "z"])
+    # copy=False: pandas 3 would otherwise copy the block (column by column)
+    frame = pd.DataFrame(block, columns=["x", "y", "z"], copy=False)
+    assert not frame["x"].to_numpy(copy=False).flags.c_contiguous
     conn.execute("CREATE TEMP TABLE t (x float8, y float8, z float8)")
     with caplog.at_level(logging.INFO, logger="zcimport"):
         zcimport.copy_dataframe(frame, "t", conn)
@@ -372,13 +376,17 @@ def test_copy_fail_from_the_client_leaves_nothing(dsn, autoconn, table, dump_byt
     stream = dump_bytes(pd.DataFrame({"a": np.arange(10.0), "b": np.arange(10)}), batch_rows=2)
     with psycopg.connect(dsn) as c:
         c.execute("SELECT zcimport.version()")
-        with pytest.raises(errors.QueryCanceled) as info:
+        # psycopg < 3.2 raises the server's QueryCanceled, later versions the
+        # client's own exception (with the server's answer logged)
+        with pytest.raises((errors.QueryCanceled, RuntimeError)) as info:
             with c.cursor().copy(sql.SQL("COPY {} FROM STDIN WITH (FORMAT zcimport)").format(
                     sql.Identifier(table))) as copy:
                 copy.write(stream[:200])
                 raise RuntimeError("the client gave up")
-        assert "COPY from stdin failed" in str(info.value)
+        if isinstance(info.value, errors.QueryCanceled):
+            assert "COPY from stdin failed" in str(info.value)
         assert "the client gave up" in str(info.value)
+        assert c.info.transaction_status == psycopg.pq.TransactionStatus.INERROR
     assert count(autoconn, table) == 0
 
 

@@ -362,6 +362,8 @@ def test_sqlalchemy(hostile, dsn, autoconn, table):
             assert zcimport.copy_dataframe(frame, public(table), sc, create=True,
                                            if_exists="append") == len(frame)
             assert zcimport.plan(frame, conn=sc).transport
+            if hasattr(sc, "commit"):  # SQLAlchemy 2: the load is in the autobegun transaction
+                sc.commit()
         with e.begin() as sc:
             assert zcimport.copy_dataframe(frame, table, sc) == len(frame)
     finally:
