@@ -53,7 +53,7 @@ class ZcimportAccessor:
         Returns:
             The number of rows loaded.
         """
-        from . import copy_dataframe
+        from ._copy import copy_dataframe
 
         return int(copy_dataframe(self._df, table, conn, **options))
 
@@ -69,7 +69,7 @@ class ZcimportAccessor:
 
         ``conn=`` adds how the stream would travel on that connection.
         """
-        from . import plan
+        from ._api import plan
 
         return plan(self._df, **options)
 
@@ -79,7 +79,7 @@ class ZcimportAccessor:
         Returns:
             The number of rows written.
         """
-        from . import dump
+        from ._api import dump
 
         return int(dump(self._df, file, **options))
 

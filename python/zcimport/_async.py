@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import logging
 import time
 from typing import (
@@ -63,6 +64,7 @@ from psycopg.copy import AsyncLibpqWriter
 
 from ._copy import (
     _PROBE,
+    _answer_as_context,
     MESSAGE_BYTES,
     ExtensionNotInstalledError,
     RawSendState,
@@ -87,6 +89,11 @@ except ImportError:  # pragma: no cover - the C module is not built
     _wire = None  # type: ignore[assignment]
 
 log = logging.getLogger("zcimport")
+
+#: psycopg >= 3.2's wait_async() takes the interval between its checks (0,
+#: its default, makes it poll without sleeping); 3.1's takes no such argument.
+_WAIT_ASYNC_KW = ({"interval": 0.1}
+                  if "interval" in inspect.signature(waiting.wait_async).parameters else {})
 
 #: Bytes handed to one executor call of the socket writer.  Bounds how long
 #: a cancellation waits for the call in flight.
@@ -172,6 +179,8 @@ class AsyncZcWriter(RawSendState, AsyncLibpqWriter):
         self._watch: Optional[ErrorWatch] = None
         #: :meth:`finish` has been called.
         self.finishing = False
+        #: The server's error that ended the COPY, if any.
+        self.end_error: Optional[BaseException] = None
         if not raw:
             log.info("zcimport: sending COPY data through libpq, which copies it: %s",
                      transport_desc)
@@ -289,7 +298,7 @@ class AsyncZcWriter(RawSendState, AsyncLibpqWriter):
         cancelled: Optional[BaseException] = None
         while True:
             try:
-                await waiting.wait_async(end.gen(), self._pgconn.socket)
+                await waiting.wait_async(end.gen(), self._pgconn.socket, **_WAIT_ASYNC_KW)
                 break
             except (asyncio.CancelledError, KeyboardInterrupt) as ex:
                 if cancelled is not None:
@@ -306,8 +315,14 @@ class AsyncZcWriter(RawSendState, AsyncLibpqWriter):
                         log.debug("zcimport: could not send a cancel request", exc_info=True)
         outcome = end.outcome(encoding)
         if isinstance(outcome, BaseException):
+            self.end_error = outcome
             if cancelled is None:
-                raise outcome
+                if exc is None:
+                    raise outcome
+                # CopyFail: exc leaves the copy block as it is and the
+                # server's answer becomes its __context__ in load_async (as
+                # in _copy.ZcWriter._end_copy: psycopg 3.3 would drop it)
+                return
             try:
                 raise outcome
             except psycopg.Error:
@@ -435,6 +450,10 @@ async def load_async(
             except psycopg.Error:
                 pass  # the server's answer to the CopyFail
             raise
+        except Exception as ex:
+            if ex is client_error:
+                _answer_as_context(ex, writer)  # the COPY was ended with CopyFail because of it
+            raise
         rows = cur.rowcount
     log.debug("zcimport: loaded %d rows (%d bytes) in %.3f s via %s (asyncio)",
               rows, writer.bytes_sent, time.perf_counter() - t0, desc)
@@ -532,7 +551,9 @@ async def copy_dataframe_async(
 
     Args:
         df, table, columns, batch_rows, nan_as_null, freeze: as for
-            :func:`zcimport.copy_dataframe`.
+            :func:`zcimport.copy_dataframe` (a DataFrame, a mapping of
+            arrays, or an Arrow source: Table, RecordBatchReader, polars,
+            ``__arrow_c_stream__``...).
         conn: a ``psycopg.AsyncConnection``: the load runs in its current
             transaction (or implicitly starts one), which is not committed.
             Or a connection string (conninfo or URL): an AsyncConnection is

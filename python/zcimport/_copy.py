@@ -23,11 +23,20 @@ from types import SimpleNamespace
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import psycopg
-from psycopg import errors as pg_errors
-from psycopg import pq, sql
+from psycopg import generators, pq, sql
 from psycopg.copy import LibpqWriter
 from psycopg.waiting import Wait
 
+from . import _dbapi
+from ._base import (
+    MISSING_EXTENSION_SQLSTATES,
+    ExtensionNotInstalledError,
+    Prepare,
+    TableArg,
+    copy_statement,
+    extension_missing_message,
+    table_identifier,
+)
 from ._ddl import (
     Execute,
     check_if_exists,
@@ -35,6 +44,7 @@ from ._ddl import (
     prepare_table,
     psycopg_execute,
     render,
+    split_table_name,
     table_name,
 )
 from ._encode import Chunk, FrameStream, Part, iter_chunks
@@ -49,9 +59,6 @@ except ImportError:  # pragma: no cover - the C module is not built
 
 log = logging.getLogger("zcimport")
 
-#: The table argument of copy_dataframe().
-TableArg = Union[str, Tuple[str, str], Tuple[str], sql.Composable]
-
 #: Payload bytes per CopyData message on the socket path.  The stream's
 #: framing is independent of CopyData boundaries; smaller messages let the
 #: server read them without buffering a whole batch twice, and let the client
@@ -62,91 +69,8 @@ MESSAGE_BYTES = 1 << 20
 FORCE_LIBPQ = False
 
 
-class ExtensionNotInstalledError(psycopg.ProgrammingError):
-    """The zcimport extension is not installed in the target database.
-
-    Raised by :func:`copy_dataframe` when ``SELECT zcimport.version()``
-    fails with undefined_function or invalid_schema_name; the original
-    psycopg error is the ``__cause__``.
-    """
-
-
-# --------------------------------------------------------------------------
-# Statement
-# --------------------------------------------------------------------------
-
-
-def _split_table_name(name: str) -> List[str]:
-    """Split "name" or "schema.name" at dots outside double quotes.
-
-    A part may be double-quoted ("a.b", with "" for a quote) to contain
-    dots; an unquoted part is used exactly as written (no case folding).
-    """
-    parts: List[str] = []
-    i, n = 0, len(name)
-    while True:
-        if i < n and name[i] == '"':
-            buf = []
-            i += 1
-            while True:
-                if i >= n:
-                    raise ValueError(f"unterminated quoted identifier in table name {name!r}")
-                if name[i] == '"':
-                    if i + 1 < n and name[i + 1] == '"':
-                        buf.append('"')
-                        i += 2
-                        continue
-                    i += 1
-                    break
-                buf.append(name[i])
-                i += 1
-            part = "".join(buf)
-            if i < n and name[i] != ".":
-                raise ValueError(f"unexpected characters after a quoted identifier in {name!r}")
-        else:
-            j = name.find(".", i)
-            j = n if j < 0 else j
-            part = name[i:j]
-            if '"' in part:
-                raise ValueError(f"misplaced double quote in table name {name!r}")
-            i = j
-        if not part:
-            raise ValueError(f"empty identifier in table name {name!r}")
-        parts.append(part)
-        if i >= n:
-            break
-        i += 1  # the dot
-        if i >= n:
-            raise ValueError(f"table name {name!r} ends with a dot")
-    if len(parts) > 2:
-        raise ValueError(
-            f"table name {name!r} has {len(parts)} parts; use \"table\" or"
-            ' "schema.table" (double-quote parts that contain dots)'
-        )
-    return parts
-
-
-def table_identifier(table: TableArg) -> sql.Composable:
-    """The table as SQL: see :func:`copy_dataframe` for the accepted forms."""
-    if isinstance(table, sql.Composable):
-        return table
-    if isinstance(table, tuple):
-        if not 1 <= len(table) <= 2 or not all(isinstance(p, str) and p for p in table):
-            raise ValueError("a table tuple must be (schema, name) or (name,), of non-empty strings")
-        return sql.Identifier(*table)
-    if isinstance(table, str):
-        return sql.Identifier(*_split_table_name(table))
-    raise TypeError(
-        f"table must be a str, a (schema, name) tuple or a psycopg.sql.Composable,"
-        f" not {type(table).__name__}"
-    )
-
-
-def copy_statement(table: TableArg, names: Sequence[str], freeze: bool = False) -> sql.Composed:
-    """``COPY {table} ({names}) FROM STDIN WITH (FORMAT zcimport[, FREEZE])``."""
-    options = "FORMAT zcimport, FREEZE" if freeze else "FORMAT zcimport"
-    return sql.SQL("COPY {} ({}) FROM STDIN WITH (" + options + ")").format(
-        table_identifier(table), sql.SQL(", ").join(sql.Identifier(n) for n in names))
+#: Re-exported from zcimport._ddl, where it moved (the name of older releases).
+_split_table_name = split_table_name
 
 
 # --------------------------------------------------------------------------
@@ -500,6 +424,8 @@ class ZcWriter(RawSendState, LibpqWriter):
         self._watch: Optional[ErrorWatch] = None
         #: :meth:`finish` has been called.
         self.finishing = False
+        #: The server's error that ended the COPY, once :meth:`finish` has read it.
+        self.end_error: Optional[BaseException] = None
         if not raw:
             log.info("zcimport: sending COPY data through libpq, which copies it: %s",
                      transport_desc)
@@ -590,12 +516,20 @@ class ZcWriter(RawSendState, LibpqWriter):
                                             on_give_up=self._give_up)
         outcome = end.outcome(encoding)
         if isinstance(outcome, BaseException):
-            if interrupt is None:
+            self.end_error = outcome
+            if interrupt is not None:
+                try:
+                    raise outcome
+                except psycopg.Error:
+                    raise interrupt  # noqa: B904 - the server's answer is its context
+            if exc is None:
                 raise outcome
-            try:
-                raise outcome
-            except psycopg.Error:
-                raise interrupt  # noqa: B904 - the server's answer is its context
+            # CopyFail: exc ended the COPY and leaves the copy block as it
+            # is; the server's answer (QueryCanceled, or an error it had
+            # reported before) becomes its __context__ in send_stream.  Not
+            # raised here: psycopg 3.3 would log it and drop it, 3.1 would
+            # raise it in exc's place.
+            return
         self.cursor._results = [outcome]  # as LibpqWriter.finish: the COPY's rowcount
         if interrupt is not None:
             raise interrupt
@@ -638,21 +572,17 @@ def check_extension(conn: "psycopg.Connection[Any]") -> Tuple[str, bool]:
                 row = conn.execute(_PROBE).fetchone()
         else:
             row = conn.execute(_PROBE).fetchone()
-    except (pg_errors.UndefinedFunction, pg_errors.InvalidSchemaName) as ex:
+    except psycopg.Error as ex:
+        if ex.sqlstate not in MISSING_EXTENSION_SQLSTATES:
+            raise
         after = conn.info.transaction_status
         if status == pq.TransactionStatus.IDLE and after == pq.TransactionStatus.INERROR:
             conn.rollback()  # the transaction held nothing but the check
             after = conn.info.transaction_status
-        msg = (
-            f"the zcimport extension is not installed in database"
-            f" {conn.info.dbname!r}: run CREATE EXTENSION zcimport in that"
-            f" database ({ex.sqlstate}: {ex})"
-        )
-        if after == pq.TransactionStatus.INERROR:
-            msg += "; the current transaction is aborted and must be rolled back"
-        elif status == pq.TransactionStatus.INTRANS:
-            msg += "; the check ran in a savepoint, the current transaction is still usable"
-        raise ExtensionNotInstalledError(msg) from ex
+        raise ExtensionNotInstalledError(extension_missing_message(
+            conn.info.dbname, str(ex.sqlstate), str(ex),
+            in_transaction=status == pq.TransactionStatus.INTRANS,
+            aborted=after == pq.TransactionStatus.INERROR)) from ex
     assert row is not None
     return str(row[0]), bool(row[1])
 
@@ -662,14 +592,16 @@ def check_extension(conn: "psycopg.Connection[Any]") -> Tuple[str, bool]:
 #: or any callable taking the row count of each batch sent.
 ProgressArg = Union[bool, Progress, Callable[[int], Any], None]
 
-#: A ``prepare`` hook: called with an ``execute(query, params=None) -> rows``
-#: function on the load's connection and transaction, after the extension
-#: check and before the COPY (:func:`zcimport._ddl.prepare_table`).
-Prepare = Callable[[Execute], Any]
-
-
 def _reporter(progress: ProgressArg) -> Optional[Callable[[int, int], None]]:
-    """A function of (rows, bytes) reporting to progress, or None."""
+    """A function of (rows, bytes) reporting to progress, or None.
+
+    Besides what :func:`zcimport._progress.reporter` takes, any object with
+    an ``update(rows, nbytes)`` method (what :func:`load_with_driver` hands
+    down, as :class:`zcimport._dbapi.StreamReader` takes it).
+    """
+    update = getattr(progress, "update", None)
+    if callable(update) and not callable(progress) and not isinstance(progress, Progress):
+        return update  # type: ignore[no-any-return]
     return reporter(progress)
 
 
@@ -735,6 +667,7 @@ def send_stream(
             raise
         except KeyboardInterrupt as ex:
             if writer.finishing or conn.closed:
+                _answer_as_context(ex, writer)
                 raise  # the writer ended the COPY (the server's answer is the context)
             if conn.pgconn.transaction_status != pq.TransactionStatus.ACTIVE:
                 raise  # before the COPY was sent
@@ -744,9 +677,21 @@ def send_stream(
                 writer.finish(ex)
             except psycopg.Error:
                 raise ex  # noqa: B904 - the server's answer is its context
+            _answer_as_context(ex, writer)
+            raise
+        except Exception as ex:
+            if ex is client_error:
+                _answer_as_context(ex, writer)
             raise
         rows = cur.rowcount
     return rows, writer.bytes_sent
+
+
+def _answer_as_context(ex: BaseException, writer: "RawSendState") -> None:
+    """Make the server's answer to CopyFail ex's ``__context__``, if nothing else is."""
+    answer = getattr(writer, "end_error", None)
+    if answer is not None and answer is not ex and ex.__context__ is None:
+        ex.__context__ = answer
 
 
 def _prepare_and_copy(
@@ -760,17 +705,42 @@ def _prepare_and_copy(
     report: Optional[Callable[[int, int], None]],
     what: str,
 ) -> int:
-    version, server_gss = check_extension(conn)
-    raw, desc = transport(conn, server_gss)
-    stmt = copy_statement(table, names, freeze)
-    log.debug("zcimport: server library %s; %s, via %s", version, what, desc)
-    t0 = time.perf_counter()
-    if prepare is not None:
-        prepare(psycopg_execute(conn))
+    try:
+        version, server_gss = check_extension(conn)
+        raw, desc = transport(conn, server_gss)
+        stmt = copy_statement(table, names, freeze)
+        log.debug("zcimport: server library %s; %s, via %s", version, what, desc)
+        t0 = time.perf_counter()
+        if prepare is not None:
+            prepare(psycopg_execute(conn))
+    except KeyboardInterrupt:
+        _settle(conn)
+        raise
     rows, nbytes = send_stream(conn, stmt, chunks(), raw=raw, transport_desc=desc, report=report)
     elapsed = time.perf_counter() - t0
     log.debug("zcimport: loaded %d rows (%d bytes) in %.3f s via %s", rows, nbytes, elapsed, desc)
     return rows
+
+
+def _settle(conn: "psycopg.Connection[Any]") -> None:
+    """After a Ctrl-C in one of the queries before the COPY: leave conn usable.
+
+    psycopg cancels a query interrupted while it waits for the result, but
+    a KeyboardInterrupt raised in its Python code between sending a query
+    and waiting leaves the connection ACTIVE, with the result unread ("another
+    command is already in progress" ever after).  Read that result here
+    (cancelling the query first), so that the caller gets the interrupt with
+    the connection idle, in a transaction, or in an aborted one.
+    """
+    if conn.closed or conn.pgconn.transaction_status != pq.TransactionStatus.ACTIVE:
+        return
+    try:
+        conn.pgconn.get_cancel().cancel()
+        conn.wait(generators.fetch_many(conn.pgconn))
+    except BaseException as ex:  # noqa: B902 - a second Ctrl-C, a broken connection
+        log.warning("zcimport: closing the connection: could not end the query"
+                    " interrupted by Ctrl-C: %r", ex)
+        conn.close()
 
 
 def _in_transaction(conn: "psycopg.Connection[Any]", needed: bool, fn: Callable[[], int]) -> int:
@@ -1009,14 +979,7 @@ def _is_other_sql(table: Any) -> bool:
 
 def _load_other(plan: Plan, table: Any, conn: Any, batch: int, freeze: bool, create: bool,
                 if_exists: str, progress: ProgressArg) -> Optional[int]:
-    """Load through zcimport._drivers (psycopg2, SQLAlchemy), if it is there."""
-    try:
-        from . import _drivers
-    except ImportError:  # pragma: no cover - the module is optional
-        return None
-    load_with_driver = getattr(_drivers, "load_with_driver", None)
-    if load_with_driver is None:  # pragma: no cover
-        return None
+    """Load through psycopg2 or SQLAlchemy (:func:`load_with_driver`); None for other objects."""
     bar = make_progress(progress, total_rows=plan.rows) if isinstance(progress, bool) else progress
     report = _reporter(bar)
     prepare: Optional[Prepare] = None
@@ -1036,3 +999,71 @@ def _load_other(plan: Plan, table: Any, conn: Any, batch: int, freeze: bool, cre
         if isinstance(progress, bool) and isinstance(bar, Progress):
             bar.close()
     return None if rows is None else int(rows)
+
+
+# --------------------------------------------------------------------------
+# Other drivers: psycopg2, SQLAlchemy (zcimport._dbapi)
+# --------------------------------------------------------------------------
+
+
+def _load_raw(raw: Any, plan: Plan, table: TableArg, batch_rows: int, freeze: bool,
+              progress: Any, prepare: Optional[Prepare]) -> int:
+    """Load on the DBAPI connection behind a SQLAlchemy object."""
+    if _dbapi.is_psycopg2(raw):
+        return _dbapi.load_psycopg2(raw, plan, table, batch_rows, freeze,
+                                    progress=progress, prepare=prepare)
+    if isinstance(raw, psycopg.Connection):
+        return int(load(raw, plan, table, batch_rows, freeze, progress=progress, prepare=prepare))
+    raise _dbapi.unsupported_driver(raw)
+
+
+def load_with_driver(
+    plan: Plan,
+    table: TableArg,
+    conn: Any,
+    *,
+    batch_rows: int,
+    freeze: bool = False,
+    progress: Any = None,
+    prepare: Optional[Prepare] = None,
+) -> Optional[int]:
+    """Load through psycopg2 or SQLAlchemy; None if conn is neither.
+
+    Args:
+        plan: the planned frame (:func:`zcimport._plan.make_plan`).
+        table: as for :func:`zcimport.copy_dataframe`; on psycopg2 a
+            ``psycopg2.sql.Composable`` is accepted instead of a psycopg 3
+            one.
+        conn: a psycopg2 connection, a SQLAlchemy ``Engine``,
+            ``Connection`` or ORM ``Session`` (see :mod:`zcimport._dbapi`
+            for the transaction each one uses).
+        batch_rows: rows per batch.
+        freeze: COPY with FREEZE.
+        progress: called with the rows of each batch handed to the driver;
+            an object with an ``update(rows, nbytes)`` method gets that
+            instead, for every chunk.
+        prepare: called with an ``execute(query, params=None) -> rows``
+            function on the load's connection and transaction, after the
+            extension check and before the COPY; for DDL such as
+            ``create=``.
+
+    Returns:
+        The number of rows loaded, or None when conn is not one of these
+        (psycopg 3 connections and strings are loaded by the caller).
+
+    Raises:
+        TypeError: a psycopg 3 ``AsyncConnection`` or a SQLAlchemy async
+            object (use :func:`zcimport.copy_dataframe_async`), or a
+            SQLAlchemy engine whose driver is neither psycopg2 nor psycopg.
+        ExtensionNotInstalledError: the extension is not installed.
+        psycopg2.Error / psycopg.Error: the server's errors, unchanged.
+    """
+    if _dbapi.is_psycopg2(conn):
+        return _dbapi.load_psycopg2(conn, plan, table, batch_rows, freeze,
+                                    progress=progress, prepare=prepare)
+    if isinstance(conn, psycopg.AsyncConnection):
+        raise TypeError("an AsyncConnection: use await zcimport.copy_dataframe_async(...)")
+    if _dbapi.sqlalchemy_kind(conn) is None:
+        return None
+    with _dbapi.sqlalchemy_dbapi(conn) as raw:
+        return _load_raw(raw, plan, table, batch_rows, freeze, progress, prepare)

@@ -112,6 +112,16 @@ _WIRE_SQL = {
     WireType.BINARY: "bytea",
     WireType.DICTIONARY: "text",
     WireType.NULL: "text",
+    # Arrow's wire types (zcimport._src_arrow also gives each column its
+    # exact type, e.g. numeric(10,2), as PlannedColumn.pg_type)
+    WireType.BITBOOL: "boolean",
+    WireType.UTF8_32: "text",
+    WireType.BINARY_32: "bytea",
+    WireType.DATE64: "date",
+    WireType.TIME32: "time",
+    WireType.TIME64: "time",
+    WireType.DECIMAL128: "numeric",
+    WireType.DECIMAL256: "numeric",
 }
 
 _KIND_SQL = {
@@ -127,7 +137,8 @@ _KIND_SQL = {
 #: statements name them with their schema.  The others (``bigint``,
 #: ``double precision``, ``timestamp``, ``numeric(20,0)``...) are keywords
 #: of the grammar, which always mean the ``pg_catalog`` type.
-_CATALOG_TYPES = frozenset({"text", "bytea", "date", "timestamptz", "jsonb", "uuid", "inet"})
+_CATALOG_TYPES = frozenset({"text", "bytea", "date", "timestamptz", "jsonb", "uuid", "inet",
+                            "time"})
 
 
 class TableExistsError(ValueError):
@@ -176,7 +187,10 @@ def column_types(plan: Iterable[Any]) -> List[Tuple[str, str]]:
     :class:`~zcimport._plan.PlannedColumn`.
     """
     columns = getattr(plan, "planned_columns", plan)
-    return [(c.name, sql_type(c.wire_type, getattr(c, "value_kind", ""))) for c in columns]
+    # pg_type: the source's own type when it says more than the wire type
+    # (Arrow's decimal(p, s), time...: zcimport._src_arrow.pg_type)
+    return [(c.name, getattr(c, "pg_type", "") or sql_type(c.wire_type, getattr(c, "value_kind", "")))
+            for c in columns]
 
 
 # --------------------------------------------------------------------------
@@ -238,14 +252,67 @@ def table_name(table: Any) -> str:
     is split at dots outside double quotes), or a ``psycopg2.sql`` object.
     """
     if isinstance(table, str):
-        from ._copy import _split_table_name
-
-        return ".".join(quote_ident(p) for p in _split_table_name(table))
+        return ".".join(quote_ident(p) for p in split_table_name(table))
     if isinstance(table, tuple):
-        if not 1 <= len(table) <= 2 or not all(isinstance(p, str) and p for p in table):
-            raise ValueError("a table tuple must be (schema, name) or (name,), of non-empty strings")
-        return ".".join(quote_ident(p) for p in table)
+        return ".".join(quote_ident(p) for p in table_tuple(table))
     return render(table)
+
+
+def table_tuple(table: Tuple[Any, ...]) -> List[str]:
+    """A ``(schema, name)`` or ``(name,)`` tuple of non-empty strings, checked."""
+    if not 1 <= len(table) <= 2 or not all(isinstance(p, str) and p for p in table):
+        raise ValueError("a table tuple must be (schema, name) or (name,), of non-empty strings")
+    return list(table)
+
+
+def split_table_name(name: str) -> List[str]:
+    """Split "name" or "schema.name" at dots outside double quotes.
+
+    A part may be double-quoted ("a.b", with "" for a quote) to contain
+    dots; an unquoted part is used exactly as written (no case folding).
+    """
+    parts: List[str] = []
+    i, n = 0, len(name)
+    while True:
+        if i < n and name[i] == '"':
+            buf = []
+            i += 1
+            while True:
+                if i >= n:
+                    raise ValueError(f"unterminated quoted identifier in table name {name!r}")
+                if name[i] == '"':
+                    if i + 1 < n and name[i + 1] == '"':
+                        buf.append('"')
+                        i += 2
+                        continue
+                    i += 1
+                    break
+                buf.append(name[i])
+                i += 1
+            part = "".join(buf)
+            if i < n and name[i] != ".":
+                raise ValueError(f"unexpected characters after a quoted identifier in {name!r}")
+        else:
+            j = name.find(".", i)
+            j = n if j < 0 else j
+            part = name[i:j]
+            if '"' in part:
+                raise ValueError(f"misplaced double quote in table name {name!r}")
+            i = j
+        if not part:
+            raise ValueError(f"empty identifier in table name {name!r}")
+        parts.append(part)
+        if i >= n:
+            break
+        i += 1  # the dot
+        if i >= n:
+            raise ValueError(f"table name {name!r} ends with a dot")
+    if len(parts) > 2:
+        raise ValueError(
+            f"table name {name!r} has {len(parts)} parts; use \"table\" or"
+            ' "schema.table" (double-quote parts that contain dots)'
+        )
+    return parts
 
 
 # --------------------------------------------------------------------------
@@ -404,7 +471,9 @@ __all__ = [
     "qualified_type",
     "quote_ident",
     "render",
+    "split_table_name",
     "sql_type",
     "table_name",
+    "table_tuple",
     "truncate_table_sql",
 ]

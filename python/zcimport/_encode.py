@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ._format import (
+    VAR_WIDTH,
     BYTE_ORDER_LITTLE,
     DESC_FIXED_LEN,
     HEADER_FIXED_LEN,
@@ -45,6 +46,7 @@ from ._plan import (
     ColumnsArg,
     Plan,
     PlannedColumn,
+    StreamPlan,
     plan_column,
     resolve_batch_rows,
     select_columns,
@@ -162,23 +164,96 @@ def end_marker(total_rows: int) -> bytes:
     return _MESSAGE.pack(MessageKind.END, 0, total_rows)
 
 
+def batch_ranges(rows: int, batch_rows: int, cuts: Sequence[int] = ()) -> Iterator[Tuple[int, int]]:
+    """The batches [start, stop) of a frame of ``rows`` rows.
+
+    Batches end at every multiple of ``batch_rows`` and at every ``cut``
+    (the rows where a chunk of some column starts), so that each batch lies
+    inside one chunk of every column.
+    """
+    it = iter(sorted(c for c in set(cuts) if 0 < c < rows))
+    cut = next(it, rows)
+    start = 0
+    while start < rows:
+        stop = min((start // batch_rows + 1) * batch_rows, rows)
+        if cut < stop:
+            stop = cut
+        if stop == cut:
+            cut = next(it, rows)
+        yield start, stop
+        start = stop
+
+
+def _dictionary_message(index: int, d: Tuple[int, List[memoryview]]) -> List[Part]:
+    entries, buffers = d
+    parts, _ = _message_parts(_MESSAGE.pack(MessageKind.DICTIONARY, index, entries), buffers)
+    return parts
+
+
+def frame_batches(columns: Sequence[PlannedColumn], rows: int, batch_rows: int,
+                  sent: dict) -> Iterator[Chunk]:
+    """The batches of a planned frame, each preceded by the dictionary
+    messages of the dictionary columns whose dictionary changes there (a
+    chunked Arrow dictionary column has one per chunk).
+
+    ``sent`` maps a column index to the key of the dictionary it last sent
+    (:meth:`~zcimport._core.ColumnData.dictionary_key`); it is updated.
+    """
+    cuts = set()
+    for c in columns:
+        cuts.update(c.data.boundaries())
+    dict_columns = [i for i, c in enumerate(columns) if c.data.dictionary() is not None]
+    for start, stop in batch_ranges(rows, batch_rows, sorted(cuts)):
+        parts: List[Part] = []
+        for index in dict_columns:
+            data = columns[index].data
+            key = data.dictionary_key(start)
+            if sent.get(index, sent) != key:
+                d = data.dictionary_at(start)
+                if d is not None:
+                    parts.extend(_dictionary_message(index, d))
+                sent[index] = key
+        if parts:
+            yield Chunk(parts)
+        del parts
+        yield Chunk(batch_parts(columns, start, stop), stop - start)
+
+
 def iter_chunks(plan: Plan, batch_rows: int) -> Iterator[List[Part]]:
     """The whole stream: [header], the dictionaries (one chunk, if any),
     one chunk per batch, then [end marker].
 
-    Batches are row slices [start, start + batch_rows) of every column; a
-    frame with no rows has no batch, and no dictionary either.
+    Batches are row slices [start, start + batch_rows) of every column, cut
+    also where a chunk of some column starts (Arrow's ChunkedArrays); a
+    dictionary whose chunk changes is sent again before the batch.  A frame
+    with no rows has no batch, and no dictionary either.  A
+    :class:`~zcimport._plan.StreamPlan` (a stream of Arrow record batches)
+    is read and sent batch by batch (:class:`FrameStream`); its ``rows``
+    is set once it has been sent.
     """
+    if isinstance(plan, StreamPlan):
+        stream = FrameStream(plan.take_reader(), columns=plan.columns,
+                             nan_as_null=plan.nan_as_null, batch_rows=batch_rows,
+                             header=plan.planned_columns)
+        yield from stream.chunks()
+        plan.rows = stream.rows
+        return
     columns = plan.planned_columns
+    rows = plan.rows or 0
     yield Chunk([encode_header(columns)])
-    if plan.rows:
-        dicts = dictionary_parts(columns)
+    sent: dict = {}
+    if rows:
+        dicts = []
+        for index, c in enumerate(columns):
+            d = c.data.dictionary_at(0)
+            if d is not None:
+                dicts.extend(_dictionary_message(index, d))
+                sent[index] = c.data.dictionary_key(0)
         if dicts:
             yield Chunk(dicts)
-    for start in range(0, plan.rows, batch_rows):
-        stop = min(start + batch_rows, plan.rows)
-        yield Chunk(batch_parts(columns, start, stop), stop - start)
-    yield Chunk([end_marker(plan.rows)])
+        del dicts
+    yield from frame_batches(columns, rows, batch_rows, sent)
+    yield Chunk([end_marker(rows)])
 
 
 def write_parts(file: IO[bytes], parts: Sequence[Part]) -> int:
@@ -202,7 +277,7 @@ def write_parts(file: IO[bytes], parts: Sequence[Part]) -> int:
 def dump_plan(plan: Plan, file: Any, batch_rows: int, progress: Any = None) -> int:
     """Write the stream of a planned frame to a binary file object."""
     write_chunks(iter_chunks(plan, batch_rows), file, progress)
-    return plan.rows
+    return plan.rows or 0
 
 
 def write_chunks(chunks: Iterable[List[Part]], file: Any, progress: Any = None) -> int:
@@ -246,6 +321,14 @@ def _all_missing(values: Any) -> bool:
     return bool(np.all(np.asarray(pd.isna(values))))
 
 
+def _text(values: Any) -> bool:
+    """Strings (and missing values) only: a string array, or objects that are."""
+    if isinstance(values.dtype, pd.StringDtype):
+        return True
+    return isinstance(values, np.ndarray) and values.dtype == object and \
+        pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")
+
+
 def _first_missing(values: Any) -> int:
     return int(np.argmax(np.asarray(pd.isna(values))))
 
@@ -266,7 +349,7 @@ def _culprit(values: Any, ref: Any, first_row: int = 0) -> str:
         if kind in "iu":
             bad |= conv.notna() & (conv % 1 != 0)
     elif kind == "M":
-        bad = pd.to_datetime(s, errors="coerce", utc=True).isna() & s.notna()
+        bad = pd.to_datetime(s, errors="coerce", utc=True, **_MIXED).isna() & s.notna()
     elif kind == "m":
         bad = pd.to_timedelta(s, errors="coerce").isna() & s.notna()
     else:
@@ -275,6 +358,21 @@ def _culprit(values: Any, ref: Any, first_row: int = 0) -> str:
         return ""
     i = int(np.argmax(bad.to_numpy()))
     return f"; {_row_text(i, first_row)} holds {values[i]!r}"
+
+
+#: pd.to_datetime's option for strings in several formats (pandas >= 2).
+_MIXED = {"format": "mixed"} if int(pd.__version__.split(".")[0]) >= 2 else {}
+
+
+def _to_datetime(values: Any, **kw: Any) -> Any:
+    """pd.to_datetime; strings in several formats too (pandas 2 infers one
+    format from the first string and refuses the others)."""
+    try:
+        return pd.to_datetime(values, **kw)
+    except ValueError:
+        if not _MIXED:
+            raise
+        return pd.to_datetime(values, **_MIXED, **kw)
 
 
 def coerce_values(values: Any, ref: Any, name: str, frame: str, first_row: int = 0) -> Any:
@@ -308,6 +406,12 @@ def coerce_values(values: Any, ref: Any, name: str, frame: str, first_row: int =
     if isinstance(ref, pd.StringDtype) or (isinstance(ref, np.dtype) and ref.kind in "OUS"):
         if _all_missing(values):
             return np.full(n, None, dtype=object)  # sent as NULLs of the header's type
+        if isinstance(ref, pd.StringDtype) and _text(values):
+            # the storage of the first frame's (pyarrow or Python), which
+            # decides the wire layout
+            return pd.array(np.asarray(values, dtype=object), dtype=ref)
+        if isinstance(ref, np.dtype) and ref.kind == "O" and isinstance(vd, pd.StringDtype):
+            return np.asarray(values.to_numpy(dtype=object, na_value=None))
         if isinstance(vd, pd.StringDtype) or (isinstance(vd, np.dtype) and vd.kind in "OUS"):
             return values  # the planner decides; the wire types must agree
         if isinstance(vd, pd.CategoricalDtype):
@@ -335,7 +439,7 @@ def coerce_values(values: Any, ref: Any, name: str, frame: str, first_row: int =
         if isinstance(vd, pd.DatetimeTZDtype):
             raise fail("its timestamps have a time zone, the first frame's do not")
         try:
-            idx = pd.to_datetime(values)
+            idx = _to_datetime(values)
         except (TypeError, ValueError, OverflowError) as ex:
             raise fail(str(ex), ValueError) from ex
         if getattr(idx, "tz", None) is not None:
@@ -346,9 +450,9 @@ def coerce_values(values: Any, ref: Any, name: str, frame: str, first_row: int =
             raise fail("its timestamps have no time zone")
         try:
             try:
-                idx = pd.to_datetime(values)
+                idx = _to_datetime(values)
             except ValueError:  # several UTC offsets
-                idx = pd.to_datetime(values, utc=True)
+                idx = _to_datetime(values, utc=True)
         except (TypeError, ValueError, OverflowError) as ex:
             raise fail(str(ex), ValueError) from ex
         if getattr(idx, "tz", None) is None:
@@ -367,11 +471,31 @@ def coerce_values(values: Any, ref: Any, name: str, frame: str, first_row: int =
         raise fail(str(ex)) from ex
 
 
-class _ZeroMask(ColumnData):
-    """A column without NULLs in a stream whose header gives it a byte mask."""
+class _Wrapper(ColumnData):
+    """A frame's column data adapted to the stream header (abstract)."""
 
     def __init__(self, inner: ColumnData) -> None:
         self._inner = inner
+        self.bit_packed = inner.bit_packed
+
+    def dictionary(self) -> Optional[Tuple[int, List[memoryview]]]:
+        return self._inner.dictionary()
+
+    def boundaries(self) -> Sequence[int]:
+        return self._inner.boundaries()
+
+    def dictionary_key(self, start: int) -> Any:
+        return self._inner.dictionary_key(start)
+
+    def dictionary_at(self, start: int) -> Optional[Tuple[int, List[memoryview]]]:
+        return self._inner.dictionary_at(start)
+
+
+class _ZeroMask(_Wrapper):
+    """A column without NULLs in a stream whose header gives it a byte mask."""
+
+    def __init__(self, inner: ColumnData) -> None:
+        super().__init__(inner)
         self.row_width = inner.row_width + 1
 
     def buffers(self, start: int, stop: int) -> List[memoryview]:
@@ -380,16 +504,31 @@ class _ZeroMask(ColumnData):
     def buffer_lengths(self, nrows: int) -> List[int]:
         return [nrows] + self._inner.buffer_lengths(nrows)
 
-    def dictionary(self) -> Optional[Tuple[int, List[memoryview]]]:
-        return self._inner.dictionary()
+
+class _AllValid(_Wrapper):
+    """An Arrow column without NULLs in a stream whose header gives it a
+    validity bitmap: all ones (a shared buffer)."""
+
+    def __init__(self, inner: ColumnData) -> None:
+        super().__init__(inner)
+        self.bit_packed = True
+        self.row_width = inner.row_width + 1
+
+    def buffers(self, start: int, stop: int) -> List[memoryview]:
+        from ._src_arrow import _ones
+
+        return [_ones((stop - start + 7) // 8)] + self._inner.buffers(start, stop)
+
+    def buffer_lengths(self, nrows: int) -> List[int]:
+        return [(nrows + 7) // 8] + self._inner.buffer_lengths(nrows)
 
 
-class _WideCodes(ColumnData):
+class _WideCodes(_Wrapper):
     """Dictionary codes widened per batch to the header's index type."""
 
     def __init__(self, inner: ColumnData, dtype: np.dtype) -> None:
+        super().__init__(inner)
         (self._codes,) = inner.arrays()
-        self._inner = inner
         self._dtype = dtype
         self.row_width = dtype.itemsize
 
@@ -398,9 +537,6 @@ class _WideCodes(ColumnData):
 
     def buffer_lengths(self, nrows: int) -> List[int]:
         return [nrows * self._dtype.itemsize]
-
-    def dictionary(self) -> Optional[Tuple[int, List[memoryview]]]:
-        return self._inner.dictionary()
 
 
 class _AllNull(ColumnData):
@@ -415,10 +551,12 @@ class _AllNull(ColumnData):
         out = []
         if h.nulls == NullEncoding.BYTEMASK:
             out.append(nrows)
-        elif h.nulls == NullEncoding.BITMAP:  # pragma: no cover - the client never sends bitmaps
+        elif h.nulls == NullEncoding.BITMAP:  # Arrow columns
             out.append((nrows + 7) // 8)
-        if h.wire_type in (WireType.UTF8, WireType.BINARY):
-            out += [(nrows + 1) * 8, 0]
+        if h.wire_type in VAR_WIDTH:
+            out += [(nrows + 1) * VAR_WIDTH[h.wire_type], 0]
+        elif h.wire_type == WireType.BITBOOL:
+            out.append((nrows + 7) // 8)
         elif h.wire_type == WireType.DICTIONARY:
             out.append(nrows * WireType(h.index_type).width)
         else:
@@ -433,7 +571,7 @@ class _AllNull(ColumnData):
         if h.nulls == NullEncoding.BYTEMASK:
             out.append(memoryview(b"\x01" * n))
             lengths = lengths[1:]
-        elif h.nulls == NullEncoding.BITMAP:  # pragma: no cover
+        elif h.nulls == NullEncoding.BITMAP:  # all zero: every row NULL
             out.append(memoryview(bytes(lengths[0])))
             lengths = lengths[1:]
         if h.wire_type == WireType.DICTIONARY:
@@ -457,6 +595,16 @@ def _describe(c: PlannedColumn) -> str:
 def _widen(c: PlannedColumn) -> PlannedColumn:
     """The header's column for a stream of frames (see FrameStream)."""
     p = c.plan
+    if getattr(c.data, "arrow", False):
+        # Arrow columns (pandas' pyarrow-backed str, ArrowDtype): a validity
+        # bitmap in case a later frame has NULLs (all ones in a frame without)
+        if c.nulls == NullEncoding.NONE and c.wire_type != WireType.NULL:
+            note = "a validity bitmap, in case a later frame has NULLs"
+            plan = dataclasses.replace(p, nulls="bitmap",
+                                       reason=f"{p.reason}; {note}" if p.reason else note)
+            return dataclasses.replace(c, nulls=NullEncoding.BITMAP, plan=plan,
+                                       data=c.data.with_bitmap())  # type: ignore[attr-defined]
+        return c
     if c.wire_type in (WireType.UTF8, WireType.BINARY, WireType.DATE32) and \
             c.nulls == NullEncoding.NONE:
         note = "a byte mask, in case a later frame has NULLs"
@@ -509,6 +657,8 @@ def fit_column(header: PlannedColumn, col: PlannedColumn, frame: str) -> Planned
     if col.nulls != header.nulls:
         if header.nulls == NullEncoding.BYTEMASK and col.nulls == NullEncoding.NONE:
             data = _ZeroMask(data)
+        elif header.nulls == NullEncoding.BITMAP and col.nulls == NullEncoding.NONE:
+            data = _AllValid(data)
         else:
             raise TypeError(
                 f"column {name!r}: {frame} marks NULLs with"
@@ -564,6 +714,11 @@ class FrameStream:
         what: what error messages call a frame (``"chunk"``: "chunk 3
             (rows 200,001 to 300,000)", rows counted from 1).
         hint: appended to the message of a later frame that does not fit.
+        header: the stream's header columns, planned beforehand (a stream
+            of Arrow record batches: from its schema,
+            :class:`zcimport._plan.StreamPlan`); then no frame is read
+            before :meth:`chunks`, and every frame, the first included, is
+            fitted to it.
 
     Raises:
         ValueError: ``frames`` is empty.  Errors of planning the first
@@ -580,6 +735,7 @@ class FrameStream:
         widen: bool = True,
         what: str = "frame",
         hint: str = "",
+        header: Optional[Sequence[PlannedColumn]] = None,
     ) -> None:
         self._frames = iter(frames)
         self._what = what
@@ -593,6 +749,16 @@ class FrameStream:
         self.rows = 0
         first: Optional[Tuple[Plan, List[Any]]] = None
         self._frame_no = 0
+        self._fixed = header is not None
+        #: Frames read, once the stream has been sent (frames without rows too).
+        self.frames = 0
+        if header is not None:
+            self._ref: Optional[List[Any]] = None
+            self._names = [c.name for c in header]
+            self._first: Optional[Plan] = None
+            self.header_columns: Tuple[PlannedColumn, ...] = tuple(header)
+            self.plan = Plan(header, 0)
+            return
         for frame in self._frames:
             self._frame_no += 1
             first = self._plan_frame(frame, None)
@@ -604,14 +770,12 @@ class FrameStream:
         plan, self._ref = first
         resolve_batch_rows(plan, batch_rows)  # validate now
         self._names = [c.name for c in plan.planned_columns]
-        self._first: Optional[Plan] = plan
-        header = [_widen(c) if widen else c for c in plan.planned_columns]
+        self._first = plan
+        cols = [_widen(c) if widen else c for c in plan.planned_columns]
         #: The stream's header columns (the first frame's, widened).
-        self.header_columns: Tuple[PlannedColumn, ...] = tuple(header)
+        self.header_columns = tuple(cols)
         #: The plan as sent: the header's columns, with the first frame's rows.
-        self.plan = Plan(header, plan.rows)
-        #: Frames read, once the stream has been sent (frames without rows too).
-        self.frames = 0
+        self.plan = Plan(cols, plan.rows)
 
     @property
     def names(self) -> List[str]:
@@ -628,7 +792,7 @@ class FrameStream:
                 raise
             raise KeyError(f"{what}: {ex.args[0]}") from None
         names = [name for _, name, _, _ in selected]
-        if ref is not None and names != self._names:
+        if (ref is not None or self._fixed) and names != self._names:
             raise ValueError(f"{what} has the columns {names}, but the first one has"
                              f" {self._names}")
         if nrows:
@@ -637,7 +801,8 @@ class FrameStream:
         planned = []
         dtypes = []
         for i, (label, name, values, dtype) in enumerate(selected):
-            if ref is not None:
+            arrow = getattr(values, "dtype", None) is None  # pyarrow: a schema fixes the type
+            if ref is not None and not arrow:
                 try:
                     values = coerce_values(values, ref[i], name, what, self.rows + 1)
                 except (TypeError, ValueError) as ex:
@@ -645,7 +810,7 @@ class FrameStream:
                         raise
                     raise type(ex)(f"{ex}; {self._hint}") from None
                 dtype = str(values.dtype)
-            dtypes.append(values.dtype)
+            dtypes.append(getattr(values, "dtype", None))
             planned.append(plan_column(ColumnInput(source=label, name=name, values=values,
                                                    dtype=dtype, nan_as_null=self._nan_as_null)))
         return Plan(planned, nrows), dtypes
@@ -661,8 +826,9 @@ class FrameStream:
         self._first = None
         k = self._frame_no
         sent: dict = {}  # column index -> the last dictionary sent
-        while plan is not None:
-            if plan.rows:
+        keys: dict = {}  # column index -> the key of the last dictionary sent
+        while True:
+            if plan is not None and plan.rows:
                 try:
                     cols = [fit_column(h, c, self._label)
                             for h, c in zip(header, plan.planned_columns)]
@@ -672,25 +838,25 @@ class FrameStream:
                     raise type(ex)(f"{ex}; {self._hint}") from None
                 parts: List[Part] = []
                 for index, c in enumerate(cols):
-                    d = c.data.dictionary()
+                    d = c.data.dictionary_at(0)
                     if d is None:
                         continue
+                    keys[index] = c.data.dictionary_key(0)
                     entries, buffers = d
                     last = sent.get(index)
                     if last is not None and last[0] == entries and all(
                             a == b for a, b in zip(last[1], buffers)):
                         continue  # the same categories: the dictionary stays
                     sent[index] = d
-                    p, _ = _message_parts(
-                        _MESSAGE.pack(MessageKind.DICTIONARY, index, entries), buffers)
-                    parts.extend(p)
+                    parts.extend(_dictionary_message(index, d))
                 if parts:
                     yield Chunk(parts)
                 del parts
                 batch = resolve_batch_rows(plan, self._batch_rows)
-                for start in range(0, plan.rows, batch):
-                    stop = min(start + batch, plan.rows)
-                    yield Chunk(batch_parts(cols, start, stop), stop - start)
+                yield from frame_batches(cols, plan.rows, batch, keys)
+                for index, c in enumerate(cols):
+                    if index in sent and c.data.boundaries():
+                        del sent[index]  # a chunk's dictionary may have been sent since
                 self.rows += plan.rows
                 del cols
             plan = None  # release this frame before the next one is read

@@ -21,6 +21,11 @@ MAX_COUNT = 2**31 - 1
 MAX_MESSAGE_LEN = 1 << 30
 
 FLAG_SENTINEL_NULL = 0x01
+#: Descriptor flag bit 1, on utf8, binary, utf8_32 and binary_32 columns: the
+#: data buffer starts at offsets[0] (value i is data[offsets[i] - offsets[0]
+#: .. offsets[i+1] - offsets[0]]), so an Arrow slice's offsets are sent as
+#: they are, with only its own bytes of data.
+FLAG_BASED_OFFSETS = 0x02
 
 
 class WireType(enum.IntEnum):
@@ -45,6 +50,14 @@ class WireType(enum.IntEnum):
     BINARY = 17
     DICTIONARY = 18
     NULL = 19
+    BITBOOL = 20  # ceil(n/8) bytes, Arrow's bit-packed booleans (LSB first)
+    UTF8_32 = 21  # utf8 with (n+1) int32 offsets (Arrow string)
+    BINARY_32 = 22  # binary with (n+1) int32 offsets (Arrow binary)
+    DATE64 = 23  # int64 milliseconds since 1970-01-01
+    TIME32 = 24  # int32 time of day; unit s or ms
+    TIME64 = 25  # int64 time of day; unit us or ns
+    DECIMAL128 = 26  # 16 bytes LE two's complement; precision, scale in bytes 4, 5
+    DECIMAL256 = 27  # 32 bytes
 
     @property
     def wire_name(self) -> str:
@@ -75,7 +88,16 @@ _WIDTHS: Dict[WireType, int] = {
     WireType.DATE32: 4,
     WireType.DICTIONARY: 0,
     WireType.NULL: 0,
+    WireType.DATE64: 8,
+    WireType.TIME32: 4,
+    WireType.TIME64: 8,
+    WireType.DECIMAL128: 16,
+    WireType.DECIMAL256: 32,
 }
+
+#: Variable-width wire types: offsets (8 bytes each, or 4 for the _32
+#: types) then data.
+VAR_WIDTH = {WireType.UTF8: 8, WireType.BINARY: 8, WireType.UTF8_32: 4, WireType.BINARY_32: 4}
 
 
 class NullEncoding(enum.IntEnum):
@@ -92,7 +114,8 @@ class NullEncoding(enum.IntEnum):
 
 
 class TimeUnit(enum.IntEnum):
-    """Units of ``timestamp``, ``timestamptz`` and ``duration`` columns."""
+    """Units of ``timestamp``, ``timestamptz``, ``duration``, ``time32`` (s,
+    ms) and ``time64`` (us, ns) columns."""
 
     S = 0
     MS = 1

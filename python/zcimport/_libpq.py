@@ -54,6 +54,7 @@ import psycopg
 from psycopg import pq
 from psycopg.abc import PQGen
 from psycopg.errors import error_from_result
+from psycopg import waiting
 from psycopg.waiting import Ready, Wait
 
 try:  # Unix only; elsewhere the watch counts only its own reads
@@ -78,6 +79,9 @@ _TCP_INFO_LEN = 256
 #: Bounds of :attr:`ErrorWatch.quiet`, in seconds.
 QUIET_MIN = 0.1
 QUIET_MAX = 1.0
+
+#: Seconds between the wake-ups of :func:`wait_through_interrupts`.
+WAKE_INTERVAL = 0.1
 
 
 def pieces(views: Iterable[memoryview], size: Optional[int] = None) -> Iterator[memoryview]:
@@ -345,12 +349,14 @@ def wait_through_interrupts(conn: Any, end: CopyEnd, cancel: bool,
     called (it closes the connection) and the interrupt raised.  Returns
     the first interrupt, or None.
     """
-    from psycopg import waiting
-
     interrupt: Optional[BaseException] = None
     while True:
         try:
-            waiting.wait(end.gen(), end.pgconn.socket, timeout=0.1)
+            # The third argument is how often the wait wakes up (so that
+            # Ctrl-C is seen), passed by position: psycopg 3.1 calls it
+            # ``timeout``, 3.2+ ``interval``, and 3.3's ``timeout`` is a
+            # deadline that raises when it expires.
+            waiting.wait(end.gen(), end.pgconn.socket, WAKE_INTERVAL)
             return interrupt
         except KeyboardInterrupt as ki:
             if interrupt is not None:

@@ -1,7 +1,8 @@
 """Planning of columns that have no buffer the stream can send as it is.
 
-These handlers extend the planner (:mod:`zcimport._plan`) to object columns,
-pandas' ``string`` dtype, categoricals and NumPy fixed-width strings.
+The column data and planning functions of object columns, pandas'
+``string`` dtype, categoricals and NumPy fixed-width strings; their
+handlers are in :mod:`zcimport._src_numpy` and :mod:`zcimport._src_pandas`.
 
 **Strings** (object columns of ``str``, ``string[python]``) become ``utf8``
 columns.  Their values are packed *per batch*, never for the whole column at
@@ -55,7 +56,7 @@ exact), and again per batch while sending.  Anything else (int, float,
 bool objects, mixed kinds...) raises TypeError naming the column, the row
 and the type, with a hint.
 
-**Categoricals** whose categories are strings become ``dictionary`` columns:
+**Categoricals** (:mod:`zcimport._src_pandas`) whose categories are strings become ``dictionary`` columns:
 the codes are sent as they are (int8/16/32/64 as pandas holds them; code -1
 is NULL), and the categories as one dictionary message, before the first
 batch.  Other categoricals (numbers, datetimes, ...) are materialized as
@@ -76,21 +77,14 @@ import numpy as np
 import pandas as pd
 
 from ._format import MAX_MESSAGE_LEN, MESSAGE_FIXED_LEN, NullEncoding, TimeUnit, WireType, align8
-from ._plan import (
-    _INT_TYPES,
-    BaseMaskedArray,
+from ._core import (
     ColumnData,
     ColumnInput,
     FixedWidthData,
     PlannedColumn,
     _planned,
-    _as_values,
     _Prepared,
     _time_unit,
-    _unsupported,
-    log,
-    plan_column,
-    register_handler,
 )
 
 try:
@@ -672,168 +666,6 @@ def _plan_object_kind(
         conv, reason = _str_text(name, _IP_TYPES, "an ipaddress object"), \
             "ipaddress values converted to text per batch"
     return _plan_converted_text(inp, prep, values, _object_converter(values, conv), reason)
-
-
-# --------------------------------------------------------------------------
-# Handlers
-# --------------------------------------------------------------------------
-
-
-@register_handler
-def _string_dtype_handler(inp: ColumnInput) -> Optional[PlannedColumn]:
-    """pandas' StringDtype: an object array of str and pd.NA."""
-    v = inp.values
-    if not isinstance(getattr(v, "dtype", None), pd.StringDtype):
-        return None
-    prep = _Prepared()
-    nd = getattr(v, "_ndarray", None)
-    if isinstance(nd, np.ndarray) and nd.dtype == object and nd.ndim == 1:
-        info = _need_wire().scan_objects(nd, MISSING)
-        for t, row, _ in info["types"]:
-            if not issubclass(t, str):  # pragma: no cover - pandas validates
-                raise TypeError(f"column {inp.name!r}, row {row}: holds {_type_name(t)}")
-        return _plan_text(inp, prep, nd, info, "str values packed per batch")
-
-    def convert(start: int, stop: int) -> np.ndarray:  # e.g. string[pyarrow]
-        return np.asarray(v[start:stop].to_numpy(dtype=object, na_value=None))
-
-    return _plan_converted_text(inp, prep, v, convert,
-                                f"{inp.dtype} values converted to str per batch")
-
-
-@register_handler
-def _object_handler(inp: ColumnInput) -> Optional[PlannedColumn]:
-    """NumPy object arrays: see the module's docstring."""
-    v = inp.values
-    if not isinstance(v, np.ndarray) or v.dtype != object:
-        return None
-    if v.ndim != 1:  # pragma: no cover - select_columns checks
-        raise ValueError(f"column {inp.name!r} is not 1-D")
-    return plan_objects(inp, v)
-
-
-@register_handler
-def _numpy_strings_handler(inp: ColumnInput) -> Optional[PlannedColumn]:
-    """NumPy fixed-width strings: <U as utf8, S as binary, converted per batch.
-
-    As NumPy does when it reads them, trailing NUL characters are dropped.
-    """
-    v = inp.values
-    if not isinstance(v, np.ndarray) or v.dtype.kind not in "US":
-        return None
-    binary = v.dtype.kind == "S"
-
-    def convert(start: int, stop: int) -> np.ndarray:
-        return v[start:stop].astype(object)
-
-    what = "bytes" if binary else "str"
-    return _plan_converted_text(inp, _Prepared(), v, convert,
-                                f"NumPy {v.dtype.str} values converted to {what} per batch",
-                                binary=binary)
-
-
-def _string_categories(cats: pd.Index) -> bool:
-    if isinstance(cats.dtype, pd.StringDtype):
-        return True
-    return cats.dtype == object and pd.api.types.infer_dtype(cats, skipna=False) == "string"
-
-
-def _materialize(cat: pd.Categorical) -> Any:
-    """The values of a categorical as an array of its categories' dtype.
-
-    NULLs (code -1) become a mask (numbers, booleans), NaT (datetimes) or
-    None (objects).
-    """
-    codes = np.asarray(cat.codes)
-    cv = cat.categories._values
-    missing = codes < 0
-    if isinstance(cv, np.ndarray) and cv.dtype.kind in "biuf":
-        if len(cv):
-            taken = cv.take(np.where(missing, 0, codes))
-        else:
-            taken = np.zeros(len(codes), dtype=cv.dtype)
-        if not missing.any():
-            return taken
-        if cv.dtype.kind == "b":
-            return pd.arrays.BooleanArray(taken, missing)
-        if cv.dtype.kind == "f":
-            return pd.arrays.FloatingArray(taken, missing)
-        return pd.arrays.IntegerArray(taken, missing)
-    if isinstance(cv, np.ndarray):
-        if len(cv):
-            out = cv.take(np.where(missing, 0, codes))
-        else:
-            out = np.empty(len(codes), dtype=cv.dtype)
-        if missing.any():
-            out = out.astype(object) if out.dtype != object else out
-            out[missing] = None
-        return out
-    return cv.take(codes, allow_fill=True)  # an ExtensionArray: NaT, NA...
-
-
-def _nbytes(values: Any) -> int:
-    if isinstance(values, np.ndarray):
-        return values.nbytes
-    if BaseMaskedArray is not None and isinstance(values, BaseMaskedArray):
-        return values._data.nbytes + values._mask.nbytes
-    return int(getattr(values, "nbytes", 0))
-
-
-@register_handler
-def _categorical_handler(inp: ColumnInput) -> Optional[PlannedColumn]:
-    """pandas' category dtype: dictionary columns, or materialized."""
-    v = inp.values
-    if not isinstance(v, pd.Categorical):
-        return None
-    cats = v.categories
-    if len(cats) == 0:
-        # no category, so every value is NULL: the null wire type loads into
-        # a column of any type, as COPY of NULLs does
-        return _planned(inp, _Prepared(), WireType.NULL, NullData())
-    if not _string_categories(cats):
-        values = _as_values(_materialize(v))
-        inner_dtype = str(cats.dtype)
-        inner = ColumnInput(source=inp.source, name=inp.name, values=values,
-                            dtype=f"category of {inner_dtype}", nan_as_null=inp.nan_as_null)
-        col = plan_column(inner)
-        p = col.plan
-        size = _nbytes(values)
-        reason = f"categorical of {inner_dtype} materialized"
-        log.info("zcimport: column %r: %s (%d bytes)", inp.name, reason, size)
-        plan = dataclasses.replace(
-            p, dtype=inp.dtype, zero_copy=False,
-            reason=reason + (f"; {p.reason}" if p.reason else ""),
-            packed_bytes=p.packed_bytes + size)
-        return dataclasses.replace(col, plan=plan)
-
-    prep = _Prepared()
-    raw = getattr(v, "_ndarray", None)
-    codes = raw if isinstance(raw, np.ndarray) else np.asarray(v.codes)
-    codes = prep.array(codes, "codes", inp.name)
-    index_type = _INT_TYPES.get(("i", codes.dtype.itemsize))
-    if codes.dtype.kind != "i" or index_type is None:  # pragma: no cover
-        raise _unsupported(inp, f"categorical codes of dtype {codes.dtype}")
-    entries = np.asarray(cats.to_numpy(dtype=object))
-    wire = _need_wire()
-    info = wire.scan_objects(entries, MISSING)
-    if info["utf8_bad"] >= 0:
-        k = info["utf8_bad"]
-        err = _surrogate_error(inp.name, k, entries[k])
-        err.reason = f"lone surrogate in category {k} of column {inp.name!r}, which UTF-8 cannot encode"
-        raise err
-    _, offsets, data, _ = wire.pack_utf8(entries, 0, len(entries), MISSING, False, inp.name, 0)
-    length = MESSAGE_FIXED_LEN + 16 + align8(len(offsets)) + align8(len(data))
-    if length > MAX_MESSAGE_LEN:
-        raise ValueError(
-            f"column {inp.name!r}: its {len(entries)} categories take {length} bytes,"
-            " more than a dictionary message can hold (1 GiB)")
-    dd = DictionaryData(codes, len(entries), offsets, data)
-    prep.note(f"dictionary of {len(entries)} categories packed; codes sent as they are",
-              dd.dictionary_bytes, inp.name)
-    col = _planned(inp, prep, WireType.DICTIONARY, dd)
-    col.index_type = int(index_type)
-    col.value_type = int(WireType.UTF8)
-    return col
 
 
 __all__ = [

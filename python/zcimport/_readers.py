@@ -7,15 +7,23 @@ columns), one chunk at a time, for :class:`zcimport._encode.FrameStream`;
 or a :class:`ZciSource` for a ``.zci`` file, whose bytes go to the server
 as they are.
 
-**CSV and TSV** files are read in chunks of ``chunk_rows`` rows.  The first
+**CSV and TSV** files are read by pyarrow's streaming CSV reader when
+pyarrow is installed (:class:`ArrowCsvSource`: record batches of one schema,
+pinned from the first block; ``csv_engine="auto"``), else, or with
+``csv_engine="pandas"``, by pandas (:class:`CsvSource`), as follows.  Both
+detect columns of ISO 8601 dates and timestamps (``detect_dates``).
+
+With pandas, they are read in chunks of ``chunk_rows`` rows.  The first
 chunk is read once on its own, to infer the columns' dtypes; the whole file
 is then read chunk by chunk (the first chunk again) with those dtypes given
 explicitly to ``pandas.read_csv(dtype=...)``, so that every chunk has the
 same dtypes:
 
-- text columns are read as text in every chunk (``dtype=object``: a later
-  chunk of "01234" stays "01234"); ``--parse-dates`` columns are parsed in
-  every chunk;
+- text columns are read as text in every chunk (``dtype=object``, or
+  pandas 3's ``str``: a later chunk of "01234" stays "01234");
+  ``--parse-dates`` columns are parsed in every chunk, and so are text
+  columns of ISO 8601 dates (``datetime.date`` objects), timestamps and
+  timestamps with offsets (in UTC);
 - integers become pandas' nullable ``Int64`` (``UInt64`` beyond int64), so
   that a later chunk may have empty fields; booleans ``boolean``.  Number
   and boolean columns are not given to ``read_csv`` as dtypes (its
@@ -88,6 +96,9 @@ COMPRESSIONS = (".gz", ".bz2", ".xz", ".zip", ".zst")
 #: Default rows per chunk.
 DEFAULT_CHUNK_ROWS = 100_000
 
+#: The CSV readers (--csv-engine).
+CSV_ENGINES = ("auto", "pandas", "pyarrow")
+
 
 class InputError(Exception):
     """The input file is missing, unreadable, or not what its format says."""
@@ -116,6 +127,11 @@ class ReadOptions:
     skip_rows: int = 0
     hdf_key: Optional[str] = None
     chunk_rows: int = DEFAULT_CHUNK_ROWS
+    #: CSV/TSV: "auto" (pyarrow when it is installed and can read the file
+    #: with these options, else pandas), "pandas" or "pyarrow"
+    csv_engine: str = "auto"
+    #: CSV/TSV: detect ISO 8601 date and timestamp columns
+    detect_dates: bool = True
 
 
 #: Which options apply to which formats (the rest are refused).
@@ -126,11 +142,17 @@ OPTION_FORMATS = {
     "skip_rows": ("csv", "tsv", "jsonl"),
     "hdf_key": ("hdf5",),
     "parse_dates": ("csv", "tsv", "jsonl", "pickle", "npz", "parquet", "feather", "hdf5"),
+    "csv_engine": ("csv", "tsv"),
+    "detect_dates": ("csv", "tsv"),
 }
+
+#: The values of the options that mean "not given".
+_DEFAULTS = {"csv_engine": "auto", "detect_dates": True}
 
 _OPTION_FLAGS = {"sep": "--sep", "null": "--null", "encoding": "--encoding",
                  "skip_rows": "--skip-rows", "hdf_key": "--hdf-key",
-                 "parse_dates": "--parse-dates"}
+                 "parse_dates": "--parse-dates", "csv_engine": "--csv-engine",
+                 "detect_dates": "--no-parse-dates"}
 
 
 def detect_format(path: str) -> str:
@@ -153,8 +175,11 @@ def check_options(fmt: str, opts: ReadOptions) -> None:
     """Refuse reader options that mean nothing for the format."""
     for field, formats in OPTION_FORMATS.items():
         value = getattr(opts, field)
-        given = value is not None and value != 0 and not (
-            isinstance(value, (list, tuple)) and not value)
+        if field in _DEFAULTS:
+            given = value != _DEFAULTS[field]
+        else:
+            given = value is not None and value != 0 and not (
+                isinstance(value, (list, tuple)) and not value)
         if given and fmt not in formats:
             raise OptionError(f"{_OPTION_FLAGS[field]} does not apply to {fmt} input"
                               f" (only to {', '.join(formats)})")
@@ -162,6 +187,8 @@ def check_options(fmt: str, opts: ReadOptions) -> None:
         raise OptionError("--chunk-rows must be at least 1")
     if opts.skip_rows < 0:
         raise OptionError("--skip-rows cannot be negative")
+    if opts.csv_engine not in CSV_ENGINES:
+        raise OptionError(f"--csv-engine {opts.csv_engine!r}: use one of {', '.join(CSV_ENGINES)}")
 
 
 def _check_readable(path: str) -> None:
@@ -317,6 +344,28 @@ def _check_exact_ints(path: str, chunk: pd.DataFrame, columns: Sequence[Any], st
                     " from a file without empty fields, or split the file")
 
 
+def _python_ints(values: np.ndarray) -> Tuple[Any, Any]:
+    """Integer literals and missing values as int64 or uint64 values and a
+    mask, through Python ints (pandas cannot mix NaN and uint64); (None,
+    None) when they are not that."""
+    missing = np.asarray(pd.isna(values), dtype=bool)
+    ints = []
+    for v, m in zip(values, missing):
+        if m:
+            ints.append(0)
+        elif isinstance(v, str) and re.fullmatch(r"\s*[+-]?\d+\s*", v):
+            ints.append(int(v))
+        else:
+            return None, None
+    if ints and min(ints) >= 0 and max(ints) >= 2**63:
+        if max(ints) >= 2**64:
+            return None, None
+        return np.array(ints, dtype=np.uint64), missing
+    if ints and (min(ints) < -2**63 or max(ints) >= 2**63):
+        return None, None
+    return np.array(ints, dtype=np.int64), missing
+
+
 def _exact_ints(values: np.ndarray) -> Any:
     """An object array of integer literals (and NaN) as an exact Int64/UInt64 array.
 
@@ -333,6 +382,8 @@ def _exact_ints(values: np.ndarray) -> Any:
         data = np.array([0 if m else int(v) for v, m in zip(values, missing)], dtype=np.int64)
         mask = missing
     if not isinstance(data, np.ndarray) or data.dtype.kind not in "iu":
+        data, mask = _python_ints(values)
+    if not isinstance(data, np.ndarray) or data.dtype.kind not in "iu":
         bad = ""
         for v in values:
             if isinstance(v, str) and not re.fullmatch(r"\s*[+-]?\d+\s*", v):
@@ -346,8 +397,102 @@ def _exact_ints(values: np.ndarray) -> Any:
     return pd.arrays.IntegerArray(data.astype(np.int64), mask)
 
 
+_PANDAS2 = int(pd.__version__.split(".")[0]) >= 2
+
+#: ISO 8601 dates and timestamps, as pyarrow's CSV reader infers them:
+#: YYYY-MM-DD, then [T or space]hh[:mm[:ss[.fraction]]] and a zone (Z, +hh,
+#: +hhmm, +hh:mm) after a time.
+_ISO_DATE = r"\d{4}-\d{2}-\d{2}"
+_ISO_ZONE = r"(?:Z|[+-]\d{2}(?::?\d{2})?)"
+_ISO_TIMESTAMP = rf"{_ISO_DATE}(?:[T ]\d{{2}}(?::\d{{2}}(?::\d{{2}}(?:\.\d{{1,9}})?)?)?{_ISO_ZONE}?)?"
+_DATE_KIND_RE = {
+    "date": _ISO_DATE,
+    "timestamp": rf"{_ISO_DATE}(?:[T ]\d{{2}}(?::\d{{2}}(?::\d{{2}}(?:\.\d{{1,9}})?)?)?)?",
+    "timestamptz": rf"{_ISO_DATE}[T ]\d{{2}}(?::\d{{2}}(?::\d{{2}}(?:\.\d{{1,9}})?)?)?{_ISO_ZONE}",
+}
+_DATE_KIND_TEXT = {"date": "dates (YYYY-MM-DD)", "timestamp": "timestamps without a time zone",
+                   "timestamptz": "timestamps with a time zone offset"}
+
+
+def _int_literals(s: pd.Series) -> bool:
+    """A text column whose values are all integers (pandas leaves integers
+    beyond int64 as text when some fields are empty), that fit in int64 or
+    uint64."""
+    v = s[s.notna()].astype(object).astype(str)
+    v = v[v != ""]
+    if not len(v) or not bool(v.str.fullmatch(r"\s*[+-]?\d+\s*").all()):
+        return False
+    try:
+        _exact_ints(v.to_numpy(dtype=object))
+    except (ValueError, OverflowError, TypeError):
+        return False
+    return True
+
+
+def _is_text_dtype(dtype: Any) -> bool:
+    """object, or one of pandas' string dtypes (``str`` of pandas 3, ``string``)."""
+    if isinstance(dtype, np.dtype):
+        return dtype.kind == "O"
+    return isinstance(dtype, pd.StringDtype)
+
+
+def _date_kind(s: pd.Series) -> Optional[str]:
+    """"date", "timestamp" or "timestamptz" when every value of a text column
+    is an ISO 8601 date or timestamp (and they agree on having a time zone
+    offset), else None."""
+    v = s[s.notna()]
+    if not len(v):
+        return None
+    try:
+        v = v.astype(object).astype(str)
+        if not bool(v.str.fullmatch(_ISO_TIMESTAMP).all()):
+            return None
+    except (TypeError, ValueError, AttributeError):
+        return None
+    rest = v.str.slice(10)
+    if not bool((rest.str.len() > 0).any()):
+        kind = "date"
+    else:
+        zone = rest.str.contains(_ISO_ZONE + "$")
+        kind = "timestamptz" if bool(zone.all()) else None if bool(zone.any()) else "timestamp"
+    if kind is None:
+        return None
+    try:
+        _parse_iso(v.iloc[:1000], kind)
+    except (TypeError, ValueError, OverflowError):
+        return None  # e.g. 2021-02-30
+    return kind
+
+
+def _parse_iso(s: pd.Series, kind: str) -> Any:
+    """Text of one date kind to dates (datetime.date objects, None for
+    missing), timestamps (datetime64) or timestamps in UTC."""
+    if kind == "date":
+        mask = s.isna().to_numpy()
+        out = np.full(len(s), None, dtype=object)
+        if (~mask).any():
+            days = np.array(s.to_numpy(dtype=object)[~mask].astype(str), dtype="datetime64[D]")
+            out[~mask] = days.astype(object)
+        return out
+    kwargs: Dict[str, Any] = {"format": "ISO8601"} if _PANDAS2 else {}
+    return pd.to_datetime(s, utc=kind == "timestamptz", **kwargs)
+
+
+def _to_utc(s: pd.Series) -> Any:
+    """Text of dates and times in UTC (pandas 2 parses formats that vary
+    only with format="mixed")."""
+    try:
+        return pd.to_datetime(s, utc=True)
+    except (TypeError, ValueError):
+        if not _PANDAS2:
+            raise
+        return pd.to_datetime(s, utc=True, format="mixed")
+
+
 class CsvSource(Source):
     """CSV and TSV files, in chunks (see the module's docstring)."""
+
+    engine = "pandas"
 
     def __init__(self, path: str, fmt: str, opts: ReadOptions) -> None:
         super().__init__(path, fmt, opts)
@@ -363,6 +508,9 @@ class CsvSource(Source):
         self._kwargs = kwargs
         sample = self._read(nrows=opts.chunk_rows)
         self.columns = list(sample.columns)
+        #: text columns of ISO 8601 dates or timestamps (not --no-parse-dates),
+        #: and their kind: "date", "timestamp", "timestamptz"
+        self.dates: Dict[Any, str] = {}
         #: dtypes the first chunk is converted to (nullable ints and booleans...)
         self._first_dtypes: Dict[Any, Any] = {}
         #: dtypes every chunk is read with: text stays text ("01" is not 1)
@@ -371,10 +519,23 @@ class CsvSource(Source):
         self._int_columns: List[Any] = []
         #: --parse-dates columns that pandas left as text: UTC offsets that vary
         self._utc: List[Any] = []
+        #: integer columns with empty fields and values beyond 2**53, which
+        #: pandas would read as floats, losing digits (or beyond int64, as
+        #: text): read as text, converted exactly
+        self._exact_int_columns: List[Any] = []
         for c in opts.parse_dates:
             s = sample[c]
             if s.dtype.kind != "M" and not isinstance(s.dtype, pd.DatetimeTZDtype) \
                     and not s.isna().all():
+                iso = _date_kind(s) if _is_text_dtype(s.dtype) else None
+                if iso is not None:
+                    # ISO 8601 text that pandas did not parse (formats that vary:
+                    # 12:00:00 and 12:00:00.5): read as text, parsed as ISO 8601
+                    self.dates[c] = "timestamp" if iso == "date" else iso
+                    self._read_dtypes[c] = s.dtype
+                    kwargs["parse_dates"] = [d for d in kwargs["parse_dates"] if d != c] \
+                        or False
+                    continue
                 self._check_dates(c, s)
                 self._utc.append(c)
         for c in sample.columns:
@@ -386,18 +547,26 @@ class CsvSource(Source):
                 self._first_dtypes[c] = "string"
                 self._read_dtypes[c] = object
                 continue
-            kind = s.dtype.kind if isinstance(s.dtype, np.dtype) else ""
-            if kind in "iu":
+            kind = s.dtype.kind if isinstance(s.dtype, np.dtype) else "?"
+            if _is_text_dtype(s.dtype):
+                # text stays text in every chunk ("01" is not 1): object, or
+                # pandas 3's str
+                self._read_dtypes[c] = s.dtype
+                if _int_literals(s):
+                    # integers beyond int64 with empty fields, which pandas
+                    # leaves as text: converted exactly
+                    self._read_dtypes[c] = object
+                    self._exact_int_columns.append(c)
+                    continue
+                if opts.detect_dates:
+                    date_kind = _date_kind(s)
+                    if date_kind is not None:
+                        self.dates[c] = date_kind
+            elif kind in "iu":
                 self._first_dtypes[c] = "Int64" if kind == "i" else "UInt64"
                 self._int_columns.append(c)
             elif kind == "b":
                 self._first_dtypes[c] = "boolean"
-            elif kind == "O":
-                self._read_dtypes[c] = object
-        #: integer columns with empty fields and values beyond 2**53, which
-        #: pandas would read as floats, losing digits: read as text, converted
-        #: exactly
-        self._exact_int_columns: List[Any] = []
         candidates = [c for c in sample.columns
                       if c not in opts.parse_dates and _beyond_floats(sample[c])]
         if candidates:
@@ -445,7 +614,7 @@ class CsvSource(Source):
     def _check_dates(self, c: Any, s: pd.Series) -> None:
         """A --parse-dates column pandas could not parse: UTC offsets, or an error."""
         try:
-            pd.to_datetime(s, utc=True)
+            _to_utc(s)
         except (TypeError, ValueError, OverflowError) as ex:
             bad = s[pd.to_datetime(s, errors="coerce", utc=True).isna() & s.notna()]
             what = f"row {int(bad.index[0]) + 1:,} holds {bad.iloc[0]!r}" if len(bad) else str(ex)
@@ -462,22 +631,48 @@ class CsvSource(Source):
                 if kind == "int":
                     self._int_columns.append(c)
 
-    def _fix_dates(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def _fix_dates(self, frame: pd.DataFrame, start: int = 0) -> pd.DataFrame:
         for c in self._utc:
             try:
-                frame[c] = pd.to_datetime(frame[c], utc=True)
+                frame[c] = _to_utc(frame[c])
             except (TypeError, ValueError, OverflowError) as ex:
                 raise ChunkError(f"{self.path}: column {c!r} (--parse-dates): {ex}") from None
+        for c, kind in self.dates.items():
+            if c not in frame.columns:
+                continue
+            s = frame[c]
+            notna = s.notna()
+            if not _is_text_dtype(s.dtype):  # a chunk that pandas read otherwise
+                s = s.astype(object).where(notna, None)
+            text = s[notna].astype(object).astype(str)
+            ok = text.str.fullmatch(_DATE_KIND_RE[kind])
+            bad = None if bool(ok.all()) else int(np.argmax(~ok.to_numpy()))
+            if bad is None:
+                try:
+                    frame[c] = _parse_iso(s, kind)
+                    continue
+                except (TypeError, ValueError, OverflowError):
+                    parsed = pd.to_datetime(text, errors="coerce", utc=True)
+                    bad = int(np.argmax(parsed.isna().to_numpy())) if bool(
+                        parsed.isna().any()) else 0
+            row = start + int(np.flatnonzero(notna.to_numpy())[bad]) + 1
+            raise ChunkError(
+                f"{self.path}: column {c!r}: row {row:,} holds {text.iloc[bad]!r}, but the"
+                f" column was read as {_DATE_KIND_TEXT[kind]}, as the values of its first"
+                f" {self.opts.chunk_rows:,} rows are; load it as text with --no-parse-dates,"
+                " use a larger --chunk-rows, or fix the value")
         return frame
 
     def _convert(self, frame: pd.DataFrame, start: int = 0) -> pd.DataFrame:
         frame = frame.astype({c: d for c, d in self._first_dtypes.items() if c in frame.columns})
-        return self._fix_ints(self._fix_dates(frame), start)
+        return self._fix_ints(self._fix_dates(frame, start), start)
 
     def _fix_ints(self, frame: pd.DataFrame, start: int) -> pd.DataFrame:
         for c in self._exact_int_columns:
             try:
-                frame[c] = _exact_ints(frame[c].to_numpy(dtype=object))
+                values = frame[c].to_numpy(dtype=object, copy=True)
+                values[values == ""] = np.nan  # pandas' missing value of a column it left as text
+                frame[c] = _exact_ints(values)
             except ValueError as ex:
                 raise ChunkError(
                     f"{self.path}: column {c!r} holds integers, but in rows {start + 1:,} to"
@@ -513,10 +708,413 @@ class CsvSource(Source):
                     chunk = self._convert(chunk)
                 else:
                     _check_exact_ints(self.path, chunk, self._int_columns, start)
-                    chunk = self._fix_ints(self._fix_dates(chunk), start)
+                    chunk = self._fix_ints(self._fix_dates(chunk, start), start)
                 start += len(chunk)
                 yield chunk
                 del chunk
+
+
+#: pandas' default missing values (read_csv's na_values), for pyarrow's reader.
+_PANDAS_NA = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+              "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"]
+
+_ARROW_TYPE_TEXT = {"int64": "an integer", "double": "a number", "bool": "a boolean",
+                    "date32[day]": "an ISO 8601 date (YYYY-MM-DD)",
+                    "timestamp[us]": "an ISO 8601 timestamp without a time zone",
+                    "timestamp[us, tz=UTC]": "an ISO 8601 timestamp with a time zone offset",
+                    "uint64": "an integer", "decimal128(38, 0)": "an integer"}
+
+
+class _Fallback(Exception):
+    """The pyarrow reader cannot read the file as asked (--csv-engine auto
+    then reads it with pandas)."""
+
+
+def have_pyarrow() -> bool:
+    """Whether pyarrow can be imported."""
+    try:
+        import pyarrow  # noqa: F401
+        import pyarrow.csv  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _csv_sep(fmt: str, opts: ReadOptions) -> str:
+    return opts.sep if opts.sep is not None else ("\t" if fmt == "tsv" else ",")
+
+
+def arrow_csv_unsupported(path: str, fmt: str, opts: ReadOptions) -> Optional[str]:
+    """Why pyarrow's CSV reader cannot read this file with these options, or None."""
+    sep = _csv_sep(fmt, opts)
+    if len(sep) != 1:
+        return (f"--sep {sep!r} is not one character (pandas reads a longer separator as a"
+                " regular expression)")
+    if sep in ('"', "\n", "\r"):
+        return f"--sep {sep!r} cannot be a field separator"
+    if path.lower().endswith(".zip"):
+        return "it does not read .zip files"
+    return None
+
+
+class ArrowCsvSource(Source):
+    """CSV and TSV files read by pyarrow's streaming, multithreaded reader
+    (``pyarrow.csv.open_csv``), as Arrow record batches of one schema.
+
+    The first block of the file (about ``chunk_rows`` rows) is read once
+    with pyarrow's type inference; the file is then read block by block
+    (the first again) with every column's type given explicitly
+    (``ConvertOptions(column_types=...)``), so that all batches have the
+    same schema:
+
+    - text stays text ("01" in a later block stays "01"); integers are
+      int64 (uint64 or decimal beyond int64), numbers float64, booleans bool;
+    - ISO 8601 dates are date32, timestamps timestamp[us] (timestamp[us,
+      UTC] with a zone offset), unless ``detect_dates`` is off (then text);
+      ``--parse-dates`` columns are timestamp[us];
+    - times of day stay text; a column without a value in the first block
+      is text unless :meth:`resolve_empty` says otherwise;
+    - NULL: an unquoted field that is one of pandas' missing values (an
+      empty field, NA, NULL, ...), or only the ``null`` string when it is
+      given; a quoted field is never NULL (``""`` is an empty string), as
+      in COPY's CSV format.
+
+    :meth:`frames` yields the record batches themselves when :attr:`arrow`
+    is set (the stream sends their buffers as they are), else each batch
+    converted to a DataFrame of pandas' nullable dtypes.
+    """
+
+    engine = "pyarrow"
+    arrow_capable = True
+
+    def __init__(self, path: str, fmt: str, opts: ReadOptions, strict: bool = False) -> None:
+        super().__init__(path, fmt, opts)
+        import pyarrow as pa
+        import pyarrow.csv as pcsv
+
+        self._pa, self._pcsv = pa, pcsv
+        self._strict = strict
+        self._sep = _csv_sep(fmt, opts)
+        #: yield record batches (else DataFrames) from frames()
+        self.arrow = False
+        #: ISO 8601 date columns: "date", "timestamp" or "timestamptz"
+        self.dates: Dict[Any, str] = {}
+        self._block, self._stream_block = self._block_sizes()
+        # the first block, parsed on its own (open_csv would read ahead dozens
+        # of blocks of this size)
+        first = self._read_head()
+        schema = first.schema
+        self._first_rows = first.num_rows
+        names = list(schema.names)
+        if len(set(names)) != len(names):
+            dup = next(n for n in names if names.count(n) > 1)
+            self._cannot(f"the header names the column {dup!r} twice")
+        self.columns = names
+        for c in opts.parse_dates:
+            if c not in names:
+                raise OptionError(f"{path}: --parse-dates names {c!r}, which is not a column of"
+                                  " the file")
+        types: Dict[str, Any] = {}
+        doubles = []
+        for f in schema:
+            t, name = f.type, f.name
+            if name in opts.parse_dates:
+                if pa.types.is_timestamp(t):
+                    types[name] = pa.timestamp("us", "UTC" if t.tz else None)
+                elif pa.types.is_date(t) or pa.types.is_null(t):
+                    types[name] = pa.timestamp("us")
+                else:
+                    self._cannot(f"column {name!r} (--parse-dates) holds values that are not ISO"
+                                 " 8601 dates or timestamps, which the pyarrow reader does not"
+                                 " parse")
+                self.dates[name] = "timestamptz" if types[name].tz else "timestamp"
+            elif pa.types.is_null(t):
+                self.empty_columns.append(name)
+                types[name] = pa.string()
+            elif pa.types.is_timestamp(t) or pa.types.is_date(t):
+                if not opts.detect_dates:
+                    types[name] = pa.string()
+                elif pa.types.is_date(t):
+                    types[name] = pa.date32()
+                    self.dates[name] = "date"
+                else:
+                    types[name] = pa.timestamp("us", "UTC" if t.tz else None)
+                    self.dates[name] = "timestamptz" if t.tz else "timestamp"
+            elif pa.types.is_time(t) or pa.types.is_string(t) or pa.types.is_large_string(t):
+                types[name] = pa.string()
+            elif pa.types.is_floating(t):
+                types[name] = pa.float64()
+                doubles.append(name)
+            elif pa.types.is_binary(t) or pa.types.is_large_binary(t):
+                raise InputError(f"{path}: cannot decode column {name!r} as"
+                                 f" {opts.encoding or 'utf-8'}; use --encoding")
+            else:
+                types[name] = t
+        self._types = types
+        if doubles and self._first_rows:
+            self._exact_ints(doubles)
+
+    # -- reading
+
+    def _cannot(self, why: str) -> None:
+        if self._strict:
+            raise OptionError(f"{self.path}: --csv-engine pyarrow: {why}; use --csv-engine"
+                              " pandas")
+        raise _Fallback(why)
+
+    def _input(self) -> Any:
+        if self.path.lower().endswith(".xz"):
+            import lzma
+
+            return lzma.open(self.path, "rb")
+        return self.path  # pyarrow undoes .gz, .bz2, .zst, .lz4 itself
+
+    def _raw_head(self, nbytes: int) -> bytes:
+        """The first nbytes of the file (decompressed)."""
+        try:
+            if self.path.lower().endswith(".xz"):
+                import lzma
+
+                with lzma.open(self.path, "rb") as f:
+                    return f.read(nbytes)
+            with self._pa.input_stream(self.path, compression="detect") as f:
+                return f.read(nbytes)
+        except (OSError, ValueError, EOFError) as ex:
+            raise _input_error(self.path, ex) from None
+
+    def _read_head(self, column_types: Optional[Mapping[str, Any]] = None,
+                   include: Sequence[str] = ()) -> Any:
+        """The first block (about chunk_rows rows) as a Table: the head of
+        the file, cut after a line (an earlier one when the cut would split
+        a quoted field)."""
+        head = getattr(self, "_head", None)
+        if head is None:
+            head = self._raw_head(self._block + 1)
+            whole = len(head) <= self._block
+            cuts = 0 if whole else 8
+            self._head = head = head if whole else head[:head.rfind(b"\n", 0, self._block) + 1]
+        else:
+            cuts = 0
+        while True:
+            try:
+                return self._parse_head(head, column_types, include)
+            except (InputError, ChunkError):
+                end = head.rfind(b"\n", 0, len(head) - 1)
+                if cuts <= 0 or end <= 0:
+                    raise
+                cuts -= 1
+                self._head = head = head[:end + 1]
+
+    def _parse_head(self, head: bytes, column_types: Optional[Mapping[str, Any]],
+                    include: Sequence[str]) -> Any:
+        pcsv = self._pcsv
+        try:
+            return pcsv.read_csv(self._pa.py_buffer(head), **self._options(
+                column_types, include, max(len(head) + 1, 1024), threads=False))
+        except (self._pa.ArrowInvalid, OSError, UnicodeDecodeError, LookupError) as ex:
+            raise self._error(ex, 0) from None
+
+    def _block_sizes(self) -> Tuple[int, int]:
+        """Bytes per block: of the first block, which fixes the types, about
+        chunk_rows rows (by the first MiB's lines); of the blocks of the
+        stream, a quarter of that (pyarrow's reader reads ahead some 30 to 40
+        blocks, which bounds its memory)."""
+        head = self._raw_head(1 << 20)
+        lines = head.split(b"\n")
+        if len(lines) > 1:
+            lines = lines[:-1]
+        longest = max(len(x) for x in lines) + 1
+        avg = (sum(len(x) for x in lines) + len(lines)) / len(lines)
+        size = int(self.opts.chunk_rows * avg) + longest
+        first = max(min(size, 1 << 30), 4 * longest, 1024)
+        return first, max(first // 4, 4 * longest, 1024)
+
+    def _open(self, column_types: Optional[Mapping[str, Any]] = None,
+              include: Sequence[str] = (), block: Optional[int] = None) -> Any:
+        try:
+            return self._pcsv.open_csv(self._input(), memory_pool=_arrow_pool(), **self._options(
+                column_types, include, block or self._stream_block))
+        except (self._pa.ArrowInvalid, OSError, UnicodeDecodeError, LookupError) as ex:
+            raise self._error(ex, 0) from None
+
+    def _options(self, column_types: Optional[Mapping[str, Any]], include: Sequence[str],
+                 block: int, threads: bool = True) -> Dict[str, Any]:
+        pcsv = self._pcsv
+        null = [self.opts.null] if self.opts.null is not None else _PANDAS_NA
+        return dict(
+            read_options=pcsv.ReadOptions(
+                use_threads=threads, block_size=block, skip_rows=self.opts.skip_rows,
+                encoding=self.opts.encoding or "utf8"),
+            parse_options=pcsv.ParseOptions(delimiter=self._sep, newlines_in_values=True),
+            convert_options=pcsv.ConvertOptions(
+                column_types=dict(column_types or {}), null_values=null,
+                strings_can_be_null=True, quoted_strings_can_be_null=False,
+                true_values=["True", "TRUE", "true"], false_values=["False", "FALSE", "false"],
+                include_columns=list(include)))
+
+    def _next(self, reader: Any, start: int) -> Any:
+        """The next record batch, or None at the end."""
+        try:
+            return reader.read_next_batch()
+        except StopIteration:
+            return None
+        except (self._pa.ArrowInvalid, OSError, UnicodeDecodeError) as ex:
+            raise self._error(ex, start) from None
+
+    def _error(self, ex: BaseException, start: int) -> Exception:
+        """A pyarrow error as an InputError or a ChunkError."""
+        path = self.path
+        msg = str(ex).strip()
+        if isinstance(ex, UnicodeDecodeError) or "invalid UTF8" in msg or "UTF-8" in msg:
+            return InputError(f"{path}: cannot decode the file as {self.opts.encoding or 'utf-8'}"
+                              f" (after row {start:,}); use --encoding")
+        if isinstance(ex, LookupError):
+            return OptionError(f"--encoding: {msg}")
+        if "Empty CSV file" in msg:
+            return InputError(f"{path}: the file is empty (no header line)")
+        if "straddl" in msg:
+            return InputError(f"{path}: cannot parse: a row after row {start:,} is longer than"
+                              f" the reader's block of {self._stream_block:,} bytes; use a larger"
+                              " --chunk-rows, or --csv-engine pandas")
+        m = re.search(r"In CSV column #(\d+): (?:Row #\d+: )?CSV conversion error to ([^:]+):"
+                      r" (?:invalid value|expected (?:no|a) zone offset in) '(.*?)'", msg, re.S)
+        if m:
+            names = list(self._types) if hasattr(self, "_types") else []
+            k = int(m.group(1))
+            col = names[k] if k < len(names) else f"#{k}"
+            typ, value = m.group(2), m.group(3)
+            row = self._find_row(col, value, start)
+            where = f"row {row:,}" if row else f"a row after row {start:,}"
+            what = _ARROW_TYPE_TEXT.get(typ, typ)
+            hint = "use a larger --chunk-rows, or fix the value"
+            if col in self.dates and col not in self.opts.parse_dates:
+                hint = ("load the column as text with --no-parse-dates, use a larger"
+                        " --chunk-rows, or fix the value")
+            return ChunkError(
+                f"{path}: column {col!r}: {where} holds {value!r}, which is not {what}, the"
+                f" column's type as the first {self._first_rows:,} rows fixed it (pyarrow"
+                f" reader); {hint}")
+        if "CSV parse error" in msg:
+            return InputError(f"{path}: cannot parse (after row {start:,}):"
+                              f" {_one_line(msg)}")
+        return _input_error(path, ex)
+
+    def _find_row(self, col: str, value: str, start: int) -> Optional[int]:
+        """The row (from 1, after the header) at or after start holding value."""
+        try:
+            import pyarrow.compute as pc
+
+            reader = self._open({col: self._pa.string()}, [col])
+            rows = 0
+            try:
+                for batch in reader:
+                    n = batch.num_rows
+                    if rows + n > start:
+                        arr = batch.column(0)
+                        if rows < start:
+                            arr = arr.slice(start - rows)
+                        i = pc.index(arr, value).as_py()
+                        if i is not None and i >= 0:
+                            return max(rows, start) + i + 1
+                    rows += n
+            finally:
+                _close(reader)
+        except Exception:  # only for the message
+            log.debug("zcimport: cannot find the row of a bad value", exc_info=True)
+        return None
+
+    def _exact_ints(self, doubles: List[str]) -> None:
+        """Columns of integer literals that pyarrow read as float64 because
+        one is beyond int64: uint64, or decimal128(38, 0), exactly."""
+        pa = self._pa
+        import pyarrow.compute as pc
+
+        batch = self._read_head({n: pa.string() for n in doubles}, doubles)
+        for n in doubles:
+            arr = pc.drop_null(batch.column(n))
+            if not len(arr) or not pc.all(pc.match_substring_regex(
+                    arr, r"^\s*[+-]?\d+\s*$")).as_py():
+                continue
+            values = [int(v) for v in arr.to_pylist()]
+            lo, hi = min(values), max(values)
+            if lo >= 0 and hi < 2**64:
+                self._types[n] = pa.uint64()
+            elif -10**38 < lo and hi < 10**38:
+                self._types[n] = pa.decimal128(38, 0)
+
+    # -- the Source interface
+
+    @property
+    def schema(self) -> Any:
+        """The schema of every batch."""
+        return self._pa.schema([(n, self._types[n]) for n in self.columns])
+
+    def resolve_empty(self, kinds: Mapping[Any, str]) -> None:
+        pa = self._pa
+        for c in self.empty_columns:
+            if c in kinds:
+                self._types[c] = {"bool": pa.bool_(), "int": pa.int64(),
+                                  "float": pa.float64()}.get(kinds[c], pa.string())
+
+    def batches(self) -> Iterator[Any]:
+        """The file's record batches, of :attr:`schema`."""
+        reader = self._open(self._types)
+        start = 0
+        try:
+            while True:
+                batch = self._next(reader, start)
+                if batch is None:
+                    break
+                if not batch.num_rows:
+                    continue
+                start += batch.num_rows
+                yield batch
+                del batch
+        finally:
+            _close(reader)
+        if start == 0:
+            yield self._pa.RecordBatch.from_pylist([], schema=self.schema)
+        self.total_rows = start
+
+    def _frame(self, batch: Any) -> Any:
+        if self.arrow:
+            return batch
+        return batch.to_pandas(types_mapper=_arrow_types_mapper())
+
+    def first(self) -> Any:
+        for batch in self.batches():
+            return self._frame(batch)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def frames(self) -> Iterator[Any]:
+        for batch in self.batches():
+            yield self._frame(batch)
+
+
+def _arrow_pool() -> Any:
+    """jemalloc's memory pool, else the system's: pyarrow's default, mimalloc,
+    keeps more of the memory of the blocks it has read (about 20 MB more for
+    blocks of 20,000 rows), and the client's memory should stay bounded by a
+    few blocks."""
+    import pyarrow as pa
+
+    try:
+        return pa.jemalloc_memory_pool()
+    except (NotImplementedError, AttributeError):  # pragma: no cover - built without
+        return pa.system_memory_pool()
+
+
+def _close(reader: Any) -> None:
+    close = getattr(reader, "close", None)
+    if close is not None:
+        try:
+            close()
+        except Exception:  # pragma: no cover
+            pass
+
+
+def _one_line(text: str) -> str:
+    return re.sub(r"\s*\n\s*", " ", str(text)).strip()
 
 
 def _open_text(path: str, encoding: Optional[str]) -> IO[str]:
@@ -813,15 +1411,22 @@ def _arrow_types_mapper() -> Any:
 
 
 class ArrowSource(Source):
-    """Parquet (by row groups' batches) and Feather files, through pyarrow.
+    """Parquet (``ParquetFile.iter_batches``, ``chunk_rows`` rows at a time)
+    and Feather / Arrow IPC files (memory-mapped, by record batches),
+    through pyarrow.
 
-    Integer and boolean columns become pandas' nullable dtypes, so that the
-    batches agree on them.  (Not tested here: pyarrow is not installed on
-    the machines zcimport is tested on.)
+    When :attr:`arrow` is set (the stream takes Arrow record batches), the
+    batches are sent as they are; else (or with ``--parse-dates``) each is
+    converted to a DataFrame, integer and boolean columns to pandas'
+    nullable dtypes, so that the batches agree on them.
     """
 
     def __init__(self, path: str, fmt: str, opts: ReadOptions) -> None:
         super().__init__(path, fmt, opts)
+        #: yield record batches (else DataFrames) from frames()
+        self.arrow = False
+        #: --parse-dates converts text with pandas: DataFrames then
+        self.arrow_capable = not opts.parse_dates
         what = "Parquet" if fmt == "parquet" else "Feather"
         pa = _need("pyarrow", what, None, "pyarrow")
         self._mapper = _arrow_types_mapper()
@@ -854,13 +1459,27 @@ class ArrowSource(Source):
         else:
             yield from self._table.to_batches(max_chunksize=self.opts.chunk_rows)
 
+    @property
+    def schema(self) -> Any:
+        """The schema of every batch."""
+        if self.format == "parquet":
+            return self._pf.schema_arrow
+        return self._ipc.schema if self._ipc is not None else self._table.schema
+
     def _frame(self, batch: Any) -> Any:
+        if self.arrow:
+            return batch
         return self._parse_dates(batch.to_pandas(types_mapper=self._mapper))
+
+    def _empty(self) -> Any:
+        import pyarrow as pa
+
+        return self._frame(pa.RecordBatch.from_pylist([], schema=self.schema))
 
     def first(self) -> Any:
         for batch in self._batches():
             return self._frame(batch)
-        return pd.DataFrame()
+        return self._empty()
 
     def frames(self) -> Iterator[Any]:
         empty = True
@@ -868,7 +1487,7 @@ class ArrowSource(Source):
             empty = False
             yield self._frame(batch)
         if empty:
-            yield pd.DataFrame()
+            yield self._empty()
 
 
 class HdfSource(Source):
@@ -1117,10 +1736,33 @@ def open_source(path: str, fmt: Optional[str] = None,
     _check_readable(path)
     if fmt == "zci":
         return ZciSource(path, opts)
+    if fmt in ("csv", "tsv"):
+        return _open_csv(path, fmt, opts)
     return _SOURCES[fmt](path, fmt, opts)
 
 
+def _open_csv(path: str, fmt: str, opts: ReadOptions) -> Source:
+    """A CSV/TSV file with the engine that --csv-engine chooses."""
+    engine = opts.csv_engine
+    if engine == "pandas":
+        return CsvSource(path, fmt, opts)
+    if engine == "pyarrow":
+        _need("pyarrow", "CSV with --csv-engine pyarrow", None, "pyarrow")
+        why = arrow_csv_unsupported(path, fmt, opts)
+        if why:
+            raise OptionError(f"{path}: --csv-engine pyarrow: {why}; use --csv-engine pandas")
+        return ArrowCsvSource(path, fmt, opts, strict=True)
+    if have_pyarrow() and arrow_csv_unsupported(path, fmt, opts) is None:
+        try:
+            return ArrowCsvSource(path, fmt, opts)
+        except _Fallback as ex:
+            log.info("zcimport: reading %s with pandas: pyarrow cannot: %s", path, ex)
+    return CsvSource(path, fmt, opts)
+
+
 __all__ = [
+    "ArrowCsvSource",
+    "CSV_ENGINES",
     "ChunkError",
     "CsvSource",
     "DEFAULT_CHUNK_ROWS",

@@ -4,10 +4,14 @@
   zcimport plan SOURCE [options]                         how each column would be sent
   zcimport dump SOURCE OUT.zci [options]                 write a .zci stream file
 
-SOURCE is a CSV or TSV file (read in chunks), JSON lines, a pickled
-DataFrame, a .npy or .npz file, a .zci stream (sent as it is), or Parquet,
-Feather and HDF5 files when pyarrow / PyTables are installed.  The format
-comes from the file name (data.csv.gz is CSV), or from --format.
+SOURCE is a CSV or TSV file (read in chunks: by pyarrow's CSV reader when
+pyarrow is installed, its record batches sent as Arrow, else by pandas;
+see --csv-engine), JSON lines, a pickled DataFrame, a .npy or .npz file, a
+.zci stream (sent as it is), or Parquet and Feather files (sent as Arrow)
+and HDF5 files when pyarrow / PyTables are installed.  The format comes
+from the file name (data.csv.gz is CSV), or from --format.  CSV columns of
+ISO 8601 dates and timestamps load as date, timestamp and timestamptz
+(--no-parse-dates: as text).
 
 The load runs in one transaction: table creation (--create), then one
 COPY of the whole file; it is committed at the end, or nothing is loaded.
@@ -55,8 +59,8 @@ exit codes:
   6    data: a value or a type does not fit (type mismatch, value out of
        range, constraint violation, malformed stream, a later chunk that
        does not fit the types of the first one, an unsupported dtype)
-  7    a package the format needs is not installed (pyarrow for Parquet and
-       Feather, PyTables for HDF5)
+  7    a package the format needs is not installed (pyarrow for Parquet,
+       Feather and --csv-engine pyarrow, PyTables for HDF5)
   130  interrupted (Ctrl-C); nothing was loaded
 """
 
@@ -101,7 +105,7 @@ def _non_negative(text: str) -> int:
 
 
 def _add_reader_options(p: argparse.ArgumentParser) -> None:
-    from ._readers import DEFAULT_CHUNK_ROWS, FORMATS
+    from ._readers import CSV_ENGINES, DEFAULT_CHUNK_ROWS, FORMATS
 
     g = p.add_argument_group("reading the input")
     g.add_argument("--format", choices=FORMATS,
@@ -109,8 +113,18 @@ def _add_reader_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--sep", help="CSV/TSV: the field separator (default ',' for CSV, tab for"
                    " TSV)")
     g.add_argument("--parse-dates", metavar="COL,...",
-                   help="columns to parse as dates/timestamps (CSV, TSV, JSON lines; for"
+                   help="columns to parse as timestamps (CSV, TSV, JSON lines; for"
                    " other formats, text columns converted with pandas.to_datetime)")
+    g.add_argument("--no-parse-dates", dest="detect_dates", action="store_false",
+                   help="CSV/TSV: do not detect dates: columns of ISO 8601 dates and"
+                   " timestamps (2021-06-30, 2021-06-30 12:34:56, 2021-06-30T12:34:56+02:00),"
+                   " which are otherwise loaded as date, timestamp and timestamptz, stay text"
+                   " (--parse-dates columns are still parsed)")
+    g.add_argument("--csv-engine", choices=CSV_ENGINES,
+                   help="CSV/TSV: the reader: pyarrow's streaming, multithreaded reader, whose"
+                   " record batches are sent as Arrow, or pandas.read_csv in chunks (default"
+                   " auto: pyarrow when it is installed and supports the options, else"
+                   " pandas)")
     g.add_argument("--null", metavar="STR",
                    help="CSV/TSV: the string that means NULL, as COPY's NULL option; then"
                    " only it is NULL (an empty field is an empty string). Default: pandas'"
@@ -125,8 +139,9 @@ def _add_reader_options(p: argparse.ArgumentParser) -> None:
                    " several)")
     g.add_argument("--chunk-rows", type=_positive, metavar="N",
                    help=f"rows read at a time from CSV, TSV, JSON lines, .npy, Parquet,"
-                   f" HDF5 (default {DEFAULT_CHUNK_ROWS:,}); memory is bounded by one"
-                   " chunk")
+                   f" HDF5 (default {DEFAULT_CHUNK_ROWS:,}; pyarrow's CSV reader reads"
+                   " blocks of about as many rows); memory is bounded by one chunk; the"
+                   " first chunk of a CSV, TSV or JSON lines file fixes the column types")
 
 
 def _add_stream_options(p: argparse.ArgumentParser, batch: bool = True) -> None:
@@ -255,7 +270,8 @@ def _read_options(args: argparse.Namespace) -> Any:
     return ReadOptions(sep=args.sep, parse_dates=dates, null=args.null,
                        encoding=args.encoding, skip_rows=args.skip_rows or 0,
                        hdf_key=args.hdf_key,
-                       chunk_rows=args.chunk_rows or DEFAULT_CHUNK_ROWS)
+                       chunk_rows=args.chunk_rows or DEFAULT_CHUNK_ROWS,
+                       csv_engine=args.csv_engine or "auto", detect_dates=args.detect_dates)
 
 
 class _Closing:
@@ -317,18 +333,50 @@ def _zci_names(source: Any, columns: Any) -> List[str]:
     return [columns.get(n, n) for n in names]
 
 
-def _stream(source: Any, args: argparse.Namespace, frames: Any = None) -> Any:
-    """The FrameStream of a source (reads and plans the first frame)."""
+def _arrow_header(source: Any, args: argparse.Namespace) -> Any:
+    """The stream's header columns planned from an Arrow source's schema, when
+    the stream takes Arrow record batches (zcimport's Arrow support), else None."""
+    if not getattr(source, "arrow_capable", False):
+        return None
+    try:
+        import inspect
+
+        from ._encode import FrameStream
+        from ._plan import StreamPlan
+    except ImportError:
+        return None
+    if "header" not in inspect.signature(FrameStream.__init__).parameters:
+        return None
+    import pyarrow as pa
+
+    empty = pa.RecordBatchReader.from_batches(source.schema, iter(()))
+    try:
+        plan = StreamPlan(empty, columns=parse_columns(args.columns),
+                          nan_as_null=_nan_as_null(args))
+    except KeyError as ex:
+        raise UsageError(f"--columns: {ex.args[0]} ({source.path})") from None
+    source.arrow = True
+    return plan.planned_columns
+
+
+def _stream(source: Any, args: argparse.Namespace, first_only: bool = False) -> Any:
+    """The FrameStream of a source (reads and plans the first frame, or, for
+    Arrow record batches, plans the header from their schema)."""
     from ._encode import FrameStream
 
+    chunked = source.format in ("csv", "tsv", "jsonl")
+    kwargs: Dict[str, Any] = {}
+    header = _arrow_header(source, args)
+    if header is not None:
+        kwargs["header"] = header
     try:
         return FrameStream(
-            source.frames() if frames is None else frames,
+            [source.first()] if first_only else source.frames(),
             columns=parse_columns(args.columns), nan_as_null=_nan_as_null(args),
             batch_rows=getattr(args, "batch_rows", None), widen=not source.uniform,
-            what="chunk" if source.format in ("csv", "tsv", "jsonl") else "frame",
+            what="chunk" if chunked else "frame",
             hint="the column types come from the first chunk: use a larger --chunk-rows,"
-            " or fix the value" if source.format in ("csv", "tsv", "jsonl") else "")
+            " or fix the value" if chunked else "", **kwargs)
     except KeyError as ex:
         raise UsageError(f"--columns: {ex.args[0]} ({source.path})") from None
 
@@ -533,14 +581,22 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if source.format == "zci":
         _print_zci_plan(source, args)
         return EXIT_OK
-    first = source.first()
-    stream = _stream(source, args, [first])
+    stream = _stream(source, args, first_only=True)
     print(stream.plan)
     if source.total_rows is not None:
         print(f"rows in the file: {source.total_rows:,}")
+    elif getattr(source, "engine", "") == "pyarrow":
+        print(f"the file is read by pyarrow's CSV reader in blocks of about"
+              f" {source.opts.chunk_rows:,} rows, every block with the types of the first one,"
+              + (" sent as Arrow record batches" if getattr(source, "arrow", False) else
+                 " converted to DataFrames"))
     else:
-        print(f"the file is read in chunks of {source.opts.chunk_rows:,} rows; this plan is the"
-              " first chunk's, later chunks are converted to its types")
+        print(f"the file is read in chunks of {source.opts.chunk_rows:,} rows (pandas); this"
+              " plan is the first chunk's, later chunks are converted to its types")
+    for c, kind in getattr(source, "dates", {}).items():
+        if c not in source.opts.parse_dates:
+            print(f"column {c!r} holds ISO 8601 {kind}s: loaded as {kind} (--no-parse-dates:"
+                  " as text)".replace("timestamptzs", "timestamps with a time zone"))
     for c in source.empty_columns:
         print(f"column {c!r} has no value in the first chunk: it is read as text, unless the"
               " target table's column is boolean, integer or floating-point")
@@ -685,11 +741,18 @@ def _setup_logging(args: argparse.Namespace) -> Any:
     log.addHandler(handler)
     log.setLevel(level)
     log.propagate = False
+    # psycopg logs a warning when the COPY it ends failed ("error ignored
+    # terminating <psycopg.Copy>"): the error itself is reported, in one line
+    pg_log = logging.getLogger("psycopg")
+    quiet = logging.NullHandler()
+    if not args.debug:
+        pg_log.addHandler(quiet)
 
     def restore() -> None:
         log.removeHandler(handler)
         log.setLevel(saved[0])
         log.propagate = saved[1]
+        pg_log.removeHandler(quiet)
 
     return restore
 

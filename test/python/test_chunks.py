@@ -87,7 +87,8 @@ def test_categorical_codes_are_widened_for_more_categories_later():
 
 
 def test_text_columns_get_a_mask_for_later_nulls():
-    frames = [pd.DataFrame({"s": ["a", "b"], "d": np.array([b"x", b"y"], dtype=object)}),
+    frames = [pd.DataFrame({"s": pd.Series(["a", "b"], dtype=object),
+                            "d": np.array([b"x", b"y"], dtype=object)}),
               pd.DataFrame({"s": [None, "c"], "d": np.array([None, b"z"], dtype=object)}),
               pd.DataFrame({"s": [np.nan, np.nan], "d": [None, None]})]  # all missing
     s = decode(frames)
@@ -123,10 +124,12 @@ def test_later_frames_take_the_first_frames_dtypes():
     assert s.column_values(1) == [1, None, None, 5]
     assert s.column_values(2) == [0.5, None, 7.0, 8.0]
     assert s.column_values(3) == [True, False, True, True]
-    assert s.column_values(4)[2:] == [pd.Timestamp("2021-02-01").value,
-                                      pd.Timestamp("2021-02-02 03:04:05").value]
-    assert s.column_values(5)[2] == pd.Timestamp("2021-02-01 00:00", tz="UTC").value
-    assert s.column_values(6)[2:] == [3 * 10**9, None]
+    per = {c.name: {"ns": 1, "us": 1000, "ms": 10**6, "s": 10**9}.get(c.unit, 1)
+           for c in s.columns}  # pandas 3 makes microseconds where pandas 2 made nanoseconds
+    assert s.column_values(4)[2:] == [pd.Timestamp("2021-02-01").value // per["ts"],
+                                      pd.Timestamp("2021-02-02 03:04:05").value // per["ts"]]
+    assert s.column_values(5)[2] == pd.Timestamp("2021-02-01 00:00", tz="UTC").value // per["tz"]
+    assert s.column_values(6)[2:] == [3 * 10**9 // per["td"], None]
     assert s.column_values(7) == ["x", "y", None, None]
 
 

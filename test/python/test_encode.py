@@ -120,8 +120,9 @@ def test_bool_round_trip(dump_bytes):
 
 
 def test_timestamp_round_trip(dump_bytes):
-    t = pd.to_datetime(["1970-01-01", "2262-04-11 23:47:16.854775807", None,
-                        "1677-09-21 00:12:43.145224193", "2000-02-29 12:00:00.000000001"])
+    t = pd.DatetimeIndex(np.array(["1970-01-01", "2262-04-11T23:47:16.854775807", "NaT",
+                                   "1677-09-21T00:12:43.145224193",
+                                   "2000-02-29T12:00:00.000000001"], dtype="M8[ns]"))
     df = pd.DataFrame({"t": t})
     for nan_as_null in (True, False):
         s = ref.decode(dump_bytes(df, batch_rows=2, nan_as_null=nan_as_null))
@@ -135,6 +136,8 @@ def test_timestamp_round_trip(dump_bytes):
 def test_timestamptz_round_trip(dump_bytes):
     t = pd.DatetimeIndex(["2021-03-28 01:30", None, "2021-10-31 02:30"]).tz_localize(
         "Europe/Berlin", ambiguous=[True, True, True])
+    if hasattr(t, "as_unit"):
+        t = t.as_unit("ns")  # pandas 3 makes microseconds
     df = pd.DataFrame({"t": t})
     s = ref.decode(dump_bytes(df))
     c = s.columns[0]
@@ -257,7 +260,8 @@ def test_header_descriptors():
     assert s.header_len % 8 == 0
     assert [c.raw for c in s.columns] == [
         struct.pack("<BBBBBBHHH", 8, 0, 0, 0, 0, 0, 3, 0, 0) + b"abc" + bytes(1),
-        struct.pack("<BBBBBBHHH", 13, 0, 1, 3, 0, 0, 1, 16, 0) + b"tAmerica/New_York" + bytes(3),
+        struct.pack("<BBBBBBHHH", 13, 0, 1, {"s": 0, "ms": 1, "us": 2, "ns": 3}[
+            getattr(df["t"].dtype, "unit", "ns")], 0, 0, 1, 16, 0) + b"tAmerica/New_York" + bytes(3),
         struct.pack("<BBBBBBHHH", 2, 2, 0, 0, 0, 0, 2, 0, 0) + "é".encode() + bytes(2),
     ]
     assert s.header_len == 24 + 16 + 32 + 16

@@ -12,6 +12,12 @@ import pytest
 import zcimport
 from zcimport import _copy, _plan
 
+
+def _unit(dtype) -> str:
+    """The time unit of a datetime64/timedelta64 dtype (tz-aware too): pandas 3
+    makes microseconds where pandas 2 made nanoseconds."""
+    return str(getattr(dtype, "unit", None) or np.datetime_data(dtype)[0])
+
 NUMERIC = [
     (np.bool_, "bool"),
     (np.int8, "int8"),
@@ -50,7 +56,8 @@ def test_datetime_naive_always_sentinel():
     df = pd.DataFrame({"t": pd.date_range("2020", periods=3)})
     for nan_as_null in (True, False):
         (p,) = zcimport.plan(df, nan_as_null=nan_as_null)
-        assert (p.wire_type, p.unit, p.sentinel, p.nulls, p.tz) == ("timestamp", "ns", True, "none", "")
+        assert (p.wire_type, p.unit, p.sentinel, p.nulls, p.tz) == (
+            "timestamp", _unit(df["t"].dtype), True, "none", "")
         assert p.zero_copy
 
 
@@ -72,8 +79,10 @@ def test_unsupported_time_units(dtype):
 
 
 def test_timedelta_planned_as_duration():
-    (p,) = zcimport.plan(pd.DataFrame({"d": pd.to_timedelta([1, None], unit="s")}))
-    assert (p.wire_type, p.unit, p.sentinel, p.zero_copy) == ("duration", "ns", True, True)
+    df = pd.DataFrame({"d": pd.to_timedelta([1, None], unit="s")})
+    (p,) = zcimport.plan(df)
+    assert (p.wire_type, p.unit, p.sentinel, p.zero_copy) == (
+        "duration", _unit(df["d"].dtype), True, True)
 
 
 def test_tz_aware():
@@ -81,7 +90,7 @@ def test_tz_aware():
     pl = zcimport.plan(df)
     (p,) = pl
     assert (p.wire_type, p.unit, p.tz, p.sentinel, p.nulls) == (
-        "timestamptz", "ns", "Europe/Berlin", True, "none")
+        "timestamptz", _unit(df["t"].dtype), "Europe/Berlin", True, "none")
     assert p.zero_copy and p.packed_bytes == 0
     (values,) = pl.planned_columns[0].data.arrays()
     assert values.dtype == np.int64
@@ -152,7 +161,8 @@ def test_contiguous_frame_is_zero_copy(mixed_frame):
 
 def test_strided_columns_from_2d_array(caplog):
     arr = np.arange(4000.0).reshape(1000, 4)
-    df = pd.DataFrame(arr, columns=list("abcd"))
+    # strided views of one 2-D array (pandas 3's DataFrame(arr) copies it)
+    df = {c: arr[:, i] for i, c in enumerate("abcd")}
     with caplog.at_level(logging.INFO, logger="zcimport"):
         pl = zcimport.plan(df)
     for p in pl:
@@ -292,7 +302,7 @@ def test_mapping_input_lengths():
 
 def test_mapping_input_accepts_series_and_arrays():
     s = pd.Series([1, 2], dtype="Int64")
-    pl = zcimport.plan({"a": s, "b": s.array, "c": pd.arrays.PandasArray(np.arange(2)), "d": [1.0, 2.0]})
+    pl = zcimport.plan({"a": s, "b": s.array, "c": pd.array(np.arange(2), dtype=np.dtype("int64")), "d": [1.0, 2.0]})
     assert [p.wire_type for p in pl] == ["int64", "int64", "int64", "float64"]
     assert [p.nulls for p in pl] == ["bytemask", "bytemask", "none", "none"]
 
@@ -317,7 +327,8 @@ def test_plan_is_a_sequence_with_str_and_frame(mixed_frame):
         for s in starts[:3]:
             assert line[s - 1 : s] in ("", " ")
     assert set(rule.replace(" ", "")) == {"-"}
-    assert "timestamptz[ns, Europe/Berlin]" in text
+    unit = _unit(mixed_frame["tstz"].dtype)
+    assert f"timestamptz[{unit}, Europe/Berlin]" in text
     frame = pl.to_frame()
     assert list(frame.columns) == [
         "name", "source", "dtype", "wire_type", "nulls", "sentinel", "unit", "tz",
@@ -434,3 +445,51 @@ def test_plan_transport(monkeypatch):
     assert _copy.transport(_fake_conn(), server_gss=False) == (True, "socket")
     monkeypatch.setattr(_copy, "FORCE_LIBPQ", True)
     assert "transport: libpq (forced)" in str(zcimport.plan(df, conn=_fake_conn()))
+
+
+# -- pandas 3 -------------------------------------------------------------------------------
+
+
+def test_read_only_columns_are_sent_without_a_copy():
+    # pandas' Copy-on-Write hands out read-only views of a frame's arrays
+    arr = np.arange(10, dtype=np.int64)
+    arr.flags.writeable = False
+    ts = np.arange(10).astype("M8[ms]")
+    ts.flags.writeable = False
+    pl = zcimport.plan({"a": arr, "t": ts})
+    assert pl.zero_copy
+    assert np.shares_memory(pl.planned_columns[0].data.arrays()[0], arr)
+    assert np.shares_memory(pl.planned_columns[1].data.arrays()[0], ts)
+    df = pd.DataFrame({"a": np.arange(10.0)})
+    pl = zcimport.plan(df)
+    assert pl.zero_copy and np.shares_memory(pl.planned_columns[0].data.arrays()[0],
+                                             df["a"].to_numpy())
+    # and the stream takes read-only memory
+    import io
+    assert zcimport.dump({"a": arr}, io.BytesIO()) == 10
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+@pytest.mark.parametrize("tz", [None, "UTC", "Asia/Tokyo"])
+def test_pandas_datetime_units(unit, tz):
+    if not hasattr(pd.DatetimeIndex, "as_unit"):
+        pytest.skip("pandas < 2 has nanoseconds only")
+    idx = pd.date_range("2020-01-01", periods=3, freq="D", tz=tz).as_unit(unit)
+    (p,) = zcimport.plan(pd.DataFrame({"t": idx}))
+    assert (p.wire_type, p.unit, p.tz, p.zero_copy) == (
+        "timestamptz" if tz else "timestamp", unit, tz or "", True)
+
+
+def test_python_storage_str_with_nan():
+    try:
+        dtype = pd.StringDtype("python", na_value=np.nan)  # pandas 3's str without pyarrow
+    except TypeError:
+        pytest.skip("pandas < 2.3 has no na_value")
+    s = pd.Series(["a", None, "bc"], dtype=dtype)
+    (p,) = zcimport.plan({"s": s})
+    assert (p.wire_type, p.nulls) == ("utf8", "bytemask")
+    import io
+    import zci_reference as ref
+    buf = io.BytesIO()
+    zcimport.dump({"s": s}, buf)
+    assert ref.decode(buf.getvalue()).column_values(0) == ["a", None, "bc"]
