@@ -6,10 +6,12 @@ dtypes drift between chunks, a memory bound on a large chunked load, and
 every error path with its exit code and its one line on stderr (never a
 traceback).  Rows are read back and compared exactly.
 
-Parquet and Feather need pyarrow, which is not installed here: only their
-"missing package" path is tested (if pyarrow is installed, it is hidden
-from the subprocess).  HDF5 is tested for real when PyTables is installed,
-and its missing-package path with PyTables hidden.
+Tests of the chunks of a CSV file as pandas reads them pass --csv-engine
+pandas (pyarrow's reader reads blocks, and is tested in
+test_readers_arrow.py, with Parquet and Feather).  Parquet and Feather's
+"missing package" path is tested here with pyarrow hidden from the
+subprocess.  HDF5 is tested for real when PyTables is installed, and its
+missing-package path with PyTables hidden.
 """
 
 from __future__ import annotations
@@ -128,8 +130,9 @@ def small_frame() -> pd.DataFrame:
         "name": ["a", "b", None, "d é", 'q"uote', "f,comma"],
         "x": [0.5, np.nan, 2.25, -1.0, 1e10, 3.0],
         "flag": [True, False, True, True, False, False],
-        "ts": pd.to_datetime(["2021-01-01 00:00:00", "2021-06-30 12:34:56", "1999-12-31",
-                              "2021-01-02", "2030-01-01 00:00:01", "2000-02-29"]),
+        "ts": pd.to_datetime([dt.datetime(2021, 1, 1), dt.datetime(2021, 6, 30, 12, 34, 56),
+                              dt.datetime(1999, 12, 31), dt.datetime(2021, 1, 2),
+                              dt.datetime(2030, 1, 1, 0, 0, 1), dt.datetime(2000, 2, 29)]),
     })
 
 
@@ -137,7 +140,8 @@ def small_rows() -> List[tuple]:
     f = small_frame()
     out = []
     for r in f.itertuples(index=False):
-        out.append((int(r.id), r.name, None if np.isnan(r.x) else float(r.x), bool(r.flag),
+        out.append((int(r.id), None if pd.isna(r.name) else r.name,
+                    None if np.isnan(r.x) else float(r.x), bool(r.flag),
                     r.ts.to_pydatetime()))
     return out
 
@@ -164,7 +168,7 @@ def test_help_documents_the_exit_codes():
     for opt in ("--table", "--dsn", "--create", "--if-exists", "--columns", "--batch-rows",
                 "--chunk-rows", "--quiet", "--nan-as-null", "--keep-nan", "--freeze",
                 "--format", "--sep", "--parse-dates", "--null", "--encoding", "--skip-rows",
-                "--hdf-key", "--debug"):
+                "--hdf-key", "--debug", "--csv-engine", "--no-parse-dates"):
         assert opt in r.stdout, opt
 
 
@@ -367,8 +371,8 @@ def test_hdf5(tmp_path, dsn, autoconn, table, fmt):
     path = tmp_path / "in.h5"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        f.to_hdf(path, "frame", format=fmt)
-        f.iloc[:2].to_hdf(path, "other", format=fmt)
+        f.to_hdf(path, key="frame", format=fmt)
+        f.iloc[:2].to_hdf(path, key="other", format=fmt)
     r = run("load", path, "-t", table, "--dsn", dsn, "--create")
     assert_error(r, 2, "2 keys", "--hdf-key")
     r = run("load", path, "-t", table, "--dsn", dsn, "--create", "--hdf-key", "frame",
@@ -521,11 +525,14 @@ def test_chunked_csv_with_drifting_dtypes(tmp_path, dsn, autoconn, table):
     assert rows_of(autoconn, table) == want
 
 
-def test_chunked_csv_is_one_stream(tmp_path):
+@pytest.mark.parametrize("engine", ["pandas", "pyarrow"])
+def test_chunked_csv_is_one_stream(tmp_path, engine):
+    if engine == "pyarrow":
+        pytest.importorskip("pyarrow", reason="the pyarrow CSV engine needs pyarrow")
     path = tmp_path / "drift.csv"
     want = drifting_csv(path)
     out = tmp_path / "drift.zci"
-    r = run("dump", path, out, "--chunk-rows", "1000", "--parse-dates", "d")
+    r = run("dump", path, out, "--chunk-rows", "1000", "--parse-dates", "d", "--csv-engine", engine)
     assert r.returncode == 0, r.stderr
     assert re.match(r"dumped 2,500 rows to .*drift.zci in", r.stdout)
     data = out.read_bytes()
@@ -533,8 +540,14 @@ def test_chunked_csv_is_one_stream(tmp_path):
     s = ref.decode(data)
     assert s.total_rows == 2500
     assert s.names == ["id", "n", "f", "s", "e", "b", "d"]
-    assert [c.nulls for c in s.columns] == ["bytemask", "bytemask", "none", "bytemask",
-                                           "bytemask", "bytemask", "none"]
+    # pandas: the nullable dtypes' byte masks (strings: a bitmap when pandas'
+    # str is pyarrow-backed), NaN sentinels for floats; pyarrow: bitmaps
+    nulls = [c.nulls for c in s.columns]
+    if engine == "pandas":
+        assert nulls[:3] == ["bytemask", "bytemask", "none"] and nulls[6] == "none"
+        assert all(n in ("bytemask", "bitmap") for n in nulls[3:6]), nulls
+    else:
+        assert nulls[:6] == ["bitmap"] * 6 and nulls[6] in ("none", "bitmap")
     assert s.column_values(1) == [w[1] for w in want]
     assert s.column_values(4) == [w[4] for w in want]
 
@@ -545,14 +558,15 @@ def test_big_integers_with_empty_fields_in_a_later_chunk(tmp_path, dsn, autoconn
     path = tmp_path / "ids.csv"
     lines = ["id,ref"] + [f"{i},{i}" for i in range(10)] + ["10,", f"11,{2**60 + 1}"]
     path.write_text("\n".join(lines) + "\n")
-    r = run("load", path, "-t", table, "--dsn", dsn, "--create", "--chunk-rows", "5")
+    r = run("load", path, "-t", table, "--dsn", dsn, "--create", "--chunk-rows", "5",
+            "--csv-engine", "pandas")
     assert_error(r, 6, "column 'ref' holds integers", "rows 11 to 12", "cannot hold")
     assert not exists(autoconn, table)
     # big integers in the first chunk: the column is read as text and converted exactly
     lines = ["id,ref"] + [f"{i},{2**60 + i}" for i in range(10)] + ["10,", f"11,{2**60 + 11}"]
     path.write_text("\n".join(lines) + "\n")
-    assert_ok(run("load", path, "-t", table, "--dsn", dsn, "--create", "--chunk-rows", "5"),
-              rows=12)
+    assert_ok(run("load", path, "-t", table, "--dsn", dsn, "--create", "--chunk-rows", "5",
+                  "--csv-engine", "pandas"), rows=12)
     assert rows_of(autoconn, table) == [(i, None if i == 10 else 2**60 + i) for i in range(12)]
 
 
@@ -579,12 +593,13 @@ def test_a_later_chunk_that_does_not_fit(tmp_path, dsn, autoconn, table):
     lines = ["a,b"] + [f"{i},x" for i in range(150)] + ["oops,x"] + [f"{i},x" for i in range(49)]
     path = tmp_path / "bad.csv"
     path.write_text("\n".join(lines) + "\n")
-    r = run("load", path, "-t", table, "--dsn", dsn, "--create", "--chunk-rows", "100")
+    r = run("load", path, "-t", table, "--dsn", dsn, "--create", "--chunk-rows", "100",
+            "--csv-engine", "pandas")
     assert_error(r, 6, "rows 101 to 200", "oops", "--chunk-rows")
     assert not exists(autoconn, table)  # the CREATE TABLE was rolled back too
     # a larger first chunk sees the text: the column is text
-    assert_ok(run("load", path, "-t", table, "--dsn", dsn, "--create", "--chunk-rows", "1000"),
-              rows=200)
+    assert_ok(run("load", path, "-t", table, "--dsn", dsn, "--create", "--chunk-rows", "1000",
+                  "--csv-engine", "pandas"), rows=200)
     assert types_of(autoconn, table) == [("a", "text"), ("b", "text")]
 
 
@@ -599,7 +614,9 @@ def test_a_later_chunk_with_a_bad_date(tmp_path, dsn, autoconn, table):
     assert_error(r, 6, "column 'd'", "cannot be parsed as dates", "not a date")
 
 
-def test_chunked_load_memory_stays_bounded(tmp_path, dsn, table):
+@pytest.mark.parametrize("engine", ["pandas", pytest.param("pyarrow", marks=pytest.mark.skipif(
+    not HAVE_PYARROW, reason="pyarrow is not installed"))])
+def test_chunked_load_memory_stays_bounded(tmp_path, dsn, table, engine):
     """Peak RSS of a chunked load of a large CSV stays far below the file's size."""
     path = tmp_path / "big.csv"
     n, step = 3_000_000, 500_000
@@ -631,18 +648,19 @@ def test_chunked_load_memory_stays_bounded(tmp_path, dsn, table):
         assert m, r.stderr
         return int(m.group(1))
 
-    base = peak("load", small, "-t", table, "--dsn", dsn, "--create", "-q")
+    base = peak("load", small, "-t", table, "--dsn", dsn, "--create", "-q", "--csv-engine", engine)
     big = peak("load", path, "-t", table, "--dsn", dsn, "--create", "--if-exists", "replace",
-               "--chunk-rows", "20000", "-q")
+               "--chunk-rows", "20000", "-q", "--csv-engine", engine)
     with psycopg.connect(dsn) as c:
         assert count(c, table) == n
         assert c.execute(sql.SQL("SELECT sum(id), count(DISTINCT s) FROM {}").format(
             sql.Identifier(table))).fetchone() == (n * (n - 1) // 2, 9973)
     assert size > 100e6
     # a whole-file read would hold the frame (several times the file's size);
-    # the chunked load holds one chunk of 20,000 rows at a time
+    # the chunked load holds one chunk of 20,000 rows at a time (pyarrow's
+    # reader: a few dozen blocks of a quarter of that, read ahead).  (The
+    # base, with pandas, pyarrow and psycopg imported, is some 140 MB.)
     assert big - base < min(size / 4, 48e6), (base, big, size)
-    assert big < size, (base, big, size)
 
 
 # ---------------------------------------------------------------------------
@@ -678,7 +696,7 @@ def test_unreadable_file(tmp_path, dsn):
 
 
 @pytest.mark.parametrize("name,content,fragments", [
-    ("bad.csv", b"a,b\n1,2\n3,4,5\n", ["cannot parse", "Expected 2 fields in line 3"]),
+    ("bad.csv", b"a,b\n1,2\n3,4,5\n", ["cannot parse", "Expected 2"]),
     ("empty.csv", b"", ["the file is empty"]),
     ("latin.csv", "a\ncaf\xe9\n".encode("latin-1"), ["cannot decode", "utf-8", "--encoding"]),
     ("bad.pkl", b"this is not a pickle", ["cannot unpickle"]),
@@ -885,7 +903,8 @@ def test_interrupted_load_leaves_nothing(tmp_path, dsn, autoconn, table):
 def test_plan_of_a_csv(tmp_path):
     path = tmp_path / "drift.csv"
     drifting_csv(path)
-    r = run("plan", path, "--chunk-rows", "1000", "--parse-dates", "d", "-t", "events")
+    r = run("plan", path, "--chunk-rows", "1000", "--parse-dates", "d", "-t", "events",
+            "--csv-engine", "pandas")
     assert r.returncode == 0, r.stderr
     out = r.stdout
     assert "zcimport plan: 7 columns, 1,000 rows" in out
@@ -916,7 +935,8 @@ def test_plan_of_a_zci(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "3 columns, 10 rows, 3 batches, 1 dictionaries" in r.stdout
     assert re.search(r"^c\s+dictionary\[int8\]\s+none\s+no\s+text", r.stdout, re.M)
-    assert re.search(r"^t\s+timestamptz\[ns, UTC\]\s+none\s+yes\s+timestamptz", r.stdout, re.M)
+    assert re.search(r"^t\s+timestamptz\[[nu]s, UTC\]\s+none\s+yes\s+timestamptz", r.stdout,
+                     re.M)
 
 
 def test_dump_and_load_its_output(tmp_path, dsn, autoconn, table, csv_file):
@@ -941,7 +961,8 @@ def test_dump_that_fails_leaves_no_file(tmp_path):
     path = tmp_path / "bad.csv"
     path.write_text("a\n" + "1\n" * 150 + "x\n")
     out = tmp_path / "out.zci"
-    assert_error(run("dump", path, out, "--chunk-rows", "100"), 6, "rows 101 to 151", "'x'")
+    assert_error(run("dump", path, out, "--chunk-rows", "100", "--csv-engine", "pandas"), 6,
+                 "rows 101 to 151", "'x'")
     assert not out.exists()
 
 
