@@ -665,6 +665,16 @@ def send_stream(
             if client_error is not None and not conn.closed:
                 raise client_error  # the COPY was ended with CopyFail because of it
             raise
+        except OSError as ex:
+            if writer._broken is None:
+                raise
+            # the socket failed (EPIPE...): the writer closed the connection
+            # when the COPY ended; psycopg 3.3 logs its OperationalError and
+            # raises the OSError in its place, 3.1 raises it: raise it on both
+            if not conn.closed:
+                writer._give_up(f"the connection broke while sending COPY data: {ex}")
+            raise psycopg.OperationalError(
+                f"the connection broke while sending COPY data: {ex}") from ex
         except KeyboardInterrupt as ex:
             if writer.finishing or conn.closed:
                 _answer_as_context(ex, writer)

@@ -134,7 +134,8 @@ def test_mixed_frame_like_the_benchmark(db):
     db.execute("CREATE TEMP TABLE t (k bigint, name text, region text)")
     assert zcimport.copy_dataframe(df, "t", db) == n
     got = db.execute("SELECT name, region FROM t ORDER BY k").fetchall()
-    assert [g[0] for g in got] == list(df["name"])
+    # pandas 3 without pyarrow infers str, where None becomes NaN
+    assert [g[0] for g in got] == [None if pd.isna(v) else v for v in df["name"]]
     assert [g[1] for g in got] == list(df["region"].astype(str))
 
 

@@ -87,7 +87,7 @@ def test_every_type_with_awkward_values(conn):
     strings = (TRICKY * 3)[:n]
     dst = pd.to_datetime(["2024-03-31 00:59:59", "2024-03-31 01:00:00", "2024-10-27 00:59:59",
                           "2024-10-27 01:00:00", "2024-03-10 06:59:59.999999",
-                          "2024-11-03 05:30:00"] * 10)[:n].tz_localize("UTC")
+                          "2024-11-03 05:30:00"] * 10, format="ISO8601")[:n].tz_localize("UTC")
     frame = pd.DataFrame({
         "s": pd.Series(with_nulls(strings, 7, 3), dtype=object),
         "st": pd.array(with_nulls(strings[::-1], 5, 0), dtype="string"),
@@ -170,7 +170,8 @@ def categorize(frame: pd.DataFrame) -> pd.DataFrame:
     """What users do: low-cardinality string columns become categoricals."""
     out = frame.copy()
     for name in out.columns:
-        if out[name].dtype == object and out[name].nunique() <= len(out) // 2:
+        if (out[name].dtype == object or pd.api.types.is_string_dtype(out[name].dtype)) \
+                and out[name].nunique() <= len(out) // 2:
             out[name] = out[name].astype("category")
     return out
 
