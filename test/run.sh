@@ -65,7 +65,7 @@ for env in $ZC_PY_ENVS; do
 	# the cluster's log, where the crash checks look for a backend killed by a signal
 	export ZC_TEST_SERVER_LOG="$PGHOST/server.log"
 	t0=$SECONDS
-	out=$(PYTHONPATH=python ".venv/$env/bin/python" -m pytest test/python -q -p no:cacheprovider -rs 2>&1); rc=$?
+	out=$(PYTHONPATH=python ".venv/$env/bin/python" -m pytest test/python -q -p no:cacheprovider -rs --durations=12 2>&1); rc=$?
 	echo "$out" | tail -n 60
 	summaries+=("pytest ($env, $((SECONDS - t0)) s): $(echo "$out" | tail -n 1)")
 	[ $rc -eq 0 ] || failed=1
