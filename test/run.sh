@@ -8,7 +8,9 @@
 #                 SQLAlchemy 2.1, psycopg 3.3
 #        noarrow  the same without pyarrow (pandas 3's str is Python-backed)
 #        oldest   the lower bounds python/pyproject.toml declares
-#      Each is a virtual environment made with pip by test/venv.sh.
+#      Each is a virtual environment made with pip by test/venv.sh.  The
+#      randomized slices run whole in the first and a quarter in the others
+#      (ZC_TEST_SCALE).
 #   4. pg_regress: the SQL surface and the server's error paths
 # The cluster is started here and stopped (and deleted) on exit.  The last
 # lines repeat each runner's summary line.  Exits non-zero if any failed.
@@ -64,8 +66,10 @@ for env in $ZC_PY_ENVS; do
 	export ZC_TEST_DSN="host=$PGHOST port=$PGPORT user=$PGUSER dbname=$db"
 	# the cluster's log, where the crash checks look for a backend killed by a signal
 	export ZC_TEST_SERVER_LOG="$PGHOST/server.log"
+	# the randomized slices: whole in the first environment, a quarter in the others
+	if [ "$env" = "${ZC_PY_ENVS%% *}" ]; then scale=1; else scale=0.25; fi
 	t0=$SECONDS
-	out=$(PYTHONPATH=python ".venv/$env/bin/python" -m pytest test/python -q -p no:cacheprovider -rs --durations=12 2>&1); rc=$?
+	out=$(ZC_TEST_SCALE=$scale PYTHONPATH=python ".venv/$env/bin/python" -m pytest test/python -q -p no:cacheprovider -rs --durations=12 2>&1); rc=$?
 	echo "$out" | tail -n 60
 	summaries+=("pytest ($env, $((SECONDS - t0)) s): $(echo "$out" | tail -n 1)")
 	[ $rc -eq 0 ] || failed=1

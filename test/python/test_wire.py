@@ -76,6 +76,17 @@ class Reader(threading.Thread):
             self.error = ex
 
 
+@pytest.fixture(autouse=True)
+def python_sigint():
+    """Python's own SIGINT handler, installed again at the OS level, for each
+    test: the tests that send themselves SIGINT expect KeyboardInterrupt, and
+    a handler left behind by an earlier test or library (at the OS level,
+    where signal.getsignal does not look) would turn them into hangs."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
+
+
 @pytest.fixture
 def pair():
     a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
