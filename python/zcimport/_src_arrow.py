@@ -621,6 +621,17 @@ def pg_type(t: Any) -> str:
     return ""
 
 
+def _half_to_float(pa: Any, arr: Any) -> Any:
+    """A float16 array as float32: pyarrow's cast, or NumPy's where pyarrow
+    (before 16) has no such cast; NULLs stay NULL."""
+    try:
+        return arr.cast(pa.float32())
+    except pa.ArrowNotImplementedError:
+        values = np.frombuffer(arr.buffers()[1], dtype="<f2")[arr.offset:arr.offset + len(arr)]
+        mask = arr.is_null().to_numpy(zero_copy_only=False) if arr.null_count else None
+        return pa.array(values.astype(np.float32), type=pa.float32(), mask=mask)
+
+
 def _is_view(t: Any, kind: str) -> bool:
     types = _pa().types
     f = getattr(types, f"is_{kind}_view", None)
@@ -679,7 +690,7 @@ def plan_arrow(inp: ColumnInput, arr: Any) -> PlannedColumn:
     if types.is_dictionary(t):
         return _plan_dictionary(inp, arr, prep)
     if types.is_float16(t):
-        chunks = [c.cast(pa.float32()) for c in chunks]
+        chunks = [_half_to_float(pa, c) for c in chunks]
         prep.note("float16 cast to float32 (a copy)", sum(4 * len(c) for c in chunks), name)
         return done(WireType.FLOAT32, ArrowData(chunks, _FIXED, 4, bitmap=bitmap),
                     sentinel=inp.nan_as_null)
@@ -794,7 +805,11 @@ def _plan_dictionary(inp: ColumnInput, arr: Any, prep: _Prepared) -> PlannedColu
     bitmap = False
     for c in chunks:
         if c.dictionary.null_count:
-            v = _pc().is_valid(c)
+            # a valid index to a valid entry (pyarrow 18's is_valid of a
+            # dictionary array ignores the entries' validity)
+            pc = _pc()
+            v = pc.and_(pc.is_valid(c.indices),
+                        pc.fill_null(pc.take(pc.is_valid(c.dictionary), c.indices), False))
             validity.append(v)
             prep.note("the dictionary has NULL entries: the validity bitmap of its rows"
                       " computed (a copy)", (len(c) + 7) // 8, name)

@@ -149,8 +149,8 @@ def test_metadata_comes_from_pyproject(installed):
     assert info["requires_python"] == ">=3.11"
     # "psycopg (>=3.1.8)" or "psycopg>=3.1.8", 'extra == "x"' or "extra == 'x'"
     requires = {re.sub(r"[\s()]", "", r).replace('"', "'") for r in info["requires"]}
-    assert {"numpy>=1.26", "pandas>=2.2", "psycopg>=3.1.8", "pyarrow>=15;extra=='arrow'",
-            "polars>=1.0;extra=='polars'", "pyarrow>=15;extra=='polars'",
+    assert {"numpy>=1.26", "pandas>=2.2", "psycopg>=3.1.8", "pyarrow>=18;extra=='arrow'",
+            "polars>=1.10;extra=='polars'", "pyarrow>=18;extra=='polars'",
             "SQLAlchemy>=2.0;extra=='sqlalchemy'", "psycopg2>=2.9;extra=='psycopg2'",
             "tqdm>=4.66;extra=='progress'", "tables>=3.9;extra=='hdf5'"} == requires
     assert sorted(info["extras"]) == ["arrow", "hdf5", "polars", "progress", "psycopg2",
