@@ -20,6 +20,7 @@ OBJS = \
 	src/functions.o \
 	src/stream.o \
 	src/convert.o \
+	src/indexes.o \
 	src/insert.o \
 	src/load.o
 
@@ -33,7 +34,7 @@ $(OBJS): $(wildcard src/*.h)
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
 	-Wno-missing-field-initializers
 
-REGRESS = setup version copy_basic copy_types copy_text copy_errors functions trust arrow_types
+REGRESS = setup version copy_basic copy_types copy_text copy_errors functions trust arrow_types indexes
 
 # The Python environment: .venv/$(PYENV), a virtual environment that
 # test/venv.sh creates with pip from python/requirements/$(PYENV).txt.

@@ -40,6 +40,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
+#include "indexes.h"
 #include "insert.h"
 
 /* Buffer at most this many rows, or this many bytes, before flushing. */
@@ -74,6 +75,7 @@ struct ZcInsert
 	EState	   *estate;
 	ModifyTableState *mtstate;
 	ResultRelInfo *target_rri;
+	ZcIndexes  *indexes;		/* how the target's indexes are maintained */
 	ResultRelInfo *prev_rri;
 	PartitionTupleRouting *proute;
 	TransitionCaptureState *transition_capture;
@@ -164,10 +166,12 @@ buffer_flush(ZcInsert *ins, ZcMultiBuffer *buffer)
 	ResultRelInfo *rri = buffer->rri;
 	TupleTableSlot **slots = buffer->slots;
 	int			nused = buffer->nused;
+	bool		collect;
 	MemoryContext oldcontext;
 
 	if (nused == 0)
 		return;
+	collect = rri == ins->target_rri && zc_indexes_collecting(ins->indexes);
 
 	/* table_multi_insert may leak memory: use the per-tuple context */
 	ins->cur_row_valid = false;
@@ -178,29 +182,25 @@ buffer_flush(ZcInsert *ins, ZcMultiBuffer *buffer)
 
 	for (int i = 0; i < nused; i++)
 	{
-		if (rri->ri_NumIndices > 0)
-		{
-			List	   *recheck;
+		List	   *recheck = NIL;
 
-			ins->cur_row = buffer->rows[i];
-			ins->cur_batch = buffer->batches[i];
-			ins->cur_row_valid = true;
+		ins->cur_row = buffer->rows[i];
+		ins->cur_batch = buffer->batches[i];
+		ins->cur_row_valid = true;
+		if (collect)
+			zc_indexes_add(ins->indexes, slots[i], buffer->batches[i],
+						   buffer->rows[i]);
+		if (rri->ri_NumIndices > 0)
 			recheck = ExecInsertIndexTuples(rri, slots[i], estate,
 											false, false, NULL, NIL);
+		/* as CopyMultiInsertBufferFlush() decides */
+		if (rri->ri_NumIndices > 0 ||
+			(rri->ri_TrigDesc != NULL &&
+			 (rri->ri_TrigDesc->trig_insert_after_row ||
+			  rri->ri_TrigDesc->trig_insert_new_table)))
 			ExecARInsertTriggers(estate, rri, slots[i], recheck,
 								 ins->transition_capture);
-			list_free(recheck);
-		}
-		else if (rri->ri_TrigDesc != NULL &&
-				 (rri->ri_TrigDesc->trig_insert_after_row ||
-				  rri->ri_TrigDesc->trig_insert_new_table))
-		{
-			ins->cur_row = buffer->rows[i];
-			ins->cur_batch = buffer->batches[i];
-			ins->cur_row_valid = true;
-			ExecARInsertTriggers(estate, rri, slots[i], NIL,
-								 ins->transition_capture);
-		}
+		list_free(recheck);
 		ExecClearTuple(slots[i]);
 	}
 	ins->cur_row_valid = false;
@@ -351,7 +351,6 @@ zc_insert_begin(const ZcInsertOptions *options)
 	rri = ins->target_rri = makeNode(ResultRelInfo);
 	ExecInitResultRelation(ins->estate, rri, 1);
 	CheckValidResultRel(rri, CMD_INSERT);
-	ExecOpenIndices(rri, false);
 
 	/* a ModifyTableState, as partition routing and transition capture need */
 	mtstate = ins->mtstate = makeNode(ModifyTableState);
@@ -394,6 +393,10 @@ zc_insert_begin(const ZcInsertOptions *options)
 		ins->method = ZC_INSERT_MULTI;
 		buffer_setup(ins, rri);
 	}
+
+	/* entries can wait until no code of the user's runs per row */
+	ins->indexes = zc_indexes_begin(rri, ins->estate,
+									ins->method != ZC_INSERT_MULTI);
 
 	if (ins->method != ZC_INSERT_MULTI)
 	{
@@ -690,6 +693,8 @@ zc_insert_bulk_done(ZcInsert *ins, int n, uint64 batch, uint64 first_row,
 bool
 zc_insert_current_row(ZcInsert *ins, uint64 *batch, uint64 *row)
 {
+	if (zc_indexes_current_row(ins->indexes, batch, row))
+		return true;
 	if (!ins->cur_row_valid)
 		return false;
 	*batch = ins->cur_batch;
@@ -697,11 +702,11 @@ zc_insert_current_row(ZcInsert *ins, uint64 *batch, uint64 *row)
 	return true;
 }
 
-/* Rows inserted so far. */
-uint64
-zc_insert_processed(ZcInsert *ins)
+/* The index being rebuilt after the load, if any. */
+const char *
+zc_insert_building_index(ZcInsert *ins)
 {
-	return ins->processed;
+	return zc_indexes_building(ins->indexes);
 }
 
 /* Flush, fire AFTER STATEMENT triggers, and release the executor state. */
@@ -714,6 +719,9 @@ zc_insert_end(ZcInsert *ins)
 
 	if (ins->buffered_tuples > 0)
 		buffers_flush(ins, NULL);
+
+	/* the AFTER triggers below must find every row through the indexes */
+	zc_indexes_finish(ins->indexes);
 
 	if (ins->bistate != NULL)
 		FreeBulkInsertState(ins->bistate);

@@ -89,7 +89,7 @@ extern bool zc_insert_current_row(ZcInsert *ins, uint64 *batch, uint64 *row);
  */
 extern uint64 zc_insert_end(ZcInsert *ins);
 
-/* Rows inserted so far (flushed). */
-extern uint64 zc_insert_processed(ZcInsert *ins);
+/* The name of the index being rebuilt after the load, or NULL. */
+extern const char *zc_insert_building_index(ZcInsert *ins);
 
 #endif							/* ZCIMPORT_INSERT_H */

@@ -123,7 +123,10 @@ load_error_callback(void *arg)
 	uint64		batch;
 	uint64		row;
 
-	if (load->pos.column >= 0 && load->pos.has_row)
+	if (load->ins != NULL && zc_insert_building_index(load->ins) != NULL)
+		errcontext("COPY %s, building index %s after the last row",
+				   relname, zc_insert_building_index(load->ins));
+	else if (load->pos.column >= 0 && load->pos.has_row)
 		errcontext("COPY %s, batch " UINT64_FORMAT ", row " UINT64_FORMAT ", column %s",
 				   relname, load->dec.batches, load->pos.row,
 				   load->converters[load->pos.column].attname);

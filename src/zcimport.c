@@ -18,14 +18,16 @@
 #include "fmgr.h"
 
 #include "hook.h"
+#include "indexes.h"
 
 PG_MODULE_MAGIC;
 
 void		_PG_init(void);
 
-/* Install the utility hook when the library is loaded. */
+/* Install the utility hook and define the settings when the library loads. */
 void
 _PG_init(void)
 {
+	zc_indexes_define_guc();
 	zc_install_hook();
 }
