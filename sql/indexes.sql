@@ -101,6 +101,8 @@ CREATE TABLE ap (id int8 PRIMARY KEY, grp int4, tag text, span int4range);
 CREATE INDEX ap_grp_tag ON ap (grp, tag);
 CREATE INDEX ap_lower ON ap (lower(tag)) WHERE grp > 2;
 CREATE INDEX ap_tag_hash ON ap USING hash (tag);
+CREATE INDEX ap_grp_desc ON ap (grp DESC NULLS FIRST);
+CREATE INDEX ap_tag_c ON ap (tag COLLATE "C" DESC);
 INSERT INTO ap SELECT i, i % 7, 'old', int4range(i, i + 1)
   FROM generate_series(3000, 3999) i;
 SELECT remember('ap');
@@ -111,6 +113,8 @@ SET enable_seqscan = off;
 SELECT count(*) FROM ap WHERE grp = 2 AND tag = 't02';
 SELECT count(*) FROM ap WHERE lower(tag) = 't10' AND grp > 2;
 SELECT count(*) FROM ap WHERE tag = 'old';
+SELECT grp, count(*) FROM ap WHERE grp < 3 GROUP BY grp ORDER BY grp DESC NULLS FIRST;
+SELECT tag FROM ap WHERE tag COLLATE "C" > 't47' ORDER BY tag COLLATE "C" DESC LIMIT 3;
 SELECT count(*), sum(id) FROM ap WHERE id BETWEEN 2990 AND 3009;
 RESET enable_seqscan;
 -- the same rows again: every id exists; the error names the row

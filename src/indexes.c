@@ -93,6 +93,7 @@ typedef struct ZcSortedIndex
 	SortSupportData ssup;		/* compact: the key's comparator */
 	ZcKeyEntry *entries;
 	int64		nentries;
+	int64		entries_alloc;
 } ZcSortedIndex;
 
 /* Where a heap tuple of the window came from, for error messages. */
@@ -289,8 +290,6 @@ setup_sorted(ZcIndexes *ix, ResultRelInfo *rri)
 		if (!compact_ok(s->index))
 			continue;
 		setup_compact(s, ix->context);
-		s->entries = MemoryContextAllocHuge(ix->context,
-											sizeof(ZcKeyEntry) * ix->window_rows);
 	}
 	return ix->nsorted;
 }
@@ -360,27 +359,57 @@ zc_indexes_collecting(ZcIndexes *ix)
 	return ix->strategy == ZC_INDEXES_SORTED;
 }
 
-/* qsort_arg() comparator of compact entries: the key, then the TID. */
-static int
-compare_entries(const void *a, const void *b, void *arg)
+/*
+ * Compare compact entries: the key, then the TID.  Keys whose comparator
+ * is one of the plain integer ones (int8, int4, int2, date, timestamp...)
+ * are compared here, without a call through the pointer.
+ */
+static inline int
+compare_entries(const ZcKeyEntry *x, const ZcKeyEntry *y, SortSupport ssup)
 {
-	const ZcKeyEntry *x = (const ZcKeyEntry *) a;
-	const ZcKeyEntry *y = (const ZcKeyEntry *) b;
 	int			c;
 
-	c = ApplySortComparator(x->key, x->isnull, y->key, y->isnull,
-							(SortSupport) arg);
+	if (x->isnull || y->isnull)
+		c = ApplySortComparator(x->key, x->isnull, y->key, y->isnull, ssup);
+	else if (ssup->comparator == ssup_datum_signed_cmp)
+	{
+		int64		a = DatumGetInt64(x->key);
+		int64		b = DatumGetInt64(y->key);
+
+		c = (a > b) - (a < b);
+		if (ssup->ssup_reverse)
+			INVERT_COMPARE_RESULT(c);
+	}
+	else if (ssup->comparator == ssup_datum_int32_cmp)
+	{
+		int32		a = DatumGetInt32(x->key);
+		int32		b = DatumGetInt32(y->key);
+
+		c = (a > b) - (a < b);
+		if (ssup->ssup_reverse)
+			INVERT_COMPARE_RESULT(c);
+	}
+	else
+		c = ssup->comparator(x->key, y->key, ssup);
 	if (c != 0)
 		return c;
 	return ItemPointerCompare((ItemPointer) &x->tid, (ItemPointer) &y->tid);
 }
 
+#define ST_SORT sort_entries
+#define ST_ELEMENT_TYPE ZcKeyEntry
+#define ST_COMPARE(a, b, ssup) compare_entries(a, b, ssup)
+#define ST_COMPARE_ARG_TYPE SortSupportData
+#define ST_CHECK_FOR_INTERRUPTS
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
 /* Sort a compact index's entries and insert them. */
 static void
 insert_compact(ZcIndexes *ix, ZcSortedIndex *s, IndexUniqueCheck check)
 {
-	qsort_arg(s->entries, s->nentries, sizeof(ZcKeyEntry), compare_entries,
-			  &s->ssup);
+	sort_entries(s->entries, s->nentries, &s->ssup);
 	for (int64 i = 0; i < s->nentries; i++)
 	{
 		ZcKeyEntry *e = &s->entries[i];
@@ -447,6 +476,23 @@ insert_window(ZcIndexes *ix)
 	ix->npending = 0;
 }
 
+/*
+ * Grow an array of the window's (pending rows or compact entries) to hold
+ * twice as many elements, up to the window's size: small loads stay small.
+ */
+static void *
+grow_array(ZcIndexes *ix, void *array, int64 *alloc, Size elem)
+{
+	int64		size = Min(Max(*alloc * 2, 1024), ix->window_rows);
+
+	Assert(size > *alloc);
+	array = array == NULL ?
+		MemoryContextAllocHuge(ix->context, elem * size) :
+		repalloc_huge(array, elem * size);
+	*alloc = size;
+	return array;
+}
+
 /* Collect a heap tuple's entries for the sorted indexes; see indexes.h. */
 void
 zc_indexes_add(ZcIndexes *ix, TupleTableSlot *slot, uint64 batch, uint64 row)
@@ -473,7 +519,12 @@ zc_indexes_add(ZcIndexes *ix, TupleTableSlot *slot, uint64 batch, uint64 row)
 		FormIndexDatum(info, slot, ix->estate, ix->values, ix->isnull);
 		if (s->compact)
 		{
-			ZcKeyEntry *e = &s->entries[s->nentries++];
+			ZcKeyEntry *e;
+
+			if (s->nentries == s->entries_alloc)
+				s->entries = grow_array(ix, s->entries, &s->entries_alloc,
+										sizeof(ZcKeyEntry));
+			e = &s->entries[s->nentries++];
 
 			e->key = ix->values[0];
 			e->isnull = ix->isnull[0];
@@ -495,17 +546,8 @@ zc_indexes_add(ZcIndexes *ix, TupleTableSlot *slot, uint64 batch, uint64 row)
 	}
 
 	if (ix->npending == ix->pending_alloc)
-	{
-		int64		size = Max(ix->pending_alloc * 2, 1024);
-
-		size = Min(size, ix->window_rows);
-		if (ix->pending == NULL)
-			ix->pending = MemoryContextAlloc(ix->context,
-											 sizeof(ZcPendingRow) * size);
-		else
-			ix->pending = repalloc(ix->pending, sizeof(ZcPendingRow) * size);
-		ix->pending_alloc = size;
-	}
+		ix->pending = grow_array(ix, ix->pending, &ix->pending_alloc,
+								 sizeof(ZcPendingRow));
 	pending = &ix->pending[ix->npending++];
 	pending->tid = slot->tts_tid;
 	pending->batch = batch;
