@@ -10,7 +10,7 @@
  *
  * - rebuild, when the target was created or given a new relfilenode in the
  *   current transaction (COPY FREEZE's condition, at any subtransaction
- *   level).  Then this session holds the table's AccessExclusiveLock, no
+ *   level) and holds little yet (ZC_REBUILD_MAX_BLOCKS).  Then this session holds the table's AccessExclusiveLock, no
  *   one else can see it, and reindex_index() can rebuild each index from
  *   the heap in one sorted pass: every access method, expression and
  *   partial indexes, unique and exclusion checks included.  The new index
@@ -45,6 +45,7 @@
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
 #include "executor/executor.h"
+#include "storage/bufmgr.h"
 #include "miscadmin.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -58,6 +59,14 @@
 /* Bounds of a window of rows, whatever maintenance_work_mem says. */
 #define ZC_MIN_WINDOW_ROWS		1000
 #define ZC_MAX_WINDOW_ROWS		((int64) (MaxAllocSize / sizeof(ZcPendingRow)))
+
+/*
+ * Rebuild only a table that holds at most this many pages before the load
+ * (8 MB): a rebuild reads every row, so the second of several loads into
+ * one truncated table would rebuild the first's entries again, and n loads
+ * would cost n rebuilds.  Larger tables get the sorted strategy.
+ */
+#define ZC_REBUILD_MAX_BLOCKS	1024
 
 /* A sorted entry's memory beyond its index tuple: sort slot, chunk header. */
 #define ZC_SORT_ENTRY_OVERHEAD	40
@@ -165,6 +174,8 @@ rebuild_refused(ResultRelInfo *rri)
 	if (heap->rd_createSubid == InvalidSubTransactionId &&
 		heap->rd_firstRelfilenodeSubid == InvalidSubTransactionId)
 		return "the table was not created or truncated in this transaction";
+	if (RelationGetNumberOfBlocks(heap) > ZC_REBUILD_MAX_BLOCKS)
+		return "the table already holds more than 8 MB of rows";
 	for (int i = 0; i < rri->ri_NumIndices; i++)
 	{
 		Relation	index = rri->ri_IndexRelationDescs[i];

@@ -6,7 +6,8 @@
  * Three strategies, chosen once per load by zc_indexes_begin():
  *
  * - rebuild: the table was created or given a new relfilenode (TRUNCATE)
- *   in the current transaction, so this session holds it exclusively.  The
+ *   in the current transaction, so this session holds it exclusively, and
+ *   it holds little yet.  The
  *   heap is loaded without index entries and every index is rebuilt with
  *   PostgreSQL's own index build (reindex_index()) before the statement
  *   ends, for every access method.
