@@ -128,6 +128,7 @@ struct ZcIndexes
 	int			nsorted;
 	int			sort_mem;		/* work memory of each sort, in kB */
 	int64		window_rows;
+	int64		row_bytes;		/* the window's memory per row, roughly */
 	MemoryContext context;		/* the sorts and the window's rows */
 	MemoryContext insert_context;	/* reset as entries are inserted */
 	ZcPendingRow *pending;
@@ -285,7 +286,8 @@ setup_sorted(ZcIndexes *ix, ResultRelInfo *rri)
 
 	/* three quarters of maintenance_work_mem, so the sorts stay in memory */
 	ix->sort_mem = Max(64, maintenance_work_mem / ix->nsorted);
-	ix->window_rows = (int64) maintenance_work_mem * 1024 * 3 / 4 / row_bytes;
+	ix->row_bytes = row_bytes;
+	ix->window_rows = zc_indexes_window_bytes() / row_bytes;
 	ix->window_rows = Max(ix->window_rows, ZC_MIN_WINDOW_ROWS);
 	ix->window_rows = Min(ix->window_rows, ZC_MAX_WINDOW_ROWS);
 	ix->context = AllocSetContextCreate(CurrentMemoryContext,
@@ -305,22 +307,20 @@ setup_sorted(ZcIndexes *ix, ResultRelInfo *rri)
 	return ix->nsorted;
 }
 
-/* Open rri's indexes and choose the strategy; see indexes.h. */
-ZcIndexes *
-zc_indexes_begin(ResultRelInfo *rri, EState *estate, bool per_row_code)
+/* Choose the strategy for rri's open indexes. */
+static ZcIndexes *
+choose(ResultRelInfo *rri, EState *estate, bool per_row_code)
 {
 	Relation	heap = rri->ri_RelationDesc;
 	ZcIndexes  *ix = palloc0(sizeof(ZcIndexes));
-	int			nindexes;
+	int			nindexes = rri->ri_NumIndices;
 	const char *refused;
 
 	ix->strategy = ZC_INDEXES_ROW;
 	ix->heap = heap;
 	ix->estate = estate;
-
-	ExecOpenIndices(rri, false);
-	nindexes = rri->ri_NumIndices;
-	if (nindexes == 0)
+	/* a partitioned table's rows go to its partitions' indexes */
+	if (nindexes == 0 || heap->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
 		return ix;
 
 	if (!defer_indexes)
@@ -333,7 +333,7 @@ zc_indexes_begin(ResultRelInfo *rri, EState *estate, bool per_row_code)
 	if (per_row_code)
 	{
 		ereport(DEBUG1,
-				(errmsg_internal("zcimport: the indexes of \"%s\" get their entries row by row: triggers, defaults or a WHERE clause run per row, or rows are routed to partitions",
+				(errmsg_internal("zcimport: the indexes of \"%s\" get their entries row by row: triggers, defaults or a WHERE clause run per row",
 								 RelationGetRelationName(heap))));
 		return ix;
 	}
@@ -363,11 +363,40 @@ zc_indexes_begin(ResultRelInfo *rri, EState *estate, bool per_row_code)
 	return ix;
 }
 
+/* Open rri's indexes and choose the strategy; see indexes.h. */
+ZcIndexes *
+zc_indexes_begin(ResultRelInfo *rri, EState *estate, bool per_row_code)
+{
+	ExecOpenIndices(rri, false);
+	return choose(rri, estate, per_row_code);
+}
+
+/* Choose the strategy for a partition's indexes; see indexes.h. */
+ZcIndexes *
+zc_indexes_begin_partition(ResultRelInfo *rri, EState *estate)
+{
+	return choose(rri, estate, false);
+}
+
 /* Does the load hand its rows to zc_indexes_add()? */
 bool
 zc_indexes_collecting(ZcIndexes *ix)
 {
-	return ix->strategy == ZC_INDEXES_SORTED;
+	return ix != NULL && ix->strategy == ZC_INDEXES_SORTED;
+}
+
+/* The memory all windows of a load may take together; see indexes.h. */
+int64
+zc_indexes_window_bytes(void)
+{
+	return (int64) maintenance_work_mem * 1024 * 3 / 4;
+}
+
+/* The memory the window holds now, roughly; see indexes.h. */
+int64
+zc_indexes_pending_bytes(ZcIndexes *ix)
+{
+	return ix->strategy == ZC_INDEXES_SORTED ? ix->npending * ix->row_bytes : 0;
 }
 
 /*
@@ -640,6 +669,14 @@ rebuild_indexes(ZcIndexes *ix)
 		ReThrowError(edata);
 	}
 	PG_END_TRY();
+}
+
+/* Insert the window's entries now; see indexes.h. */
+void
+zc_indexes_drain(ZcIndexes *ix)
+{
+	if (ix->strategy == ZC_INDEXES_SORTED && ix->npending > 0)
+		insert_window(ix);
 }
 
 /* Finish the indexes' work and close them; see indexes.h. */

@@ -38,13 +38,19 @@ extern void zc_indexes_define_guc(void);
 /*
  * Open rri's indexes and choose how they are maintained.  per_row_code says
  * that code of the user's runs for each row during the load (BEFORE ROW or
- * INSTEAD OF triggers, volatile defaults or WHERE clauses, partition
- * routing), which could read the table through an index: only the row
- * strategy is then safe.  Indexes the row strategy handles stay in rri's
+ * INSTEAD OF triggers, volatile defaults or WHERE clauses), which could
+ * read the table through an index: only the row strategy is then safe.  Indexes the row strategy handles stay in rri's
  * index arrays, for ExecInsertIndexTuples().
  */
 extern ZcIndexes *zc_indexes_begin(ResultRelInfo *rri, EState *estate,
 								   bool per_row_code);
+
+/*
+ * The same for a partition that rows are routed to and that takes them in
+ * multi-inserts: its indexes are open already (ExecInitPartitionInfo()).
+ */
+extern ZcIndexes *zc_indexes_begin_partition(ResultRelInfo *rri,
+											 EState *estate);
 
 /* Does the load collect entries with zc_indexes_add()? */
 extern bool zc_indexes_collecting(ZcIndexes *ix);
@@ -56,6 +62,16 @@ extern bool zc_indexes_collecting(ZcIndexes *ix);
  */
 extern void zc_indexes_add(ZcIndexes *ix, TupleTableSlot *slot,
 						   uint64 batch, uint64 row);
+
+/*
+ * Windows of several relations (the partitions of a partitioned target)
+ * share one budget, zc_indexes_window_bytes(): the caller adds up
+ * zc_indexes_pending_bytes() and calls zc_indexes_drain() on each when the
+ * sum is over it.
+ */
+extern int64 zc_indexes_window_bytes(void);
+extern int64 zc_indexes_pending_bytes(ZcIndexes *ix);
+extern void zc_indexes_drain(ZcIndexes *ix);
 
 /*
  * Finish the indexes' work before the statement's AFTER triggers fire:

@@ -62,12 +62,20 @@ typedef struct ZcMultiBuffer
 {
 	TupleTableSlot *slots[ZC_MAX_BUFFERED_TUPLES];
 	ResultRelInfo *rri;
+	ZcIndexes  *indexes;		/* the relation's index strategy */
 	BulkInsertState bistate;
 	int			nused;			/* slots holding buffered rows */
 	int			nslots;			/* slots created: slots[0 .. nslots) */
 	uint64		rows[ZC_MAX_BUFFERED_TUPLES];	/* frame row of each */
 	uint64		batches[ZC_MAX_BUFFERED_TUPLES];	/* and its batch */
 } ZcMultiBuffer;
+
+/* A partition's index strategy (see partition_indexes()). */
+typedef struct ZcPartIndexes
+{
+	ResultRelInfo *rri;
+	ZcIndexes  *indexes;
+} ZcPartIndexes;
 
 struct ZcInsert
 {
@@ -76,6 +84,7 @@ struct ZcInsert
 	ModifyTableState *mtstate;
 	ResultRelInfo *target_rri;
 	ZcIndexes  *indexes;		/* how the target's indexes are maintained */
+	List	   *part_indexes;	/* and those of partitions in multi-insert */
 	ResultRelInfo *prev_rri;
 	PartitionTupleRouting *proute;
 	TransitionCaptureState *transition_capture;
@@ -171,7 +180,7 @@ buffer_flush(ZcInsert *ins, ZcMultiBuffer *buffer)
 
 	if (nused == 0)
 		return;
-	collect = rri == ins->target_rri && zc_indexes_collecting(ins->indexes);
+	collect = zc_indexes_collecting(buffer->indexes);
 
 	/* table_multi_insert may leak memory: use the per-tuple context */
 	ins->cur_row_valid = false;
@@ -188,7 +197,7 @@ buffer_flush(ZcInsert *ins, ZcMultiBuffer *buffer)
 		ins->cur_batch = buffer->batches[i];
 		ins->cur_row_valid = true;
 		if (collect)
-			zc_indexes_add(ins->indexes, slots[i], buffer->batches[i],
+			zc_indexes_add(buffer->indexes, slots[i], buffer->batches[i],
 						   buffer->rows[i]);
 		if (rri->ri_NumIndices > 0)
 			recheck = ExecInsertIndexTuples(rri, slots[i], estate,
@@ -237,6 +246,20 @@ buffers_flush(ZcInsert *ins, ResultRelInfo *curr_rri)
 		buffer_flush(ins, (ZcMultiBuffer *) lfirst(lc));
 	ins->buffered_tuples = 0;
 	ins->buffered_bytes = 0;
+
+	/* the partitions' index windows share one memory budget */
+	if (ins->part_indexes != NIL)
+	{
+		int64		pending = 0;
+
+		foreach(lc, ins->part_indexes)
+			pending += zc_indexes_pending_bytes(((ZcPartIndexes *) lfirst(lc))->indexes);
+		if (pending > zc_indexes_window_bytes())
+		{
+			foreach(lc, ins->part_indexes)
+				zc_indexes_drain(((ZcPartIndexes *) lfirst(lc))->indexes);
+		}
+	}
 
 	while (list_length(ins->buffers) > ZC_MAX_PARTITION_BUFFERS)
 	{
@@ -394,9 +417,14 @@ zc_insert_begin(const ZcInsertOptions *options)
 		buffer_setup(ins, rri);
 	}
 
-	/* entries can wait until no code of the user's runs per row */
+	/*
+	 * Entries can wait while no code of the user's runs per row.  Rows
+	 * routed to partitions go to the partitions' indexes (route_row()).
+	 */
 	ins->indexes = zc_indexes_begin(rri, ins->estate,
 									ins->method != ZC_INSERT_MULTI);
+	if (ins->method == ZC_INSERT_MULTI)
+		((ZcMultiBuffer *) rri->ri_CopyMultiInsertBuffer)->indexes = ins->indexes;
 
 	if (ins->method != ZC_INSERT_MULTI)
 	{
@@ -445,6 +473,31 @@ zc_insert_next_slot(ZcInsert *ins)
 }
 
 /*
+ * The index strategy of a partition that takes rows in multi-inserts,
+ * chosen when the first of them arrives.  It lives until the end of the
+ * load, after the partition's buffer is trimmed: rows routed to the
+ * partition again use it again.
+ */
+static ZcIndexes *
+partition_indexes(ZcInsert *ins, ResultRelInfo *rri)
+{
+	ZcPartIndexes *part;
+	ListCell   *lc;
+
+	foreach(lc, ins->part_indexes)
+	{
+		part = (ZcPartIndexes *) lfirst(lc);
+		if (part->rri == rri)
+			return part->indexes;
+	}
+	part = palloc(sizeof(ZcPartIndexes));
+	part->rri = rri;
+	part->indexes = zc_indexes_begin_partition(rri, ins->estate);
+	ins->part_indexes = lappend(ins->part_indexes, part);
+	return part->indexes;
+}
+
+/*
  * Route a row of a partitioned target to its partition, converting it to
  * the partition's row type where needed.  Returns the slot to continue
  * with and sets *rri_out.
@@ -476,7 +529,7 @@ route_row(ZcInsert *ins, TupleTableSlot *myslot, ResultRelInfo **rri_out)
 		if (ins->leafpart_use_multi)
 		{
 			if (rri->ri_CopyMultiInsertBuffer == NULL)
-				buffer_setup(ins, rri);
+				buffer_setup(ins, rri)->indexes = partition_indexes(ins, rri);
 		}
 		else if (ins->method == ZC_INSERT_MULTI_CONDITIONAL &&
 				 ins->buffered_tuples > 0)
@@ -693,8 +746,16 @@ zc_insert_bulk_done(ZcInsert *ins, int n, uint64 batch, uint64 first_row,
 bool
 zc_insert_current_row(ZcInsert *ins, uint64 *batch, uint64 *row)
 {
+	ListCell   *lc;
+
 	if (zc_indexes_current_row(ins->indexes, batch, row))
 		return true;
+	foreach(lc, ins->part_indexes)
+	{
+		if (zc_indexes_current_row(((ZcPartIndexes *) lfirst(lc))->indexes,
+								   batch, row))
+			return true;
+	}
 	if (!ins->cur_row_valid)
 		return false;
 	*batch = ins->cur_batch;
@@ -706,7 +767,18 @@ zc_insert_current_row(ZcInsert *ins, uint64 *batch, uint64 *row)
 const char *
 zc_insert_building_index(ZcInsert *ins)
 {
-	return zc_indexes_building(ins->indexes);
+	ListCell   *lc;
+
+	if (zc_indexes_building(ins->indexes) != NULL)
+		return zc_indexes_building(ins->indexes);
+	foreach(lc, ins->part_indexes)
+	{
+		ZcIndexes  *ix = ((ZcPartIndexes *) lfirst(lc))->indexes;
+
+		if (zc_indexes_building(ix) != NULL)
+			return zc_indexes_building(ix);
+	}
+	return NULL;
 }
 
 /* Flush, fire AFTER STATEMENT triggers, and release the executor state. */
@@ -722,6 +794,8 @@ zc_insert_end(ZcInsert *ins)
 
 	/* the AFTER triggers below must find every row through the indexes */
 	zc_indexes_finish(ins->indexes);
+	foreach(lc, ins->part_indexes)
+		zc_indexes_finish(((ZcPartIndexes *) lfirst(lc))->indexes);
 
 	if (ins->bistate != NULL)
 		FreeBulkInsertState(ins->bistate);
