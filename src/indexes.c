@@ -10,20 +10,25 @@
  *
  * - rebuild, when the target was created or given a new relfilenode in the
  *   current transaction (COPY FREEZE's condition, at any subtransaction
- *   level) and holds little yet (ZC_REBUILD_MAX_BLOCKS).  Then this session holds the table's AccessExclusiveLock, no
- *   one else can see it, and reindex_index() can rebuild each index from
- *   the heap in one sorted pass: every access method, expression and
- *   partial indexes, unique and exclusion checks included.  The new index
- *   storage belongs to the current subtransaction, so a rollback to a
- *   savepoint restores the indexes that match the heap it restores.
+ *   level) and holds little yet (ZC_REBUILD_MAX_BLOCKS).  Then this
+ *   session holds the table's AccessExclusiveLock, no one else can see it,
+ *   and reindex_index() can rebuild each index from the heap in one sorted
+ *   pass: every access method, expression and partial indexes, unique and
+ *   exclusion checks included.  The new index storage belongs to the
+ *   current subtransaction, so a rollback to a savepoint restores the
+ *   indexes that match the heap it restores.
  * - sorted, otherwise: each btree index's entries are collected for a
- *   window of rows bounded by maintenance_work_mem, sorted by a tuplesort
- *   with the index's own sort support (opclasses, collations, heap TID as
- *   the last key), and inserted with index_insert() and the usual
- *   UNIQUE_CHECK_YES, so duplicates within the load and against existing
- *   rows raise 23505 as COPY's do.  Other access methods, exclusion
- *   constraints and deferrable unique constraints keep the executor's
- *   row-by-row insertion.
+ *   window of rows bounded by maintenance_work_mem, sorted with the index's
+ *   own sort support (opclasses, collations, heap TID as the last key), and
+ *   inserted with index_insert() and the usual UNIQUE_CHECK_YES, so
+ *   duplicates within the load and against existing rows raise 23505 as
+ *   COPY's do.  A one-column index with a by-value key keeps (key, TID)
+ *   pairs in an array; other indexes' entries go through a tuplesort.
+ *   Other access methods, exclusion constraints and deferrable unique
+ *   constraints keep the executor's row-by-row insertion.
+ *
+ * A partition that rows are routed to gets its own strategy; the windows of
+ * all partitions share one memory budget.
  *
  * Both defer index entries to later in the statement, so neither may be
  * used when code of the user's runs per row during the load and could read
@@ -45,8 +50,8 @@
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
 #include "executor/executor.h"
-#include "storage/bufmgr.h"
 #include "miscadmin.h"
+#include "storage/bufmgr.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
