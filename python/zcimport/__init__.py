@@ -39,6 +39,11 @@ Table creation: ``copy_dataframe(..., create=True, if_exists=...)`` creates
 the table from the frame's dtypes first (see ``zcimport._ddl``), in the
 load's transaction.  ``progress=True`` draws a tqdm bar on stderr.
 
+Upsert: ``copy_dataframe(..., on_conflict="nothing" | "update")`` loads the
+frame into a temporary staging table and inserts it into the table with
+``INSERT ... ON CONFLICT`` on the primary key (or ``conflict_columns``), in
+one transaction (see ``zcimport._upsert``).
+
 The command line, ``python3 -m zcimport`` (or ``zcimport``), loads CSV,
 JSON lines, pickle, NumPy and ``.zci`` files: see ``zcimport.cli`` and
 docs/cli.md.
@@ -64,6 +69,7 @@ from ._copy import (
 )
 from ._async import copy_dataframe_async
 from ._ddl import IF_EXISTS, TableExistsError
+from ._upsert import ON_CONFLICT, ConflictColumnsArg, NoConflictTargetError
 from ._progress import Progress
 from ._format import NullEncoding, TimeUnit, WireType
 from ._plan import ColumnPlan, ColumnsArg, Plan, default_batch_rows
@@ -82,7 +88,9 @@ __all__ = [
     "ExtensionNotInstalledError",
     "FrameArg",
     "IF_EXISTS",
+    "NoConflictTargetError",
     "NullEncoding",
+    "ON_CONFLICT",
     "Plan",
     "Progress",
     "TableExistsError",
@@ -109,6 +117,8 @@ def copy_dataframe(
     create: bool = False,
     if_exists: str = "fail",
     progress: ProgressArg = False,
+    on_conflict: Optional[str] = None,
+    conflict_columns: ConflictColumnsArg = None,
 ) -> int:
     """Load a DataFrame into a table with COPY ... WITH (FORMAT zcimport).
 
@@ -164,9 +174,28 @@ def copy_dataframe(
             rows/s, as the command line does.  A
             :class:`zcimport.Progress`, or a callable taking each batch's row
             count, is reported to instead.
+        on_conflict: None (the default) for a plain load; ``"nothing"`` or
+            ``"update"`` for an upsert, whose result is exactly that of
+            ``INSERT INTO table (loaded columns) SELECT loaded columns FROM
+            <the frame> ON CONFLICT (conflict columns) DO NOTHING`` (or ``DO
+            UPDATE SET c = EXCLUDED.c`` for every loaded column that is not
+            a conflict column; all of them if none is left).  The frame is
+            COPYed into a temporary staging table, then inserted from it in
+            the conflict columns' order, in one transaction (on an
+            autocommit connection, a transaction block of its own; else the
+            caller's, where a failure aborts it as any failed statement
+            does).  ``freeze=True`` is a ValueError; with ``create=True``,
+            ``conflict_columns`` are required and a table that is created
+            (or replaced) gets them as its PRIMARY KEY.
+        conflict_columns: the conflict target: a column name or a sequence
+            of them, which a unique index or constraint of the table must
+            cover exactly (else the server's 42P10); None (the default) for
+            the table's primary key.
 
     Returns:
-        The number of rows loaded, from the COPY command tag.
+        The number of rows loaded, from the COPY command tag; for an
+        upsert, the INSERT's row count: rows inserted plus rows updated
+        (``"nothing"``: rows inserted).
 
     Raises:
         TypeError: a column has a dtype that is not supported, or an
@@ -180,6 +209,10 @@ def copy_dataframe(
             the extension is not installed in that database.
         TableExistsError: ``create=True``, ``if_exists="fail"`` and the
             table exists (a ValueError, as in pandas; nothing was changed).
+        NoConflictTargetError: ``on_conflict`` without ``conflict_columns``
+            and the table has no primary key (SQLSTATE 42P10, as the server
+            reports a conflict target without a unique index; nothing was
+            changed).
         psycopg.Error: errors reported by the server, unchanged (with their
             sqlstate), e.g. ``BadCopyFileFormat``.
 
@@ -192,6 +225,7 @@ def copy_dataframe(
     return _copy_dataframe(
         df, table, conn, columns=columns, batch_rows=batch_rows, nan_as_null=nan_as_null,
         freeze=freeze, create=create, if_exists=if_exists, progress=progress,
+        on_conflict=on_conflict, conflict_columns=conflict_columns,
     )
 
 

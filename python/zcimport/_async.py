@@ -82,6 +82,7 @@ from ._drivers import _chunk_rows
 from ._encode import Part, iter_chunks
 from ._libpq import CopyEnd, ErrorWatch, copy_fail_message, pieces, put_gen
 from ._plan import ColumnsArg, Plan, make_plan, resolve_batch_rows
+from ._upsert import ConflictColumnsArg, Upsert, check_on_conflict, make_upsert
 
 try:
     from . import _wire
@@ -393,6 +394,28 @@ def _execute_on(conn: "psycopg.AsyncConnection[Any]") -> AsyncExecute:
     return execute
 
 
+async def _upsert_start(conn: "psycopg.AsyncConnection[Any]", upsert: Upsert) -> None:
+    """The async twin of :meth:`zcimport._upsert.Upsert.start`."""
+    execute = _execute_on(conn)
+    if upsert.keys is None:
+        upsert.set_primary_key(await execute(*upsert.primary_key_query()))
+    stmt = upsert.create_stage_sql()
+    log.debug("zcimport: %s", stmt)
+    await execute(stmt)
+    await execute(upsert.check_sql())
+
+
+async def _upsert_finish(conn: "psycopg.AsyncConnection[Any]", upsert: Upsert,
+                         copied: int) -> int:
+    """The async twin of :meth:`zcimport._upsert.Upsert.finish`."""
+    stmt = upsert.insert_sql()
+    log.debug("zcimport: %s", stmt)
+    rows = (await conn.execute(stmt)).rowcount
+    await conn.execute(upsert.drop_stage_sql())
+    upsert.log_done(copied, rows)
+    return rows
+
+
 async def load_async(
     conn: "psycopg.AsyncConnection[Any]",
     plan: Plan,
@@ -402,18 +425,25 @@ async def load_async(
     *,
     report: Optional[Report] = None,
     prepare: Optional[AsyncPrepare] = None,
+    upsert: Optional[Upsert] = None,
 ) -> int:
     """COPY a planned frame on an AsyncConnection, in its current transaction.
 
     ``prepare`` (awaited with an :data:`AsyncExecute`) runs after the
     extension check and before the COPY; ``report(rows, nbytes)`` is called
-    after each batch has been sent.
+    after each batch has been sent.  ``upsert``
+    (:class:`zcimport._upsert.Upsert`) makes the COPY go into a staging
+    table, inserted into the table with ON CONFLICT afterwards; the INSERT's
+    row count is then returned.
     """
     version, server_gss = await check_extension_async(conn)
     raw, desc = transport(conn, server_gss)  # type: ignore[arg-type]
     stmt = copy_statement(table, [c.name for c in plan], freeze)
     if prepare is not None:
         await prepare(_execute_on(conn))
+    if upsert is not None:
+        await _upsert_start(conn, upsert)
+        stmt = copy_statement(upsert.stage_table, [c.name for c in plan], freeze)
     log.debug("zcimport: server library %s; %d rows, %d columns, batches of %d rows,"
               " via %s (asyncio)", version, plan.rows, len(plan), batch_rows, desc)
     t0 = time.perf_counter()
@@ -457,6 +487,8 @@ async def load_async(
         rows = cur.rowcount
     log.debug("zcimport: loaded %d rows (%d bytes) in %.3f s via %s (asyncio)",
               rows, writer.bytes_sent, time.perf_counter() - t0, desc)
+    if upsert is not None:
+        rows = await _upsert_finish(conn, upsert, rows)
     return rows
 
 
@@ -502,24 +534,31 @@ def _reporter(progress: Any) -> Optional[Report]:
         f"progress must be a bool, a Progress or a callable, not {type(progress).__name__}")
 
 
-def _create_hook(conn: "psycopg.AsyncConnection[Any]", table: TableArg, plan: Plan,
-                 if_exists: str) -> AsyncPrepare:
-    """The async twin of the DDL step of ``create=True`` (zcimport._ddl)."""
+def _table_text(conn: "psycopg.AsyncConnection[Any]", table: TableArg) -> Any:
+    """The table in a form zcimport._ddl can render without a connection."""
     from . import _ddl
 
-    target: Any = table
     if isinstance(table, sql.Composable) and not isinstance(table, (sql.Identifier, sql.SQL)):
         try:
             _ddl.render(table)
         except TypeError:
-            target = sql.SQL(table.as_string(conn))
+            return sql.SQL(table.as_string(conn))
+    return table
+
+
+def _create_hook(conn: "psycopg.AsyncConnection[Any]", table: TableArg, plan: Plan,
+                 if_exists: str, primary_key: Optional[Sequence[str]] = None) -> AsyncPrepare:
+    """The async twin of the DDL step of ``create=True`` (zcimport._ddl)."""
+    from . import _ddl
+
+    target = _table_text(conn, table)
     columns = _ddl.column_types(plan)
 
     async def prepare(execute: AsyncExecute) -> str:
         query, params = _ddl.exists_query(target)
         rows = await execute(query, params)
         exists = bool(rows and rows[0][0])
-        for stmt in _ddl.ddl_statements(target, columns, if_exists, exists):
+        for stmt in _ddl.ddl_statements(target, columns, if_exists, exists, primary_key):
             log.debug("zcimport: %s", stmt)
             await execute(stmt)
         action = "created" if not exists else {
@@ -542,6 +581,8 @@ async def copy_dataframe_async(
     create: bool = False,
     if_exists: str = "fail",
     progress: Any = False,
+    on_conflict: Optional[str] = None,
+    conflict_columns: ConflictColumnsArg = None,
 ) -> int:
     """Load a DataFrame into a table, on a psycopg 3 ``AsyncConnection``.
 
@@ -566,9 +607,14 @@ async def copy_dataframe_async(
         progress: as for :func:`zcimport.copy_dataframe`: True draws a tqdm
             bar on stderr; a :class:`zcimport.Progress` or a callable of each
             batch's row count is reported to.
+        on_conflict, conflict_columns: an upsert, as for
+            :func:`zcimport.copy_dataframe`: ``"nothing"`` or ``"update"``,
+            on the primary key or on ``conflict_columns`` (on an autocommit
+            connection, in one transaction block).
 
     Returns:
-        The number of rows loaded.
+        The number of rows loaded (for an upsert: the rows the INSERT ...
+        ON CONFLICT inserted or updated).
 
     Raises:
         TypeError, ValueError: as for :func:`zcimport.copy_dataframe`,
@@ -577,6 +623,9 @@ async def copy_dataframe_async(
         ExtensionNotInstalledError: the extension is not installed.
         zcimport.TableExistsError: ``create=True``, ``if_exists="fail"`` and
             the table exists.
+        zcimport.NoConflictTargetError: ``on_conflict`` without
+            ``conflict_columns`` and the table has no primary key (SQLSTATE
+            42P10).
         psycopg.Error: the server's errors, with their ``sqlstate``.
         asyncio.CancelledError: the task was cancelled; the COPY was ended
             with CopyFail (nothing is loaded) and the connection's
@@ -586,6 +635,7 @@ async def copy_dataframe_async(
         from ._ddl import check_if_exists
 
         check_if_exists(create, if_exists)
+    keys = check_on_conflict(on_conflict, conflict_columns, freeze=freeze, create=create)
     the_plan = make_plan(df, columns=columns, nan_as_null=nan_as_null)
     batch = resolve_batch_rows(the_plan, batch_rows)
     table_identifier(table)  # validate before connecting
@@ -605,13 +655,15 @@ async def copy_dataframe_async(
     report = _reporter(bar)
 
     async def run(c: "psycopg.AsyncConnection[Any]") -> int:
-        prepare = _create_hook(c, table, the_plan, if_exists) if create else None
-        if create and c.autocommit:
+        prepare = _create_hook(c, table, the_plan, if_exists, keys) if create else None
+        upsert = make_upsert(_table_text(c, table), [p.name for p in the_plan], on_conflict,
+                             keys)
+        if (create or upsert is not None) and c.autocommit:
             async with c.transaction():
                 return await load_async(c, the_plan, table, batch, freeze,
-                                        report=report, prepare=prepare)
+                                        report=report, prepare=prepare, upsert=upsert)
         return await load_async(c, the_plan, table, batch, freeze,
-                                report=report, prepare=prepare)
+                                report=report, prepare=prepare, upsert=upsert)
 
     try:
         if isinstance(conn, str):

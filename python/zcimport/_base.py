@@ -6,6 +6,7 @@ connection), nothing else of the package, so that the loading modules
 import one way::
 
     _ddl  <-  _base  <-  _dbapi (psycopg2, SQLAlchemy)  <-  _copy (psycopg 3)  <-  _drivers, _async
+    _ddl  <-  _upsert (the statements of on_conflict=)  <-  _dbapi, _copy, _async
 
 :class:`ExtensionNotInstalledError` and :data:`TableArg` are also exported
 by :mod:`zcimport._copy` and by the package.

@@ -51,6 +51,7 @@ from ._encode import Chunk, FrameStream, Part, iter_chunks
 from ._libpq import CopyEnd, ErrorWatch, copy_fail_message, pieces, put_gen, wait_through_interrupts
 from ._plan import ColumnsArg, Plan, make_plan, resolve_batch_rows
 from ._progress import Progress, make_progress, reporter
+from ._upsert import ConflictColumnsArg, Upsert, check_on_conflict, make_upsert, psycopg_run
 
 try:
     from . import _wire
@@ -714,6 +715,7 @@ def _prepare_and_copy(
     prepare: Optional[Prepare],
     report: Optional[Callable[[int, int], None]],
     what: str,
+    upsert: Optional[Upsert] = None,
 ) -> int:
     try:
         version, server_gss = check_extension(conn)
@@ -723,12 +725,22 @@ def _prepare_and_copy(
         t0 = time.perf_counter()
         if prepare is not None:
             prepare(psycopg_execute(conn))
+        if upsert is not None:
+            # the COPY goes into a staging table (zcimport._upsert)
+            upsert.start(psycopg_run(conn))
+            stmt = copy_statement(upsert.stage_table, names, freeze)
     except KeyboardInterrupt:
         _settle(conn)
         raise
     rows, nbytes = send_stream(conn, stmt, chunks(), raw=raw, transport_desc=desc, report=report)
     elapsed = time.perf_counter() - t0
     log.debug("zcimport: loaded %d rows (%d bytes) in %.3f s via %s", rows, nbytes, elapsed, desc)
+    if upsert is not None:
+        try:
+            rows = upsert.finish(psycopg_run(conn), rows)
+        except KeyboardInterrupt:
+            _settle(conn)
+            raise
     return rows
 
 
@@ -770,18 +782,22 @@ def load(
     *,
     progress: ProgressArg = None,
     prepare: Optional[Prepare] = None,
+    upsert: Optional[Upsert] = None,
 ) -> int:
     """COPY a planned frame on conn, in its current transaction.
 
     ``progress`` is reported to after each batch; ``prepare`` (a hook
     taking an ``execute`` function, e.g. the DDL of ``create=``) runs after
     the extension check and before the COPY, in the same transaction.
-    Returns the rows loaded (the COPY command tag's count).
+    ``upsert`` (:class:`zcimport._upsert.Upsert`) makes the COPY go into a
+    staging table, inserted into the table with ON CONFLICT afterwards.
+    Returns the rows loaded (the COPY command tag's count; for an upsert,
+    the INSERT's).
     """
     report = _reporter(progress)
     return _prepare_and_copy(
         conn, table, [c.name for c in plan], lambda: iter_chunks(plan, batch_rows),
-        freeze=freeze, prepare=prepare, report=report,
+        freeze=freeze, prepare=prepare, report=report, upsert=upsert,
         what=f"{plan.rows} rows, {len(plan)} columns, batches of {batch_rows} rows")
 
 
@@ -797,6 +813,8 @@ def load_frames(
     create: bool = False,
     if_exists: str = "fail",
     progress: ProgressArg = None,
+    on_conflict: Optional[str] = None,
+    conflict_columns: ConflictColumnsArg = None,
 ) -> int:
     """Load several frames with ONE COPY, in conn's current transaction.
 
@@ -806,19 +824,22 @@ def load_frames(
     time.  ``frames`` may also be a FrameStream already made (its options
     then apply, and ``columns``, ``batch_rows`` and ``nan_as_null`` are
     ignored).  The other arguments are those of :func:`zcimport.copy_dataframe`;
-    ``create=True`` creates the table from the header's columns.  Nothing
-    is committed (on an autocommit connection, the DDL and the COPY run in
-    one transaction block, which commits).
+    ``create=True`` creates the table from the header's columns;
+    ``on_conflict`` makes the load an upsert (:mod:`zcimport._upsert`).
+    Nothing is committed (on an autocommit connection, the DDL, the COPY and
+    an upsert's statements run in one transaction block, which commits).
 
     Returns:
-        The total number of rows loaded.
+        The total number of rows loaded (for an upsert: inserted or updated).
     """
     check_if_exists(create, if_exists)
+    keys = check_on_conflict(on_conflict, conflict_columns, freeze=freeze, create=create)
     table_identifier(table)
     stream = frames if isinstance(frames, FrameStream) else FrameStream(
         frames, columns=columns, nan_as_null=nan_as_null, batch_rows=batch_rows)
     return _load_stream(conn, stream, table, freeze=freeze, create=create,
-                        if_exists=if_exists, progress=progress)
+                        if_exists=if_exists, progress=progress, on_conflict=on_conflict,
+                        conflict_columns=keys)
 
 
 def _table_text(conn: "psycopg.Connection[Any]", table: TableArg) -> Any:
@@ -832,12 +853,12 @@ def _table_text(conn: "psycopg.Connection[Any]", table: TableArg) -> Any:
 
 
 def _create_hook(conn: "psycopg.Connection[Any]", table: TableArg, plan: Any,
-                 if_exists: str) -> Prepare:
+                 if_exists: str, primary_key: Optional[Sequence[str]] = None) -> Prepare:
     columns = column_types(plan)
     target = _table_text(conn, table)
 
     def prepare(execute: Execute) -> Any:
-        action = prepare_table(execute, target, columns, if_exists)
+        action = prepare_table(execute, target, columns, if_exists, primary_key)
         log.info("zcimport: table %s %s", table_name(target), action)
         return action
 
@@ -853,13 +874,18 @@ def _load_stream(
     create: bool,
     if_exists: str,
     progress: ProgressArg,
+    on_conflict: Optional[str] = None,
+    conflict_columns: Optional[Sequence[str]] = None,
 ) -> int:
     bar = make_progress(progress) if isinstance(progress, bool) else progress
     try:
-        prepare = _create_hook(conn, table, stream.header_columns, if_exists) if create else None
-        return _in_transaction(conn, create, lambda: _prepare_and_copy(
+        prepare = _create_hook(conn, table, stream.header_columns, if_exists,
+                               conflict_columns) if create else None
+        upsert = make_upsert(_table_text(conn, table), stream.names, on_conflict,
+                             conflict_columns)
+        return _in_transaction(conn, create or upsert is not None, lambda: _prepare_and_copy(
             conn, table, stream.names, stream.chunks, freeze=freeze, prepare=prepare,
-            report=_reporter(bar),
+            report=_reporter(bar), upsert=upsert,
             what=f"a stream of frames, {len(stream.names)} columns"))
     finally:
         if isinstance(progress, bool) and isinstance(bar, Progress):
@@ -877,6 +903,8 @@ def load_zci(
     if_exists: str = "fail",
     progress: ProgressArg = None,
     row_marks: Optional[Sequence[Tuple[int, int]]] = None,
+    on_conflict: Optional[str] = None,
+    conflict_columns: ConflictColumnsArg = None,
 ) -> int:
     """COPY a ready-made zcimport stream (a ``.zci`` file), bytes as they are.
 
@@ -890,14 +918,20 @@ def load_zci(
             None to load into an existing table.
         row_marks: ``(stream offset, rows)`` of the end of each batch, to
             report rows to ``progress`` as the bytes go (optional).
+        on_conflict, conflict_columns: an upsert, as for
+            :func:`zcimport.copy_dataframe` (``names`` is then required).
 
     Returns:
-        The rows loaded (the COPY command tag).
+        The rows loaded (the COPY command tag; for an upsert, the INSERT's).
     """
     report = _reporter(progress)
     if create_columns is not None:
         check_if_exists(True, if_exists)
+    keys = check_on_conflict(on_conflict, conflict_columns, freeze=freeze,
+                             create=create_columns is not None)
     if names is None:
+        if on_conflict is not None:
+            raise ValueError("an upsert of a .zci stream needs its column names (names=)")
         stmt_names: Optional[Sequence[str]] = None
     else:
         stmt_names = list(names)
@@ -915,16 +949,24 @@ def load_zci(
                 k += 1
             yield Chunk([data], rows)
 
+    upsert = None if stmt_names is None else make_upsert(
+        _table_text(conn, table), stmt_names, on_conflict, keys)
+
     def run() -> int:
         version, server_gss = check_extension(conn)
         raw, desc = transport(conn, server_gss)
         if create_columns is not None:
             target = _table_text(conn, table)
-            action = prepare_table(psycopg_execute(conn), target, list(create_columns), if_exists)
+            action = prepare_table(psycopg_execute(conn), target, list(create_columns), if_exists,
+                                   keys)
             log.info("zcimport: table %s %s", table_name(target), action)
-        if stmt_names is None:
+        if upsert is not None:
+            assert stmt_names is not None
+            upsert.start(psycopg_run(conn))
+            stmt: sql.Composable = copy_statement(upsert.stage_table, stmt_names)
+        elif stmt_names is None:
             options = "FORMAT zcimport, FREEZE" if freeze else "FORMAT zcimport"
-            stmt: sql.Composable = sql.SQL("COPY {} FROM STDIN WITH (" + options + ")").format(
+            stmt = sql.SQL("COPY {} FROM STDIN WITH (" + options + ")").format(
                 table_identifier(table))
         else:
             stmt = copy_statement(table, stmt_names, freeze)
@@ -932,9 +974,11 @@ def load_zci(
                                    report=report)
         log.debug("zcimport: server library %s; loaded a stream of %d bytes, %d rows, via %s",
                   version, nbytes, rows, desc)
+        if upsert is not None:
+            rows = upsert.finish(psycopg_run(conn), rows)
         return rows
 
-    return _in_transaction(conn, create_columns is not None, run)
+    return _in_transaction(conn, create_columns is not None or upsert is not None, run)
 
 
 def copy_dataframe(
@@ -949,21 +993,27 @@ def copy_dataframe(
     create: bool = False,
     if_exists: str = "fail",
     progress: ProgressArg = False,
+    on_conflict: Optional[str] = None,
+    conflict_columns: ConflictColumnsArg = None,
 ) -> int:
     """See :func:`zcimport.copy_dataframe`."""
     check_if_exists(create, if_exists)
+    keys = check_on_conflict(on_conflict, conflict_columns, freeze=freeze, create=create)
     the_plan = make_plan(df, columns=columns, nan_as_null=nan_as_null)
     batch = resolve_batch_rows(the_plan, batch_rows)
     if not _is_other_sql(table):
         table_identifier(table)  # validate before connecting
+    names = [c.name for c in the_plan]
 
     def run(c: "psycopg.Connection[Any]") -> int:
         bar = make_progress(progress, total_rows=the_plan.rows) \
             if isinstance(progress, bool) else progress
         try:
-            prepare = _create_hook(c, table, the_plan, if_exists) if create else None
-            return _in_transaction(c, create, lambda: load(
-                c, the_plan, table, batch, freeze, progress=bar, prepare=prepare))
+            prepare = _create_hook(c, table, the_plan, if_exists, keys) if create else None
+            upsert = make_upsert(_table_text(c, table), names, on_conflict, keys)
+            return _in_transaction(c, create or upsert is not None, lambda: load(
+                c, the_plan, table, batch, freeze, progress=bar, prepare=prepare,
+                upsert=upsert))
         finally:
             if isinstance(progress, bool) and isinstance(bar, Progress):
                 bar.close()
@@ -973,7 +1023,8 @@ def copy_dataframe(
             return run(own)
     if isinstance(conn, psycopg.Connection):
         return run(conn)
-    rows = _load_other(the_plan, table, conn, batch, freeze, create, if_exists, progress)
+    rows = _load_other(the_plan, table, conn, batch, freeze, create, if_exists, progress,
+                       on_conflict, keys)
     if rows is not None:
         return rows
     raise TypeError(
@@ -988,7 +1039,8 @@ def _is_other_sql(table: Any) -> bool:
 
 
 def _load_other(plan: Plan, table: Any, conn: Any, batch: int, freeze: bool, create: bool,
-                if_exists: str, progress: ProgressArg) -> Optional[int]:
+                if_exists: str, progress: ProgressArg, on_conflict: Optional[str] = None,
+                conflict_columns: Optional[Sequence[str]] = None) -> Optional[int]:
     """Load through psycopg2 or SQLAlchemy (:func:`load_with_driver`); None for other objects."""
     bar = make_progress(progress, total_rows=plan.rows) if isinstance(progress, bool) else progress
     report = _reporter(bar)
@@ -997,14 +1049,16 @@ def _load_other(plan: Plan, table: Any, conn: Any, batch: int, freeze: bool, cre
         columns = column_types(plan)
 
         def prepare(execute: Execute) -> Any:
-            return prepare_table(execute, table, columns, if_exists)
+            return prepare_table(execute, table, columns, if_exists, conflict_columns)
 
+    upsert = make_upsert(table, [c.name for c in plan], on_conflict, conflict_columns) \
+        if _dbapi.is_psycopg2(conn) or _dbapi.sqlalchemy_kind(conn) is not None else None
     try:
         # the driver's reader calls update(rows, nbytes) for every chunk
         rows = load_with_driver(
             plan, table, conn, batch_rows=batch, freeze=freeze,
             progress=SimpleNamespace(update=report) if report is not None else None,
-            prepare=prepare)
+            prepare=prepare, upsert=upsert)
     finally:
         if isinstance(progress, bool) and isinstance(bar, Progress):
             bar.close()
@@ -1017,13 +1071,14 @@ def _load_other(plan: Plan, table: Any, conn: Any, batch: int, freeze: bool, cre
 
 
 def _load_raw(raw: Any, plan: Plan, table: TableArg, batch_rows: int, freeze: bool,
-              progress: Any, prepare: Optional[Prepare]) -> int:
+              progress: Any, prepare: Optional[Prepare], upsert: Optional[Upsert] = None) -> int:
     """Load on the DBAPI connection behind a SQLAlchemy object."""
     if _dbapi.is_psycopg2(raw):
         return _dbapi.load_psycopg2(raw, plan, table, batch_rows, freeze,
-                                    progress=progress, prepare=prepare)
+                                    progress=progress, prepare=prepare, upsert=upsert)
     if isinstance(raw, psycopg.Connection):
-        return int(load(raw, plan, table, batch_rows, freeze, progress=progress, prepare=prepare))
+        return int(load(raw, plan, table, batch_rows, freeze, progress=progress, prepare=prepare,
+                        upsert=upsert))
     raise _dbapi.unsupported_driver(raw)
 
 
@@ -1036,6 +1091,7 @@ def load_with_driver(
     freeze: bool = False,
     progress: Any = None,
     prepare: Optional[Prepare] = None,
+    upsert: Optional[Upsert] = None,
 ) -> Optional[int]:
     """Load through psycopg2 or SQLAlchemy; None if conn is neither.
 
@@ -1056,9 +1112,13 @@ def load_with_driver(
             function on the load's connection and transaction, after the
             extension check and before the COPY; for DDL such as
             ``create=``.
+        upsert: an upsert (:class:`zcimport._upsert.Upsert`): the COPY goes
+            into its staging table, then INSERT ... ON CONFLICT; the DDL,
+            the COPY and the upsert run in one transaction.
 
     Returns:
-        The number of rows loaded, or None when conn is not one of these
+        The number of rows loaded (for an upsert, the INSERT's row count),
+        or None when conn is not one of these
         (psycopg 3 connections and strings are loaded by the caller).
 
     Raises:
@@ -1070,10 +1130,14 @@ def load_with_driver(
     """
     if _dbapi.is_psycopg2(conn):
         return _dbapi.load_psycopg2(conn, plan, table, batch_rows, freeze,
-                                    progress=progress, prepare=prepare)
+                                    progress=progress, prepare=prepare, upsert=upsert)
     if isinstance(conn, psycopg.AsyncConnection):
         raise TypeError("an AsyncConnection: use await zcimport.copy_dataframe_async(...)")
     if _dbapi.sqlalchemy_kind(conn) is None:
         return None
     with _dbapi.sqlalchemy_dbapi(conn) as raw:
-        return _load_raw(raw, plan, table, batch_rows, freeze, progress, prepare)
+        if upsert is not None and isinstance(raw, psycopg.Connection):
+            # the DDL, the COPY and the upsert in one transaction
+            return _in_transaction(raw, True, lambda: _load_raw(
+                raw, plan, table, batch_rows, freeze, progress, prepare, upsert))
+        return _load_raw(raw, plan, table, batch_rows, freeze, progress, prepare, upsert)

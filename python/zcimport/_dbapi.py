@@ -71,6 +71,7 @@ from ._ddl import Execute, dbapi_execute, split_table_name, table_tuple
 from ._encode import Part, iter_chunks
 from ._format import MAGIC, MessageKind
 from ._plan import Plan
+from ._upsert import Upsert, dbapi_run
 
 log = logging.getLogger("zcimport")
 
@@ -348,24 +349,31 @@ def load_psycopg2(
     *,
     progress: Optional[ProgressFn] = None,
     prepare: Optional[Prepare] = None,
+    upsert: Optional[Upsert] = None,
 ) -> int:
     """COPY a planned frame on a psycopg2 connection, in its transaction.
 
     Nothing is committed, with one exception: on an ``autocommit``
-    connection, a ``prepare`` hook (the DDL of ``create=``) and the COPY run
-    in one transaction block (BEGIN ... COMMIT, ROLLBACK on error), so that
-    a failed load leaves no table behind.  Returns the number of rows
-    loaded (the COPY tag's count).  Server errors are psycopg2 exceptions
-    (with ``pgcode``), unchanged.
+    connection, a ``prepare`` hook (the DDL of ``create=``), the COPY and an
+    upsert's statements run in one transaction block (BEGIN ... COMMIT,
+    ROLLBACK on error), so that a failed load leaves nothing behind.
+    ``upsert`` (:class:`zcimport._upsert.Upsert`) makes the COPY go into a
+    staging table, inserted into the table with ON CONFLICT afterwards.
+    Returns the number of rows loaded (the COPY tag's count; for an upsert,
+    the INSERT's).  Server errors are psycopg2 exceptions (with ``pgcode``),
+    unchanged.
     """
-    stmt = psycopg2_copy_statement(conn, table, [c.name for c in plan], freeze)
-    block = prepare is not None and conn.autocommit
+    names = [c.name for c in plan]
+    stmt = psycopg2_copy_statement(conn, table, names, freeze)
+    if upsert is not None:
+        stmt = psycopg2_copy_statement(conn, upsert.stage_table, names, freeze)
+    block = (prepare is not None or upsert is not None) and conn.autocommit
     if not block:
-        return _load_psycopg2(conn, plan, stmt, batch_rows, progress, prepare)
+        return _load_psycopg2(conn, plan, stmt, batch_rows, progress, prepare, upsert)
     with conn.cursor() as cur:
         cur.execute("BEGIN")
     try:
-        rows = _load_psycopg2(conn, plan, stmt, batch_rows, progress, prepare)
+        rows = _load_psycopg2(conn, plan, stmt, batch_rows, progress, prepare, upsert)
     except BaseException:
         if not conn.closed:
             with conn.cursor() as cur:
@@ -377,7 +385,8 @@ def load_psycopg2(
 
 
 def _load_psycopg2(conn: Any, plan: Plan, stmt: str, batch_rows: int,
-                   progress: Optional[ProgressFn], prepare: Optional[Prepare]) -> int:
+                   progress: Optional[ProgressFn], prepare: Optional[Prepare],
+                   upsert: Optional[Upsert] = None) -> int:
     import psycopg2
 
     version = check_extension_psycopg2(conn)
@@ -386,6 +395,10 @@ def _load_psycopg2(conn: Any, plan: Plan, stmt: str, batch_rows: int,
         # transaction, before the COPY.
         with conn.cursor() as cur:
             prepare(dbapi_execute(cur))
+    if upsert is not None:
+        # the COPY (stmt) goes into the staging table
+        with conn.cursor() as cur:
+            upsert.start(dbapi_run(cur))
     log.debug("zcimport: server library %s; %d rows, %d columns, batches of %d rows, via %s",
               version, plan.rows, len(plan), batch_rows, PSYCOPG2_TRANSPORT)
     log.info("zcimport: sending COPY data through psycopg2's copy_expert, which copies it")
@@ -404,6 +417,9 @@ def _load_psycopg2(conn: Any, plan: Plan, stmt: str, batch_rows: int,
         rows = cur.rowcount
     log.debug("zcimport: loaded %d rows (%d bytes) via %s", rows, reader.bytes_read,
               PSYCOPG2_TRANSPORT)
+    if upsert is not None:
+        with conn.cursor() as cur:
+            rows = upsert.finish(dbapi_run(cur), rows)
     return int(rows)
 
 

@@ -347,14 +347,19 @@ def qualified_type(type_: str) -> str:
     return f"pg_catalog.{bare}" if bare.lower() in _CATALOG_TYPES else type_
 
 
-def create_table_sql(table: Any, columns: ColumnTypes) -> str:
+def create_table_sql(table: Any, columns: ColumnTypes,
+                     primary_key: Optional[Sequence[str]] = None) -> str:
     """``CREATE TABLE "schema"."t" ("a" bigint, "b" pg_catalog.text, ...)``.
 
-    Types go through :func:`qualified_type`.
+    Types go through :func:`qualified_type`.  ``primary_key`` (column
+    names) adds ``PRIMARY KEY ("a", ...)``: what ``create=True`` makes for
+    an upsert (``on_conflict`` with ``conflict_columns``).
     """
     if not columns:
         raise ValueError("a table needs at least one column")
     cols = ", ".join(f"{quote_ident(name)} {qualified_type(type_)}" for name, type_ in columns)
+    if primary_key:
+        cols += f", PRIMARY KEY ({', '.join(quote_ident(k) for k in primary_key)})"
     return f"CREATE TABLE {table_name(table)} ({cols})"
 
 
@@ -378,19 +383,22 @@ def exists_query(table: Any) -> Tuple[str, Tuple[str]]:
     return "SELECT pg_catalog.to_regclass(%s) IS NOT NULL", (table_name(table),)
 
 
-def ddl_statements(table: Any, columns: ColumnTypes, if_exists: str, exists: bool) -> List[str]:
+def ddl_statements(table: Any, columns: ColumnTypes, if_exists: str, exists: bool,
+                   primary_key: Optional[Sequence[str]] = None) -> List[str]:
     """The statements that prepare the table, given whether it exists.
 
-    Raises :class:`TableExistsError` for ``if_exists="fail"`` when it does,
-    ValueError for an unknown ``if_exists``.
+    A table that is created (new, or replaced) gets ``primary_key``, if
+    given (see :func:`create_table_sql`).  Raises :class:`TableExistsError`
+    for ``if_exists="fail"`` when it does, ValueError for an unknown
+    ``if_exists``.
     """
     check_if_exists(True, if_exists)
     if not exists:
-        return [create_table_sql(table, columns)]
+        return [create_table_sql(table, columns, primary_key)]
     if if_exists == "fail":
         raise TableExistsError(table_name(table))
     if if_exists == "replace":
-        return [drop_table_sql(table), create_table_sql(table, columns)]
+        return [drop_table_sql(table), create_table_sql(table, columns, primary_key)]
     if if_exists == "truncate":
         return [truncate_table_sql(table)]
     return []  # append
@@ -401,6 +409,7 @@ def prepare_table(
     table: Any,
     columns: Union[ColumnTypes, Any],
     if_exists: str = "fail",
+    primary_key: Optional[Sequence[str]] = None,
 ) -> str:
     """Create, replace, truncate or keep the table, with any driver.
 
@@ -410,6 +419,8 @@ def prepare_table(
         table: the table, as :func:`table_name` takes it.
         columns: ``(name, type)`` pairs, or a plan (:func:`column_types`).
         if_exists: ``"fail"``, ``"replace"``, ``"append"`` or ``"truncate"``.
+        primary_key: columns of the PRIMARY KEY of a table that is created
+            (new or replaced); None for none.
 
     Returns:
         What was done: ``"created"``, ``"replaced"``, ``"truncated"`` or
@@ -424,7 +435,7 @@ def prepare_table(
     query, params = exists_query(table)
     rows = execute(query, params)
     exists = bool(rows and rows[0][0])
-    statements = ddl_statements(table, columns, if_exists, exists)
+    statements = ddl_statements(table, columns, if_exists, exists, primary_key)
     for stmt in statements:
         log.debug("zcimport: %s", stmt)
         execute(stmt)

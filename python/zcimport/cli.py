@@ -15,6 +15,8 @@ ISO 8601 dates and timestamps load as date, timestamp and timestamptz
 
 The load runs in one transaction: table creation (--create), then one
 COPY of the whole file; it is committed at the end, or nothing is loaded.
+With --on-conflict the file is COPYed into a temporary staging table, then
+inserted with INSERT ... ON CONFLICT (an upsert), in the same transaction.
 The connection is --dsn, else $ZCIMPORT_DSN, else libpq's defaults and
 environment (PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, ~/.pgpass...).
 See docs/cli.md.
@@ -55,10 +57,12 @@ exit codes:
   5    target: the table does not exist (without --create) or exists (with
        --if-exists fail), a column does not exist, no privilege, the
        zcimport extension is not installed, or the server refused the load
-       for another reason (FREEZE conditions, read-only transaction...)
+       for another reason (FREEZE conditions, read-only transaction, no
+       primary key or unique index for --on-conflict...)
   6    data: a value or a type does not fit (type mismatch, value out of
        range, constraint violation, malformed stream, a later chunk that
-       does not fit the types of the first one, an unsupported dtype)
+       does not fit the types of the first one, an unsupported dtype; with
+       --on-conflict update, a key twice in the file)
   7    a package the format needs is not installed (pyarrow for Parquet,
        Feather and --csv-engine pyarrow, PyTables for HDF5)
   130  interrupted (Ctrl-C); nothing was loaded
@@ -209,6 +213,17 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--freeze", action="store_true",
                    help="COPY with FREEZE (the table must be created or truncated by this"
                    " load: --create)")
+    from ._upsert import ON_CONFLICT
+
+    g.add_argument("--on-conflict", choices=ON_CONFLICT,
+                   help="upsert: rows whose key is already in the table are skipped"
+                   " (nothing) or overwrite the table's row (update): INSERT ... ON CONFLICT"
+                   " ... DO NOTHING / DO UPDATE, on the table's primary key unless"
+                   " --conflict-columns")
+    g.add_argument("--conflict-columns", metavar="a,b",
+                   help="with --on-conflict: the conflict target, columns of a unique index or"
+                   " constraint (default: the primary key); with --create, the primary key"
+                   " of a table it creates")
     _add_reader_options(load)
     _add_stream_options(load)
     _add_output_options(load)
@@ -511,13 +526,21 @@ def cmd_load(args: argparse.Namespace) -> int:
     from ._copy import load_frames, load_zci
     from ._ddl import check_if_exists, table_name
 
+    from ._upsert import check_on_conflict
+
     if_exists = args.if_exists or "fail"
+    keys = None
+    if args.conflict_columns is not None:
+        keys = [s.strip() for s in args.conflict_columns.split(",")]
+        if any(not k for k in keys):
+            raise UsageError(f"--conflict-columns {args.conflict_columns!r}: an empty column"
+                             " name")
     try:
         check_if_exists(args.create, if_exists)
         table_name(args.table)
+        keys = check_on_conflict(args.on_conflict, keys, freeze=args.freeze, create=args.create)
     except ValueError as ex:
-        raise UsageError(str(ex).replace("if_exists=", "--if-exists ").replace(
-            "needs create=True", "needs --create").replace("table name", "--table")) from None
+        raise UsageError(_option_names(str(ex))) from None
     columns = parse_columns(args.columns)
     source = _open(args)
     progress = _progress(args, source.total_rows, args.table)
@@ -530,13 +553,15 @@ def cmd_load(args: argparse.Namespace) -> int:
                     if args.create else None
                 rows = load_zci(conn, source.chunks(), args.table, names, freeze=args.freeze,
                                 create_columns=create, if_exists=if_exists, progress=progress,
-                                row_marks=source.row_marks)
+                                row_marks=source.row_marks, on_conflict=args.on_conflict,
+                                conflict_columns=keys)
             else:
                 if source.empty_columns and not (args.create and if_exists == "replace"):
                     source.resolve_empty(_target_kinds(conn, args.table, source, columns))
                 stream = _stream(source, args)
                 rows = load_frames(conn, stream, args.table, freeze=args.freeze,
-                                   create=args.create, if_exists=if_exists, progress=progress)
+                                   create=args.create, if_exists=if_exists, progress=progress,
+                                   on_conflict=args.on_conflict, conflict_columns=keys)
             _interrupts.check()  # a Ctrl-C during the last chunk: do not commit
             where = _qualified(conn, args.table)
             conn.commit()
@@ -544,8 +569,25 @@ def cmd_load(args: argparse.Namespace) -> int:
         _interrupts.deferring = False
         progress.close()
     if not args.quiet:
-        print(progress.summary("loaded", f"into {where}", rows), flush=True)
+        if args.on_conflict is None:
+            print(progress.summary("loaded", f"into {where}", rows), flush=True)
+        else:
+            done = "inserted" if args.on_conflict == "nothing" else "inserted or updated"
+            print(progress.summary("upserted", f"into {where} ({done})", rows), flush=True)
     return EXIT_OK
+
+
+def _option_names(message: str) -> str:
+    """A ValueError of the library's argument checks, in the command line's words."""
+    for api, option in (("if_exists=", "--if-exists "), ("needs create=True", "needs --create"),
+                        ("create=True", "--create"), ("create=", "--create"),
+                        ("table name", "--table"), ("freeze=True", "--freeze"),
+                        ("conflict_columns (--conflict-columns)", "--conflict-columns"),
+                        ("conflict_columns", "--conflict-columns"),
+                        ("on_conflict='nothing' or 'update'", "--on-conflict"),
+                        ("on_conflict", "--on-conflict")):
+        message = message.replace(api, option)
+    return message
 
 
 def _print_zci_plan(source: Any, args: argparse.Namespace) -> None:
@@ -717,7 +759,7 @@ def classify(ex: BaseException, args: Optional[argparse.Namespace] = None) -> Tu
                 return EXIT_CONNECT, f"connection lost: {_one_line(str(ex))}"
             return EXIT_INTERNAL, _one_line(str(ex))
         msg = _server_message(ex, table)
-        if state[:2] in ("22", "23") or state == "42804":
+        if state[:2] in ("21", "22", "23") or state == "42804":
             return EXIT_DATA, msg
         return EXIT_TARGET, msg
     if isinstance(ex, (ChunkError, TypeError, ValueError)):

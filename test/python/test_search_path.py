@@ -416,7 +416,8 @@ def test_cli_load(hostile, autoconn, table, tmp_path):
 
 #: SQL keywords (and grammar constructs) that may precede "(" unqualified.
 _CALL_KEYWORDS = {"coalesce", "with", "values", "numeric", "varchar", "exists", "in", "and",
-                  "or", "not", "on", "where", "select", "from", "as", "operator"}
+                  "or", "not", "on", "where", "select", "from", "as", "operator",
+                  "conflict", "key"}  # ON CONFLICT (...), PRIMARY KEY (...)
 #: Type keywords of the grammar (always pg_catalog's).
 _KEYWORD_TYPES = {"bigint", "integer", "smallint", "boolean", "real", "double", "numeric",
                   "timestamp", "interval", "varchar"}
@@ -453,6 +454,7 @@ def sql_problems(text: str) -> List[str]:
         if m.lastgroup != "ws":
             toks.append((m.lastgroup or "", m.group()))
     out = []
+    upper = [t.upper() for _, t in toks]
     for i, (kind, tok) in enumerate(toks):
         prev = toks[i - 1] if i else ("", "")
         nxt = toks[i + 1] if i + 1 < len(toks) else ("", "")
@@ -461,7 +463,11 @@ def sql_problems(text: str) -> List[str]:
         if kind == "op":
             inside = (i >= 4 and toks[i - 4][1].upper() == "OPERATOR" and toks[i - 1][1] == "."
                       and toks[i - 2][1] == "pg_catalog")
-            if not inside:
+            # ON CONFLICT ... DO UPDATE SET "c" = EXCLUDED."c": an assignment
+            assignment = (tok == "=" and prev[0] == "qid" and nxt[1].upper() == "EXCLUDED"
+                          and i >= 2 and upper[i - 2] in ("SET", ",")
+                          and any(upper[j:j + 3] == ["DO", "UPDATE", "SET"] for j in range(i)))
+            if not inside and not assignment:
                 out.append(f"operator {tok} without OPERATOR(pg_catalog.{tok})")
         elif kind == "id":
             if nxt == ("punct", "(") and not qualified and low not in _CALL_KEYWORDS:
@@ -477,6 +483,8 @@ def sql_problems(text: str) -> List[str]:
     if m:
         body = text[text.index("(") + 1:text.rindex(")")]
         for col in re.split(r",(?![^(]*\))", body):
+            if re.match(r"\s*PRIMARY\s+KEY\s*\(", col, re.I):
+                continue  # a table constraint, not a column
             typ = re.sub(r'^\s*"(?:[^"]|"")*"\s*', "", col).strip()
             word = re.match(r"[A-Za-z_][A-Za-z0-9_]*", typ)
             if word and word.group().lower() not in _KEYWORD_TYPES and "." not in typ:
@@ -497,6 +505,13 @@ def test_sql_problems_finds_what_it_should() -> None:
     assert not sql_problems('CREATE TABLE "s"."t" ("a" bigint, "b" pg_catalog.text,'
                             ' "c" numeric(20,0), "d" double precision)')
     assert not sql_problems("SELECT '1'::pg_catalog.regclass")
+    # an upsert's SET list assigns; an "=" anywhere else is an operator
+    assert not sql_problems('INSERT INTO "t" ("a", "b") SELECT "a", "b" FROM pg_temp."s"'
+                            ' ORDER BY "a", ctid ON CONFLICT ("a") DO UPDATE SET "b" = EXCLUDED."b"')
+    assert sql_problems('INSERT INTO "t" ("a") SELECT "a" FROM "s" WHERE "a" = "a"')
+    assert sql_problems('INSERT INTO "t" ("a") SELECT "a" FROM "s" ON CONFLICT ("a") DO UPDATE'
+                        ' SET "a" = EXCLUDED."a" WHERE "t"."a" = EXCLUDED."a"')
+    assert not sql_problems('CREATE TABLE "t" ("a" bigint, PRIMARY KEY ("a"))')
 
 
 _SQL_START = re.compile(
@@ -547,7 +562,8 @@ def test_package_sql_is_schema_qualified() -> None:
     # the statements this test must see, at least
     texts = " ".join(t for _, _, t in found)
     for needle in ("zcimport.version()", "pg_catalog.to_regclass", "pg_catalog.pg_attribute",
-                   "CREATE TABLE", "COPY {}"):
+                   "CREATE TABLE", "COPY {}", "pg_catalog.pg_index", "CREATE TEMP TABLE",
+                   "INSERT INTO {}"):
         assert needle in texts, needle
     problems = [(f, line, p, t) for f, line, t in found for p in sql_problems(t)]
     assert not problems, "\n".join(f"{f}:{line}: {p}: {t!r}" for f, line, p, t in problems)
@@ -567,3 +583,126 @@ def test_what_a_load_sends_is_schema_qualified(fake_pg) -> None:
     statements.append(_ddl.exists_query("t")[0])
     problems = [(q, p) for q in statements for p in sql_problems(q)]
     assert not problems, problems
+
+
+def test_upsert_statements_are_schema_qualified() -> None:
+    from zcimport import _upsert
+
+    for action, keys in (("update", None), ("nothing", ["k"]), ("update", ["a", "k"])):
+        u = _upsert.Upsert(("s", "t"), ["a", "k", "b"], action, keys)
+        query, params = u.primary_key_query()
+        if keys is None:
+            u.set_primary_key([("k",)])
+        check = u.check_sql()
+        assert check.startswith("EXPLAIN ")
+        statements = [query, u.create_stage_sql(), check[len("EXPLAIN "):], u.insert_sql(),
+                      u.drop_stage_sql()]
+        statements += _ddl.ddl_statements(("s", "t"), [("a", "text"), ("k", "bigint")],
+                                          "replace", True, ["k"])
+        problems = [(q, p) for q in statements for p in sql_problems(q)]
+        assert not problems, problems
+
+
+# -- upsert (on_conflict=) -------------------------------------------------------------------
+
+
+def make_keyed_table(autoconn: Any, table: str) -> None:
+    make_table(autoconn, table)
+    autoconn.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (i64)").format(sql.Identifier(table)))
+
+
+@pytest.mark.parametrize("autocommit", [False, True])
+def test_upsert_psycopg(hostile, autoconn, table, autocommit):
+    make_keyed_table(autoconn, table)
+    frame = every_kind_frame()
+    notes: List[str] = []
+    with psycopg.connect(hostile.dsn, autocommit=autocommit) as c:
+        c.add_notice_handler(lambda d: notes.append(d.message_primary or ""))
+        assert zcimport.copy_dataframe(frame.iloc[:25], table, c, on_conflict="nothing") == 25
+        assert zcimport.copy_dataframe(frame, table, c, on_conflict="nothing") == 15
+        assert zcimport.copy_dataframe(frame, public(table), c, on_conflict="update") == 40
+        assert zcimport.copy_dataframe(frame, table, c, on_conflict="update",
+                                       conflict_columns=["i64"]) == 40
+        with pytest.raises(psycopg.errors.InvalidColumnReference):
+            zcimport.copy_dataframe(frame, table, c, on_conflict="update", conflict_columns="s")
+        if not autocommit:
+            c.rollback()
+            assert zcimport.copy_dataframe(frame, table, c, on_conflict="update") == 40
+            c.commit()
+        # create= with a key (new table, in public: the hostile schema is first)
+        assert zcimport.copy_dataframe(frame, public(table + "_k"), c, create=True,
+                                       on_conflict="update", conflict_columns=["i64"]) == 40
+        if not autocommit:
+            c.commit()
+    try:
+        hostile.check(notes)
+        assert table_types(autoconn, table + "_k") == EXPECTED_TYPES
+    finally:
+        autoconn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(table + "_k")))
+    assert count(autoconn, table) == len(frame)
+
+
+def test_upsert_async(hostile, autoconn, table):
+    make_keyed_table(autoconn, table)
+    frame = every_kind_frame()
+    notes: List[str] = []
+
+    async def main() -> None:
+        async with await psycopg.AsyncConnection.connect(hostile.dsn) as c:
+            c.add_notice_handler(lambda d: notes.append(d.message_primary or ""))
+            assert await zcimport.copy_dataframe_async(frame.iloc[:10], table, c,
+                                                       on_conflict="nothing") == 10
+            assert await zcimport.copy_dataframe_async(frame, public(table), c,
+                                                       on_conflict="update") == 40
+            await c.commit()
+
+    asyncio.run(main())
+    hostile.check(notes)
+    assert count(autoconn, table) == len(frame)
+
+
+@pytest.mark.parametrize("autocommit", [False, True])
+def test_upsert_psycopg2(hostile, autoconn, table, autocommit):
+    make_keyed_table(autoconn, table)
+    frame = every_kind_frame()
+    c = psycopg2.connect(hostile.dsn)
+    try:
+        c.autocommit = autocommit
+        assert zcimport.copy_dataframe(frame.iloc[:10], table, c, on_conflict="nothing") == 10
+        assert zcimport.copy_dataframe(frame, public(table), c, on_conflict="update") == 40
+        if not autocommit:
+            c.commit()
+        notes = list(c.notices)
+    finally:
+        c.close()
+    hostile.check(notes)
+    assert count(autoconn, table) == len(frame)
+
+
+def test_upsert_sqlalchemy(hostile, dsn, autoconn, table):
+    make_keyed_table(autoconn, table)
+    frame = every_kind_frame()
+    e = _engine(dsn, hostile.path)
+    try:
+        assert zcimport.copy_dataframe(frame.iloc[:10], table, e, on_conflict="nothing") == 10
+        with e.begin() as sc:
+            assert zcimport.copy_dataframe(frame, public(table), sc, on_conflict="update") == 40
+    finally:
+        e.dispose()
+    hostile.check()
+    assert count(autoconn, table) == len(frame)
+
+
+def test_upsert_cli(hostile, autoconn, table, tmp_path):
+    path = tmp_path / "x.csv"
+    pd.DataFrame({"id": np.arange(30), "v": [f"v{i}" for i in range(30)]}).to_csv(path,
+                                                                                  index=False)
+    r = _cli("load", path, "-t", f"public.{table}", "--dsn", hostile.dsn, "--create",
+             "--on-conflict", "update", "--conflict-columns", "id", "--chunk-rows", "10")
+    assert r.returncode == 0, r.stderr
+    hostile.check([r.stderr])
+    for action in ("update", "nothing"):
+        r = _cli("load", path, "-t", table, "--dsn", hostile.dsn, "--on-conflict", action)
+        assert r.returncode == 0, r.stderr
+        hostile.check([r.stderr])
+    assert count(autoconn, table) == 30
