@@ -28,6 +28,14 @@ if sys.path[:1] != [_PYTHON_DIR]:
     sys.path.insert(0, _PYTHON_DIR)
 
 
+def pytest_configure(config: Any) -> None:
+    """Register the ``server_side`` marker (see test/run.sh)."""
+    config.addinivalue_line(
+        "markers",
+        "server_side: a suite that exercises the server, not the Python stack; make test runs it"
+        " in the first Python environment only (-m 'not server_side' in the others)")
+
+
 @pytest.fixture(scope="session")
 def dsn() -> str:
     """The conninfo of the test database; skips when ZC_TEST_DSN is unset."""

@@ -48,6 +48,9 @@ from psycopg import sql
 
 import zcimport
 
+#: a server suite: make test runs it in the first Python environment only
+pytestmark = pytest.mark.server_side
+
 CITUS_SH = Path(__file__).resolve().parents[2] / "test" / "citus.sh"
 NOT_INSTALLED = 3  # test/citus.sh start's status when Citus is not installed
 ROWS = 1000

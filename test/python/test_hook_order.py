@@ -35,8 +35,9 @@ PGROOT = f"/tmp/zcimport-pg-{PORT}"
 ENV = {**os.environ, "ZC_PGPORT": str(PORT), "ZC_PGROOT": PGROOT}
 DSN = f"host={PGROOT} port={PORT} user=postgres dbname=postgres"
 
-pytestmark = pytest.mark.skipif(os.environ.get("ZC_TEST_DSN") is None,
-                                reason="ZC_TEST_DSN is not set: no test cluster")
+pytestmark = [pytest.mark.skipif(os.environ.get("ZC_TEST_DSN") is None,
+                                 reason="ZC_TEST_DSN is not set: no test cluster"),
+              pytest.mark.server_side]
 
 
 def _pg_config() -> str:

@@ -31,6 +31,9 @@ import pytest
 import randindex as ri
 from randindex import Ix, Query, Scenario, Shape, Step, S, TABLE, make_load, plan, rng
 
+#: a server suite: make test runs it in the first Python environment only
+pytestmark = pytest.mark.server_side
+
 T = f"{S}.\"{TABLE}\""
 COLS = ["rn", "id", "k", "s", "flag", "u", "grp", "r", "p", "arr", "j", "doc", "ts", "f", "e"]
 TS0 = dt.datetime(2024, 2, 28, 23, 0, 0)

@@ -30,6 +30,9 @@ import pytest
 import mutfuzz as mf
 import zci_reference as ref
 
+#: a server suite: make test runs it in the first Python environment only
+pytestmark = pytest.mark.server_side
+
 SLICE_SEED = 20261201
 #: a quarter in the matrix's other Python environments (ZC_TEST_SCALE, test/run.sh)
 SLICE_COUNT = int(os.environ.get("ZC_MUTFUZZ_COUNT",

@@ -34,6 +34,9 @@ from psycopg import sql
 
 import randindex
 
+#: a server suite: make test runs it in the first Python environment only
+pytestmark = pytest.mark.server_side
+
 #: make test runs the whole slice in the "latest" Python environment and a
 #: quarter of it in the others (ZC_TEST_SCALE=0.25, set by test/run.sh).
 SCALE = float(os.environ.get("ZC_TEST_SCALE", "1"))
