@@ -799,35 +799,48 @@ def coverage(seed: int, count: int, start: int = 0) -> Dict[str, Dict[str, int]]
 # ---------------------------------------------------------------------------
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    ap = argparse.ArgumentParser(description="zcimport against COPY on random tables and frames")
+def long_mode_parser(description: str, max_rows: int) -> argparse.ArgumentParser:
+    """The options the long modes of the randomized runners share (this
+    one and randindex.py): which scenarios, where, and what to do on a
+    failure."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--count", type=int, default=100, help="scenarios to run")
     ap.add_argument("--start", type=int, default=0, help="index of the first scenario")
     ap.add_argument("--index", type=int, action="append", help="run only this scenario (repeatable)")
     ap.add_argument("--dsn", default=default_dsn())
     ap.add_argument("--server-log", default=None)
-    ap.add_argument("--multi", action="store_true", help="force the multi-fault mode")
-    ap.add_argument("--max-rows", type=int, default=10000)
+    ap.add_argument("--max-rows", type=int, default=max_rows, help="rows per scenario at most")
     ap.add_argument("--keep", action="store_true", help="keep the twin schemas of failing scenarios")
-    ap.add_argument("--shrink", action="store_true", help="minimize each failing scenario")
     ap.add_argument("--stop", action="store_true", help="stop at the first failure")
+    ap.add_argument("--coverage", action="store_true", help="tally what the scenarios contain, and exit")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    return ap
+
+
+def print_coverage(tallies: Dict[str, Dict[str, int]]) -> None:
+    """Print what --coverage tallied, section by section."""
+    for section, counts in tallies.items():
+        print(f"{section}:")
+        for k, v in counts.items():
+            print(f"    {v:6d}  {k}")
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    ap = long_mode_parser("zcimport against COPY on random tables and frames", 10000)
+    ap.add_argument("--multi", action="store_true", help="force the multi-fault mode")
+    ap.add_argument("--shrink", action="store_true", help="minimize each failing scenario")
     ap.add_argument("--include-known", action="store_true",
                     help="do not steer around the discrepancies already known (randgen.KNOWN)")
-    ap.add_argument("--coverage", action="store_true", help="tally what the scenarios contain, and exit")
     ap.add_argument("--latin1", action="store_true",
                     help="the database's encoding is LATIN1: text holds only its characters, others are faults")
-    ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
     if args.include_known:
         randgen.AVOID_KNOWN = False
     if args.latin1:
         randgen.LATIN1 = True
     if args.coverage:
-        for section, counts in coverage(args.seed, args.count, args.start).items():
-            print(f"{section}:")
-            for k, v in counts.items():
-                print(f"    {v:6d}  {k}")
+        print_coverage(coverage(args.seed, args.count, args.start))
         return 0
     if not args.dsn:
         ap.error("no --dsn, and neither ZC_TEST_DSN nor PGHOST is set")

@@ -107,7 +107,6 @@ See docs/testing.md.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import datetime as dt
 import hashlib
@@ -141,7 +140,7 @@ from zcimport import _copy as zc_copy  # noqa: E402
 
 import randgen  # noqa: E402
 from randgen import Gen, qi, ql  # noqa: E402
-from randdiff import ServerLog, default_dsn, default_server_log  # noqa: E402
+from randdiff import ServerLog, default_dsn, default_server_log, long_mode_parser, print_coverage  # noqa: E402
 
 S = randgen.S  # the twin's schema, in rendered SQL
 TABLE = "t"
@@ -2558,24 +2557,10 @@ def coverage(seed: int, count: int, start: int = 0) -> Dict[str, Dict[str, int]]
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    ap = argparse.ArgumentParser(description="zcimport against COPY: indexes and transactions")
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--count", type=int, default=100, help="scenarios to run")
-    ap.add_argument("--start", type=int, default=0, help="index of the first scenario")
-    ap.add_argument("--index", type=int, action="append", help="run only this scenario (repeatable)")
-    ap.add_argument("--dsn", default=default_dsn())
-    ap.add_argument("--server-log", default=None)
-    ap.add_argument("--max-rows", type=int, default=12000, help="rows per scenario at most")
-    ap.add_argument("--keep", action="store_true", help="keep the twin schemas of failing scenarios")
-    ap.add_argument("--stop", action="store_true", help="stop at the first failure")
-    ap.add_argument("--coverage", action="store_true", help="tally what the scenarios contain, and exit")
-    ap.add_argument("-v", "--verbose", action="store_true")
+    ap = long_mode_parser("zcimport against COPY: indexes and transactions", 12000)
     args = ap.parse_args(argv)
     if args.coverage:
-        for section, counts in coverage(args.seed, args.count, args.start).items():
-            print(f"{section}:")
-            for k, v in counts.items():
-                print(f"    {v:6d}  {k}")
+        print_coverage(coverage(args.seed, args.count, args.start))
         return 0
     if not args.dsn:
         ap.error("no --dsn, and neither ZC_TEST_DSN nor PGHOST is set")
