@@ -298,14 +298,16 @@ def test_time(db: psycopg.Connection, wire: str, unit: int, per_second: int, nul
     assert run_case(db, Case(wire, "time", over, lambda v: tod_text(v, per_second))) == 2
 
 
-#: less of the decimal grid in the matrix's other Python environments
-#: (test/run.sh sets ZC_TEST_SCALE there): it tests the server, not Python
+#: less of the decimal grid at ZC_TEST_SCALE < 1: it tests the server, not
+#: Python (and make test runs it, marked server_side, in the first Python
+#: environment only)
 SCALE = float(os.environ.get("ZC_TEST_SCALE", "1"))
 
 DECIMAL_TARGETS = ["numeric", "int2", "int4", "int8", "float4", "float8", "text",
                    "varchar(12)", "numeric(20,4)"]
 
 
+@pytest.mark.server_side
 @pytest.mark.parametrize("wire,width,maxp", [("decimal128", 16, 38), ("decimal256", 32, 76)])
 @pytest.mark.parametrize("nulls", [0, 1, 2])
 def test_decimal(db: psycopg.Connection, wire: str, width: int, maxp: int, nulls: int) -> None:
