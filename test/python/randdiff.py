@@ -329,6 +329,27 @@ def run_load(conn: psycopg.Connection, sc: randgen.Scenario, schema: str, loader
 # ---------------------------------------------------------------------------
 
 
+def connect_runner(dsn: str, wait: float = 0, *settings: str) -> psycopg.Connection:
+    """An autocommit connection for a runner, with the library loaded,
+    retrying for ``wait`` seconds (a server restarting after a crash);
+    ``settings`` are further SET statements."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            c = psycopg.connect(dsn, autocommit=True)
+            c.execute("SELECT zcimport.version()")
+            # a loader's connection left in a transaction (a client bug)
+            # must fail the scenario, not hang the run on its locks
+            c.execute("SET lock_timeout = '30s'")
+            for setting in settings:
+                c.execute(setting)
+            return c
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+
+
 class Runner:
     def __init__(self, dsn: str, server_log: Optional[str] = None, keep: bool = False,
                  out: Any = None) -> None:
@@ -340,19 +361,7 @@ class Runner:
         self.conn = self._connect()
 
     def _connect(self, wait: float = 0) -> psycopg.Connection:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                c = psycopg.connect(self.dsn, autocommit=True)
-                c.execute("SELECT zcimport.version()")
-                # a loader's connection left in a transaction (a client bug)
-                # must fail the scenario, not hang the run on its locks
-                c.execute("SET lock_timeout = '30s'")
-                return c
-            except psycopg.OperationalError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(1)
+        return connect_runner(self.dsn, wait)
 
     def close(self) -> None:
         if not self.conn.closed:

@@ -140,7 +140,8 @@ from zcimport import _copy as zc_copy  # noqa: E402
 
 import randgen  # noqa: E402
 from randgen import Gen, qi, ql  # noqa: E402
-from randdiff import ServerLog, default_dsn, default_server_log, long_mode_parser, print_coverage  # noqa: E402
+from randdiff import (ServerLog, connect_runner, default_dsn, default_server_log,  # noqa: E402
+                      long_mode_parser, print_coverage)
 
 S = randgen.S  # the twin's schema, in rendered SQL
 TABLE = "t"
@@ -2037,19 +2038,7 @@ class Runner:
                                         "AND collname = 'en-x-icu'").fetchone()[0])
 
     def _connect(self, wait: float = 0) -> psycopg.Connection:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                c = psycopg.connect(self.dsn, autocommit=True)
-                c.execute("SELECT zcimport.version()")
-                c.execute("SET lock_timeout = '30s'")
-                c.execute("SET TimeZone = 'UTC'")
-                c.execute("SET client_encoding = 'UTF8'")
-                return c
-            except psycopg.OperationalError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(1)
+        return connect_runner(self.dsn, wait, "SET TimeZone = 'UTC'", "SET client_encoding = 'UTF8'")
 
     def close(self) -> None:
         for c in (self.zc, self.cp, self.watcher):
