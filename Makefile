@@ -67,14 +67,20 @@ venv:
 python-ext: venv
 	cd python && $(PYTHON) setup.py -q build_ext --inplace
 
-# C unit tests of the stream decoder, under AddressSanitizer and UBSan.
+# C unit tests of the stream decoder and the sub-stream encoder, under
+# AddressSanitizer and UBSan.
 TEST_CFLAGS = -std=c11 -O1 -g -Wall -Wextra -Werror -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=all -Isrc
 test/c/test_stream: test/c/test_stream.c test/c/streambuild.c test/c/streambuild.h src/stream.c src/stream.h
 	$(CC) $(TEST_CFLAGS) -o $@ test/c/test_stream.c test/c/streambuild.c src/stream.c
 
-check-c: test/c/test_stream
+test/c/test_substream: test/c/test_substream.c test/c/streambuild.c test/c/streambuild.h \
+		src/stream.c src/stream.h src/substream.c src/substream.h
+	$(CC) $(TEST_CFLAGS) -o $@ test/c/test_substream.c test/c/streambuild.c src/stream.c src/substream.c
+
+check-c: test/c/test_stream test/c/test_substream
 	./test/c/test_stream
+	./test/c/test_substream
 
 # libFuzzer harness for the decoder; FUZZ_SECONDS bounds the run.  Only
 # src/stream.c gets coverage instrumentation (test/fuzz/instrument.txt), and
@@ -87,8 +93,9 @@ FUZZ_CFLAGS = -std=c11 -g -O1 -Isrc -Itest/c -fsanitize=fuzzer,address,undefined
 	-fno-sanitize-recover=all -fno-sanitize-coverage=trace-cmp \
 	-fsanitize-coverage-allowlist=test/fuzz/instrument.txt
 test/fuzz/fuzz_stream: test/fuzz/fuzz_stream.c test/fuzz/instrument.txt test/c/streambuild.c \
-		test/c/streambuild.h src/stream.c src/stream.h Makefile
-	$(CLANG) $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_stream.c test/c/streambuild.c src/stream.c
+		test/c/streambuild.h src/stream.c src/stream.h src/substream.c src/substream.h Makefile
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_stream.c test/c/streambuild.c src/stream.c \
+		src/substream.c
 
 fuzz: test/fuzz/fuzz_stream
 	./test/fuzz/run.sh $(FUZZ_SECONDS)

@@ -31,6 +31,17 @@
  * of every decoded unit is read in full and checked against the rules the
  * decoder promises to enforce.
  *
+ * The whole run also checks the sub-stream encoder (src/substream.c), as
+ * the Citus coordinator uses it: the rows of every batch the decoder
+ * accepts are dealt to two sub-streams (a pseudo-random subset drawn from
+ * the input's bytes, and the rest), each of which gets the header and every
+ * dictionary message verbatim, its rows' sub-batch, and at the end (also
+ * when the input stream fails or stops short) an end marker with its
+ * total.  A second decoder per sub-stream, under the same message limit,
+ * must accept every unit, consume exactly zc_substream_batch_len() bytes for
+ * each sub-batch, and show each selected row's validity and value bytes as
+ * the original batch holds them.
+ *
  * Only src/stream.c gets libFuzzer's coverage instrumentation (the Makefile
  * passes test/fuzz/instrument.txt): the edges counted are the decoder's,
  * and the harness's own loops are not slowed down by it.
@@ -51,6 +62,7 @@
 
 #include "stream.h"
 #include "streambuild.h"
+#include "substream.h"
 
 /* Longest input, mode byte included; run.sh passes the same -max_len. */
 #define FUZZ_MAX_LEN			8192
@@ -63,6 +75,16 @@ static const uint64_t fuzz_limits[4] = {0x3fffffff, 0, 4095, 4096};
 
 /* Most cut points of the split mode. */
 #define FUZZ_MAX_SPLITS			8
+
+/*
+ * Largest batch whose rows are all dealt to the two sub-streams; of a larger
+ * one (only a column of type null without a null encoding makes one from a
+ * few bytes) a few hundred rows go to the first.
+ */
+#define FUZZ_SUB_MAX_ROWS		65536
+
+/* Most rows taken from a larger batch. */
+#define FUZZ_SUB_FEW_ROWS		256
 
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int			LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -122,6 +144,23 @@ typedef struct Outcome
 	ZcStatus	status;
 	char		message[ZC_ERROR_LEN];
 } Outcome;
+
+/* One sub-stream of the sub-stream check: its decoder and row count. */
+typedef struct SubStream
+{
+	ZcDecoder	dec;
+	Arena		arena;
+	uint64_t	total;
+} SubStream;
+
+/* The sub-stream check of a whole run (see the file's comment). */
+typedef struct SubCheck
+{
+	bool		active;			/* the header was decoded */
+	SubStream	sub[2];
+	uint32_t   *rows[2];
+	size_t		cap;			/* entries of rows[0] and rows[1] */
+} SubCheck;
 
 static volatile uint64_t sink;
 
@@ -400,6 +439,251 @@ touch_header(const ZcDecoder *dec)
 
 
 /* ---------------------------------------------------------------------------
+ * The sub-stream check
+ * ---------------------------------------------------------------------------
+ */
+
+/*
+ * Hand one unit of a sub-stream, buf[0 .. len) (an exactly-sized heap
+ * block, so ASan sees any read past it), to the sub-stream's decoder, which
+ * must decode all of it as one event of the expected kind.
+ */
+static void
+sub_feed(SubStream *s, const uint8_t *buf, size_t len, ZcEvent expected)
+{
+	ZcError		err;
+	ZcEvent		event = ZC_EV_NONE;
+	size_t		used = 0;
+	ZcStatus	st;
+
+	REQUIRE(((uintptr_t) buf & 7) == 0);
+	st = zc_decoder_next(&s->dec, buf, len, &used, &event, &err);
+	if (st != ZC_OK)
+	{
+		fprintf(stderr, "fuzz_stream: a sub-stream's decoder returns %d on a unit of %zu bytes (event %d expected): %s\n",
+				(int) st, len, (int) expected,
+				st == ZC_ERROR ? err.message : "");
+		abort();
+	}
+	REQUIRE(event == expected);
+	REQUIRE(used == len);
+}
+
+/* Hand a verbatim copy of a unit of the input stream to a sub-stream. */
+static void
+sub_forward(SubStream *s, const uint8_t *unit, size_t len, ZcEvent expected)
+{
+	uint8_t    *copy = malloc(len);
+
+	REQUIRE(copy != NULL);
+	memcpy(copy, unit, len);
+	sub_feed(s, copy, len, expected);
+	free(copy);
+}
+
+/* Start the sub-streams with the header the input stream's decoder read. */
+static void
+sub_start(SubCheck *sc, const uint8_t *unit, size_t len, uint64_t limit)
+{
+	int			k;
+
+	memset(sc, 0, sizeof(*sc));
+	sc->active = true;
+	for (k = 0; k < 2; k++)
+	{
+		zc_decoder_init(&sc->sub[k].dec, arena_alloc, &sc->sub[k].arena,
+						limit);
+		sub_forward(&sc->sub[k], unit, len, ZC_EV_HEADER);
+	}
+}
+
+/*
+ * Deal the rows of a batch of n rows to the sub-streams: rows[0] gets a
+ * subset (all rows, one, the first and last, a prefix, or each row with a
+ * probability of 1/5 to 4/5), rows[1] the rest.  Of a batch of more than
+ * FUZZ_SUB_MAX_ROWS rows, rows[0] gets a few spread over it.
+ */
+static void
+sub_deal(SubCheck *sc, uint64_t *rng, uint64_t n, uint32_t *m)
+{
+	uint64_t	kind = next_random(rng) % 8;
+	uint64_t	pick = next_random(rng) % n;
+	uint64_t	i;
+
+	m[0] = m[1] = 0;
+	if (n > FUZZ_SUB_MAX_ROWS)
+	{
+		i = next_random(rng) % 1024;
+		while (i < n && m[0] < FUZZ_SUB_FEW_ROWS)
+		{
+			sc->rows[0][m[0]++] = (uint32_t) i;
+			i += 1 + next_random(rng) % (n / 128 + 1);
+		}
+		return;
+	}
+	for (i = 0; i < n; i++)
+	{
+		bool		first;
+
+		switch (kind)
+		{
+			case 0:
+				first = true;
+				break;
+			case 1:
+				first = i == pick;
+				break;
+			case 2:
+				first = i == 0 || i == n - 1;
+				break;
+			case 3:
+				first = i <= pick;
+				break;
+			default:
+				first = next_random(rng) % 5 < kind - 3;
+				break;
+		}
+		sc->rows[first ? 0 : 1][m[first ? 0 : 1]++] = (uint32_t) i;
+	}
+}
+
+/*
+ * Compare row rows[j] of the input's batch (views of dec) with row j of the
+ * sub-batch a sub-stream's decoder just decoded: the same validity bit or
+ * mask byte, and the same value bytes, NULL or not (they are copied as they
+ * are); varlen offsets start at 0.
+ */
+static void
+sub_compare(const ZcDecoder *dec, const ZcDecoder *sub, const uint32_t *rows,
+			uint32_t m)
+{
+	uint32_t	c;
+
+	REQUIRE(sub->ncolumns == dec->ncolumns);
+	for (c = 0; c < dec->ncolumns; c++)
+	{
+		const ZcColumnDesc *d = &dec->columns[c];
+		const ZcColumnView *o = &dec->views[c];
+		const ZcColumnView *v = &sub->views[c];
+		bool		varlen = zc_wire_type_is_varlen(d->type);
+		int			w = d->type == ZC_T_DICTIONARY ?
+			zc_wire_type_width(d->index_type) : zc_wire_type_width(d->type);
+		uint32_t	j;
+
+		if (varlen)
+		{
+			REQUIRE((v->offsets32 ? v->offsets32[0] : v->offsets[0]) == 0);
+			REQUIRE(v->data_base == 0);
+		}
+		for (j = 0; j < m; j++)
+		{
+			uint64_t	r = rows[j];
+
+			if (d->nulls == ZC_NULLS_BITMAP)
+				REQUIRE(((o->validity[r >> 3] >> (r & 7)) & 1) ==
+						((v->validity[j >> 3] >> (j & 7)) & 1));
+			else if (d->nulls == ZC_NULLS_BYTEMASK)
+				REQUIRE(o->validity[r] == v->validity[j]);
+			if (varlen)
+			{
+				int64_t		ol,
+							vl;
+				const uint8_t *op = zc_varlen_value(o, r, &ol);
+				const uint8_t *vp = zc_varlen_value(v, j, &vl);
+
+				REQUIRE(ol == vl);
+				REQUIRE(ol == 0 || memcmp(op, vp, (size_t) ol) == 0);
+			}
+			else if (d->type == ZC_T_BITBOOL)
+				REQUIRE(zc_bitbool_value(o, r) == zc_bitbool_value(v, j));
+			else if (w > 0)
+				REQUIRE(memcmp(o->values + r * w, v->values + (uint64_t) j * w,
+							   (size_t) w) == 0);
+		}
+	}
+}
+
+/*
+ * Re-encode the batch dec just decoded (its message took used bytes) as two
+ * sub-batches, the rows chosen by rng, and check each through its
+ * sub-stream's decoder.  The encoder writes twice, over zeros and over
+ * 0xff bytes, and must write the same: every byte of the length it gave.
+ */
+static void
+sub_batch(SubCheck *sc, const ZcDecoder *dec, size_t used, uint64_t rng)
+{
+	uint64_t	n = dec->batch_rows;
+	size_t		want = n > FUZZ_SUB_MAX_ROWS ? FUZZ_SUB_FEW_ROWS : (size_t) n;
+	uint32_t	m[2];
+	int			k;
+
+	if (n == 0)
+		return;
+	if (want > sc->cap)
+	{
+		for (k = 0; k < 2; k++)
+		{
+			free(sc->rows[k]);
+			sc->rows[k] = malloc(want * sizeof(uint32_t));
+			REQUIRE(sc->rows[k] != NULL);
+		}
+		sc->cap = want;
+	}
+	sub_deal(sc, &rng, n, m);
+	for (k = 0; k < 2; k++)
+	{
+		uint64_t	len;
+		uint8_t    *a,
+				   *b;
+
+		if (m[k] == 0)
+			continue;
+		len = zc_substream_batch_len(dec, sc->rows[k], m[k]);
+		REQUIRE(len % 8 == 0 && len >= ZC_MESSAGE_FIXED_LEN && len <= used);
+		a = malloc((size_t) len);
+		b = malloc((size_t) len);
+		REQUIRE(a != NULL && b != NULL);
+		memset(a, 0, (size_t) len);
+		memset(b, 0xff, (size_t) len);
+		zc_substream_write_batch(dec, sc->rows[k], m[k], a);
+		zc_substream_write_batch(dec, sc->rows[k], m[k], b);
+		REQUIRE(memcmp(a, b, (size_t) len) == 0);
+		free(b);
+		sub_feed(&sc->sub[k], a, (size_t) len, ZC_EV_BATCH);
+		REQUIRE(sc->sub[k].dec.batch_rows == m[k]);
+		sub_compare(dec, &sc->sub[k].dec, sc->rows[k], m[k]);
+		free(a);
+		sc->sub[k].total += m[k];
+	}
+}
+
+/* End the sub-streams: their end markers must be accepted as complete. */
+static void
+sub_end(SubCheck *sc)
+{
+	ZcError		err;
+	int			k;
+
+	if (!sc->active)
+		return;
+	for (k = 0; k < 2; k++)
+	{
+		uint8_t    *end = malloc(ZC_SUBSTREAM_END_LEN);
+
+		REQUIRE(end != NULL);
+		zc_substream_write_end(sc->sub[k].total, end);
+		sub_feed(&sc->sub[k], end, ZC_SUBSTREAM_END_LEN, ZC_EV_END);
+		free(end);
+		REQUIRE(sc->sub[k].dec.total_rows == sc->sub[k].total);
+		REQUIRE(zc_decoder_finish(&sc->sub[k].dec, 0, &err) == ZC_OK);
+		arena_free(&sc->sub[k].arena);
+		free(sc->rows[k]);
+	}
+	sc->active = false;
+}
+
+
+/* ---------------------------------------------------------------------------
  * Feeding the decoder
  * ---------------------------------------------------------------------------
  */
@@ -520,7 +804,9 @@ decode(const uint8_t *stream, size_t len, uint8_t mode, Feed feed,
 	uint64_t	consumed = 0;	/* stream bytes of the units decoded */
 	uint64_t	rows = 0;		/* rows of the batches decoded */
 	size_t		hint = 0;		/* the largest request for this unit */
+	SubCheck	sc;
 
+	memset(&sc, 0, sizeof(sc));
 	memset(out, 0, sizeof(*out));
 	out->hash = 14695981039346656037u;
 	feeder_init(&feeder, feed, mode, len);
@@ -554,14 +840,23 @@ decode(const uint8_t *stream, size_t len, uint8_t mode, Feed feed,
 				{
 					case ZC_EV_HEADER:
 						out->hash = mix(out->hash, touch_header(&dec));
+						if (feed == FEED_WHOLE)
+							sub_start(&sc, unit, used, fuzz_limits[mode >> 6]);
 						break;
 					case ZC_EV_BATCH:
 						rows += dec.batch_rows;
 						REQUIRE(dec.total_rows == rows);
 						out->hash = mix(out->hash, touch_batch(&dec, unit, used));
+						if (sc.active)
+							sub_batch(&sc, &dec, used, out->hash | 1);
 						break;
 					case ZC_EV_DICTIONARY:
 						out->hash = mix(out->hash, touch_dict(&dec, unit, used));
+						if (sc.active)
+						{
+							sub_forward(&sc.sub[0], unit, used, ZC_EV_DICTIONARY);
+							sub_forward(&sc.sub[1], unit, used, ZC_EV_DICTIONARY);
+						}
 						break;
 					case ZC_EV_END:
 						REQUIRE(dec.state == ZC_STATE_DONE);
@@ -613,6 +908,7 @@ decode(const uint8_t *stream, size_t len, uint8_t mode, Feed feed,
 		REQUIRE(dec.state == ZC_STATE_DONE && in.end == in.start);
 
 done:
+	sub_end(&sc);
 	sink += out->hash;
 	free(in.buf);
 	arena_free(&arena);
