@@ -22,13 +22,14 @@ OBJS = \
 	src/convert.o \
 	src/indexes.o \
 	src/insert.o \
-	src/load.o
+	src/load.o \
+	src/citus.o \
+	src/substream.o
 
-PG_CPPFLAGS = -I$(srcdir)/src
+# libpq-fe.h, for the types of the libpq calls that citus.c makes through
+# citus.so (the library itself is not linked with libpq)
+PG_CPPFLAGS = -I$(srcdir)/src -I$(includedir)
 
-# PGXS does not track headers: rebuild every object when any src/*.h changes
-# (a stale object with an old struct layout is a crashing backend).
-$(OBJS): $(wildcard src/*.h)
 # -Wextra's unused-parameter, sign-compare and missing-field-initializers
 # warnings fire inside PostgreSQL's own headers and macros.
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
@@ -51,6 +52,11 @@ else
 all install installcheck:
 	@echo "pg_config not found: run 'make deps' first, or 'make test' / 'make demo', which run it" >&2; exit 1
 endif
+
+# PGXS does not track headers: rebuild every object when any src/*.h changes
+# (after PGXS, so that its "all" stays the default goal)
+# (a stale object with an old struct layout is a crashing backend).
+$(OBJS): $(wildcard src/*.h)
 
 .PHONY: venv python-ext check-c check-valgrind fuzz fuzz-coverage test demo deps
 

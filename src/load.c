@@ -38,6 +38,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
+#include "citus.h"
 #include "convert.h"
 #include "insert.h"
 #include "load.h"
@@ -499,6 +500,9 @@ zc_load(const ZcLoadOptions *options, ZcInput *input)
 		PROGRESS_COPY_COMMAND_FROM,
 		options->progress_type
 	};
+
+	if (options->citus)
+		return zc_citus_load(options, input);
 
 	zc_insert_check(options->rel, options->freeze);
 

@@ -29,9 +29,13 @@ typedef struct ZcLoadOptions
 	Node	   *where_clause;	/* implicit-AND list, or NULL */
 	bool		freeze;
 	int			progress_type;	/* PROGRESS_COPY_TYPE_* */
+	bool		citus;			/* a Citus table: routed by citus.c */
 } ZcLoadOptions;
 
-/* Load the stream from input into options->rel; returns rows inserted. */
+/*
+ * Load the stream from input into options->rel; returns rows inserted.  A
+ * Citus table's load goes to citus.c.
+ */
 extern uint64 zc_load(const ZcLoadOptions *options, ZcInput *input);
 
 #endif							/* ZCIMPORT_LOAD_H */

@@ -8,7 +8,8 @@
  * table's schema, a range table entry requiring INSERT on the loaded
  * columns, ExecCheckRTPerms(), row-level security (refused), read-only
  * transactions (refused but for temporary tables), and the transformation
- * of a WHERE clause.  Citus tables are refused: see check_not_citus().
+ * of a WHERE clause.  A Citus table is marked for citus.c, which checks
+ * what it can route.
  *
  * src/target.c
  *
@@ -37,6 +38,7 @@
 #include "utils/rel.h"
 #include "utils/rls.h"
 
+#include "citus.h"
 #include "target.h"
 
 /* Transform a COPY FROM ... WHERE clause, as DoCopy() does. */
@@ -52,56 +54,6 @@ transform_where(ParseState *pstate, ParseNamespaceItem *nsitem, Node *where)
 	clause = eval_const_expressions(NULL, clause);
 	clause = (Node *) canonicalize_qual((Expr *) clause, false);
 	return (Node *) make_ands_implicit((Expr *) clause);
-}
-
-/*
- * Is rel a Citus table: distributed, reference or Citus-local?  Citus lists
- * every such table in its catalog pg_catalog.pg_dist_partition, which exists
- * only where the citus extension is installed.
- */
-static bool
-is_citus_table(Relation rel)
-{
-	Oid			catalog;
-	AttrNumber	attnum;
-	Relation	partition;
-	ScanKeyData key;
-	SysScanDesc scan;
-	bool		found;
-
-	catalog = get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE);
-	if (!OidIsValid(catalog))
-		return false;
-	attnum = get_attnum(catalog, "logicalrelid");
-	if (attnum == InvalidAttrNumber)
-		return false;
-
-	partition = table_open(catalog, AccessShareLock);
-	ScanKeyInit(&key, attnum, BTEqualStrategyNumber, F_OIDEQ,
-				ObjectIdGetDatum(RelationGetRelid(rel)));
-	scan = systable_beginscan(partition, InvalidOid, false, NULL, 1, &key);
-	found = HeapTupleIsValid(systable_getnext(scan));
-	systable_endscan(scan);
-	table_close(partition, AccessShareLock);
-	return found;
-}
-
-/*
- * Refuse Citus tables.  zcimport handles the COPY before Citus's utility
- * hook could (Citus must be loaded first, so zcimport's hook wraps it), and
- * the executor would write the rows into the coordinator's shell table,
- * where no Citus query reads them.
- */
-static void
-check_not_citus(Relation rel)
-{
-	if (is_citus_table(rel))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot load into Citus table \"%s\" with zcimport",
-						RelationGetRelationName(rel)),
-				 errdetail("Distributed, reference and Citus local tables keep their rows in shards, which zcimport does not write."),
-				 errhint("Load the table with COPY in FORMAT binary or csv, which Citus distributes.")));
 }
 
 /*
@@ -129,7 +81,6 @@ zc_target_prepare(ParseState *pstate, Relation rel, List *attlist,
 	ListCell   *lc;
 
 	check_schema_usage(rel);
-	check_not_citus(rel);
 
 	nsitem = addRangeTableEntryForRelation(pstate, rel, RowExclusiveLock,
 										   NULL, false, false);
@@ -159,4 +110,9 @@ zc_target_prepare(ParseState *pstate, Relation rel, List *attlist,
 
 	options->rel = rel;
 	options->range_table = pstate->p_rtable;
+
+	/* its rows live in shards: citus.c routes the load there */
+	options->citus = zc_citus_is_table(rel);
+	if (options->citus)
+		zc_citus_check(options);
 }
