@@ -101,6 +101,9 @@
 #define ZC_CITUS_REQUIRE_CLEAN_CONNECTION (1 << 3)
 #define ZC_CITUS_PLACEMENT_ACCESS_DML 1
 
+/* Citus's LOCAL_EXECUTION_REQUIRED (local_executor.h). */
+#define ZC_CITUS_LOCAL_EXECUTION_REQUIRED 0
+
 /*
  * A placement that shares its connection with the placement whose COPY is
  * running there keeps its sub-stream in memory up to this many bytes, then
@@ -157,7 +160,7 @@ typedef struct ZcCitusApi
 	int32		(*GetLocalGroupId) (void);
 	void		(*EnsureModificationsCanRunOnRelation) (Oid relationId);
 	void		(*EnsureTaskExecutionAllowed) (bool isRemote);
-	void		(*ErrorIfTransactionAccessedPlacementsLocally) (void);
+	int			(*GetCurrentLocalExecutionStatus) (void);
 	char	   *(*CurrentUserName) (void);
 	void		(*AppendShardIdToName) (char **name, uint64 shardId);
 
@@ -398,7 +401,7 @@ load_api(void)
 	ZC_LOOKUP(GetLocalGroupId);
 	ZC_LOOKUP(EnsureModificationsCanRunOnRelation);
 	ZC_LOOKUP(EnsureTaskExecutionAllowed);
-	ZC_LOOKUP(ErrorIfTransactionAccessedPlacementsLocally);
+	ZC_LOOKUP(GetCurrentLocalExecutionStatus);
 	ZC_LOOKUP(CurrentUserName);
 	ZC_LOOKUP(AppendShardIdToName);
 	/* libpq is a dependency of citus.so, so its symbols resolve there */
@@ -1224,7 +1227,6 @@ acquire_connections(ZcCitusLoad *load, const ZcLoadOptions *options)
 				c = &load->conns[load->nconns++];
 				c->conn = conn;
 				c->groupid = p->groupid;
-				api.ClaimConnectionExclusively(conn);
 				all = lappend(all, conn);
 			}
 			c->nplacements++;
@@ -1235,9 +1237,17 @@ acquire_connections(ZcCitusLoad *load, const ZcLoadOptions *options)
 		}
 	}
 
+	/*
+	 * Claimed only now: a connection that wrote several of the placements
+	 * earlier in the transaction is returned for each of them, and Citus
+	 * refuses to return a claimed one.
+	 */
 	api.FinishConnectionListEstablishment(started);
 	for (int k = 0; k < load->nconns; k++)
+	{
+		api.ClaimConnectionExclusively(load->conns[k].conn);
 		api.MarkRemoteTransactionCritical(load->conns[k].conn);
+	}
 	api.RemoteTransactionsBeginIfNecessary(all);
 }
 
@@ -1987,8 +1997,15 @@ zc_citus_load(const ZcLoadOptions *options, ZcInput *input)
 	for (int s = 0; s < load->nshards; s++)
 		for (int i = 0; i < load->shards[s].nplacements; i++)
 			local |= load->shards[s].placements[i].groupid == api.GetLocalGroupId();
-	if (local)
-		api.ErrorIfTransactionAccessedPlacementsLocally();
+	/* Citus wrote the coordinator's placement itself: it must go on doing so */
+	if (local &&
+		api.GetCurrentLocalExecutionStatus() == ZC_CITUS_LOCAL_EXECUTION_REQUIRED)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot load into \"%s\" after Citus wrote a placement on this node in the transaction",
+						load->relname),
+				 errdetail("zcimport writes the coordinator's placements over a connection, which cannot see what Citus's local execution wrote."),
+				 errhint("Run the load first in the transaction, or SET LOCAL citus.enable_local_execution TO off before the earlier statements.")));
 	api.UseCoordinatedTransaction();
 	api.Use2PCForCoordinatedTransaction();
 
