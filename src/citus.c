@@ -101,8 +101,9 @@
 #define ZC_CITUS_REQUIRE_CLEAN_CONNECTION (1 << 3)
 #define ZC_CITUS_PLACEMENT_ACCESS_DML 1
 
-/* Citus's LOCAL_EXECUTION_REQUIRED (local_executor.h). */
+/* Citus's LOCAL_EXECUTION_REQUIRED and _DISABLED (local_executor.h). */
 #define ZC_CITUS_LOCAL_EXECUTION_REQUIRED 0
+#define ZC_CITUS_LOCAL_EXECUTION_DISABLED 2
 
 /*
  * A placement that shares its connection with the placement whose COPY is
@@ -161,6 +162,7 @@ typedef struct ZcCitusApi
 	void		(*EnsureModificationsCanRunOnRelation) (Oid relationId);
 	void		(*EnsureTaskExecutionAllowed) (bool isRemote);
 	int			(*GetCurrentLocalExecutionStatus) (void);
+	void		(*SetLocalExecutionStatus) (int newStatus);
 	char	   *(*CurrentUserName) (void);
 	void		(*AppendShardIdToName) (char **name, uint64 shardId);
 
@@ -402,6 +404,7 @@ load_api(void)
 	ZC_LOOKUP(EnsureModificationsCanRunOnRelation);
 	ZC_LOOKUP(EnsureTaskExecutionAllowed);
 	ZC_LOOKUP(GetCurrentLocalExecutionStatus);
+	ZC_LOOKUP(SetLocalExecutionStatus);
 	ZC_LOOKUP(CurrentUserName);
 	ZC_LOOKUP(AppendShardIdToName);
 	/* libpq is a dependency of citus.so, so its symbols resolve there */
@@ -1410,7 +1413,7 @@ hash_batch(ZcCitusLoad *load)
 				load->pos.row = frame_row(load, r0 + i);
 				load->pos.has_row = true;
 				ereport(ERROR,
-						(errcode(ERRCODE_NOT_NULL_VIOLATION),
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 						 errmsg("null value in distribution column \"%s\" of relation \"%s\"",
 								cv->attname, load->relname),
 						 errdetail("Citus places each row by its distribution column, which cannot be NULL.")));
@@ -2006,6 +2009,13 @@ zc_citus_load(const ZcLoadOptions *options, ZcInput *input)
 						load->relname),
 				 errdetail("zcimport writes the coordinator's placements over a connection, which cannot see what Citus's local execution wrote."),
 				 errhint("Run the load first in the transaction, or SET LOCAL citus.enable_local_execution TO off before the earlier statements.")));
+
+	/*
+	 * As Citus does when it reaches this node over a connection: the rest of
+	 * the transaction must use connections too, to see the load's rows.
+	 */
+	if (local)
+		api.SetLocalExecutionStatus(ZC_CITUS_LOCAL_EXECUTION_DISABLED);
 	api.UseCoordinatedTransaction();
 	api.Use2PCForCoordinatedTransaction();
 
