@@ -109,18 +109,6 @@ def _script(*args: str) -> "subprocess.CompletedProcess[str]":
                           timeout=300, stdin=subprocess.DEVNULL)
 
 
-def _cluster_env() -> Dict[str, str]:
-    """The variables that ``test/citus.sh env`` exports."""
-    out = _script("env")
-    assert out.returncode == 0, out.stderr
-    env: Dict[str, str] = {}
-    for word in out.stdout.split():
-        name, eq, value = word.partition("=")
-        if eq:
-            env[name] = value
-    return env
-
-
 def _is_up(dsn: str) -> bool:
     try:
         with psycopg.connect(dsn, connect_timeout=3):
@@ -132,7 +120,7 @@ def _is_up(dsn: str) -> bool:
 @pytest.fixture(scope="session")
 def citus() -> Iterator[CitusCluster]:
     """The Citus cluster of test/citus.sh, started for this session if need be."""
-    env = _cluster_env()
+    env = randcitus.cluster_env()
     cluster = CitusCluster(
         host=env["PGHOST"], port=int(env["PGPORT"]), user=env["PGUSER"],
         dbname=env["PGDATABASE"],
