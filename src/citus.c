@@ -277,6 +277,8 @@ typedef struct ZcShard
 
 typedef struct ZcCitusLoad
 {
+	const ZcLoadOptions *options;
+	Var		   *partkey;		/* the distribution column, or NULL */
 	Relation	rel;
 	const char *relname;
 	char		method;			/* pg_dist_partition.partmethod */
@@ -1954,17 +1956,70 @@ decoder_alloc(void *arg, size_t size)
 	return MemoryContextAllocZero((MemoryContext) arg, size);
 }
 
+/* The stream's header: check it, keep it for the segments, say the route. */
+static void
+on_header(void *arg, const uint8 *msg, size_t len)
+{
+	ZcCitusLoad *load = (ZcCitusLoad *) arg;
+	const ZcLoadOptions *options = load->options;
+
+	if ((int) load->dec.ncolumns != list_length(options->attnums))
+		ereport(ERROR,
+				(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
+				 errmsg("the stream has %u columns, but COPY into \"%s\" expects %d",
+						load->dec.ncolumns, load->relname,
+						list_length(options->attnums)),
+				 errhint("Stream columns are matched to the COPY column list by position; list the table's columns in stream order.")));
+	keep_header(load, msg, len);
+	if (load->method == 'h')
+		start_hash(load, options, load->partkey);
+	start_routing(load);
+	notice_route(load);
+}
+
+/* A dictionary message: to every placement, and to the hashing converter. */
+static void
+on_dictionary(void *arg, const uint8 *msg, size_t len)
+{
+	ZcCitusLoad *load = (ZcCitusLoad *) arg;
+	ZcMessage	kept = keep_message(load, msg, len);
+	int			col = (int) load->dec.dict.column;
+
+	if (col == load->dist_column)
+		zc_converter_set_dictionary(&load->converter, &load->dec.dict);
+	for (int s = 0; s < load->nshards; s++)
+		for (int i = 0; i < load->shards[s].nplacements; i++)
+			placement_dictionary(load, &load->shards[s].placements[i], col, kept);
+}
+
+/* A batch message: split by shard, or as it is to a table's one shard. */
+static void
+on_batch(void *arg, const uint8 *msg, size_t len)
+{
+	ZcCitusLoad *load = (ZcCitusLoad *) arg;
+
+	note_batch(load);
+	if (load->method == 'h' || load->nextra > 0)
+		route_batch(load);
+	else
+	{
+		send_to_shard(load, &load->shards[0], msg, len, load->dec.batch_rows);
+		load->shards[0].rows += load->dec.batch_rows;
+	}
+	load->rows_seen += load->dec.batch_rows;
+	pgstat_progress_update_param(PROGRESS_COPY_TUPLES_PROCESSED, load->rows_seen);
+}
+
 /* Load the stream from input into Citus table options->rel. */
 uint64
 zc_citus_load(const ZcLoadOptions *options, ZcInput *input)
 {
 	ZcCitusLoad *load;
+	ZcStreamHandler handler;
 	ErrorContextCallback errcallback;
 	MemoryContext oldcontext;
 	MemoryContext load_context;
-	Var		   *partkey = NULL;
 	bool		local = false;
-	bool		done = false;
 	uint64		processed;
 
 	zc_citus_check(options);
@@ -1978,6 +2033,7 @@ zc_citus_load(const ZcLoadOptions *options, ZcInput *input)
 	load->chunk_context = AllocSetContextCreate(load_context,
 												"zcimport Citus chunk",
 												ALLOCSET_DEFAULT_SIZES);
+	load->options = options;
 	load->rel = options->rel;
 	load->relname = RelationGetRelationName(options->rel);
 	load->pos.column = -1;
@@ -1991,7 +2047,7 @@ zc_citus_load(const ZcLoadOptions *options, ZcInput *input)
 	error_context_stack = &errcallback;
 
 	read_partition(RelationGetRelid(load->rel), &load->method,
-				   &load->repmodel, &partkey);
+				   &load->repmodel, &load->partkey);
 	api.EnsureModificationsCanRunOnRelation(RelationGetRelid(load->rel));
 	lock_and_read_shards(load);
 	find_extras(load, options);
@@ -2026,72 +2082,12 @@ zc_citus_load(const ZcLoadOptions *options, ZcInput *input)
 
 	acquire_connections(load, options);
 
-	while (!done)
-	{
-		size_t		used;
-		ZcEvent		event = zc_input_next_event(input, &load->dec, &used);
-		const uint8 *message = (const uint8 *) input->buf + input->start;
-
-		pgstat_progress_update_param(PROGRESS_COPY_BYTES_PROCESSED,
-									 input->bytes_read);
-		switch (event)
-		{
-			case ZC_EV_HEADER:
-				if ((int) load->dec.ncolumns != list_length(options->attnums))
-					ereport(ERROR,
-							(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
-							 errmsg("the stream has %u columns, but COPY into \"%s\" expects %d",
-									load->dec.ncolumns, load->relname,
-									list_length(options->attnums)),
-							 errhint("Stream columns are matched to the COPY column list by position; list the table's columns in stream order.")));
-				keep_header(load, message, used);
-				if (load->method == 'h')
-					start_hash(load, options, partkey);
-				start_routing(load);
-				notice_route(load);
-				break;
-			case ZC_EV_DICTIONARY:
-				{
-					ZcMessage	msg = keep_message(load, message, used);
-					int			col = (int) load->dec.dict.column;
-
-					if (col == load->dist_column)
-						zc_converter_set_dictionary(&load->converter,
-													&load->dec.dict);
-					for (int s = 0; s < load->nshards; s++)
-						for (int i = 0; i < load->shards[s].nplacements; i++)
-							placement_dictionary(load, &load->shards[s].placements[i],
-												 col, msg);
-				}
-				break;
-			case ZC_EV_BATCH:
-				note_batch(load);
-				if (load->method == 'h' || load->nextra > 0)
-					route_batch(load);
-				else
-				{
-					/* one shard: the batch as it is */
-					send_to_shard(load, &load->shards[0], message, used,
-								  load->dec.batch_rows);
-					load->shards[0].rows += load->dec.batch_rows;
-				}
-				load->rows_seen += load->dec.batch_rows;
-				pgstat_progress_update_param(PROGRESS_COPY_TUPLES_PROCESSED,
-											 load->rows_seen);
-				break;
-			case ZC_EV_END:
-				/* each segment gets its own end marker */
-				done = true;
-				break;
-			case ZC_EV_NONE:
-				elog(ERROR, "zcimport decoder returned no event");
-				break;
-		}
-		input->start += used;
-	}
-
-	/* for COPY this also reads the client's CopyDone */
-	zc_input_finish(input, &load->dec);
+	handler.header = on_header;
+	handler.dictionary = on_dictionary;
+	handler.batch = on_batch;
+	handler.arg = load;
+	handler.report_progress = true;
+	zc_input_drive(input, &load->dec, &handler);
 	finish_copies(load);
 	processed = load->rows_seen;
 

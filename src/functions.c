@@ -230,6 +230,50 @@ describe_alloc(void *arg, size_t size)
 	return palloc0(size);
 }
 
+/* What describe() gathers while it reads a stream. */
+typedef struct ZcDescribe
+{
+	ZcDecoder	dec;
+	ZcColumnStats *stats;		/* per column */
+} ZcDescribe;
+
+/* describe(): the header gives the columns. */
+static void
+describe_header(void *arg, const uint8 *msg, size_t len)
+{
+	ZcDescribe *state = (ZcDescribe *) arg;
+
+	state->stats = palloc0(sizeof(ZcColumnStats) * state->dec.ncolumns);
+}
+
+/* describe(): a dictionary's bytes count for its column. */
+static void
+describe_dictionary(void *arg, const uint8 *msg, size_t len)
+{
+	ZcDescribe *state = (ZcDescribe *) arg;
+	const ZcDictionaryView *dict = &state->dec.dict;
+
+	state->stats[dict->column].bytes +=
+		(dict->count + 1) * sizeof(int64) + dict->data_len;
+}
+
+/* describe(): a batch's NULLs and bytes, column by column. */
+static void
+describe_batch(void *arg, const uint8 *msg, size_t len)
+{
+	ZcDescribe *state = (ZcDescribe *) arg;
+	ZcDecoder  *dec = &state->dec;
+
+	CHECK_FOR_INTERRUPTS();
+	for (uint32 c = 0; c < dec->ncolumns; c++)
+	{
+		state->stats[c].nulls += count_nulls(&dec->columns[c], &dec->views[c],
+											 dec->batch_rows);
+		state->stats[c].bytes += column_bytes(&dec->columns[c], &dec->views[c],
+											  dec->batch_rows);
+	}
+}
+
 /*
  * zcimport.describe(data): validate a whole stream and return one row per
  * column: its number, name, wire type, null encoding, whether sentinels are
@@ -240,51 +284,26 @@ zcimport_describe(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	bytea	   *data = PG_GETARG_BYTEA_PP(0);
-	ZcDecoder	dec;
+	ZcDescribe	state;
+	ZcStreamHandler handler;
 	ZcInput		input;
-	ZcColumnStats *stats = NULL;
-	bool		done = false;
+	ZcDecoder  *dec = &state.dec;
 
 	InitMaterializedSRF(fcinfo, 0);
-	zc_decoder_init(&dec, describe_alloc, NULL, (uint64) MaxAllocSize);
+	state.stats = NULL;
+	zc_decoder_init(dec, describe_alloc, NULL, (uint64) MaxAllocSize);
 	zc_input_init_memory(&input, VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data));
 
-	while (!done)
-	{
-		size_t		used;
+	handler.header = describe_header;
+	handler.dictionary = describe_dictionary;
+	handler.batch = describe_batch;
+	handler.arg = &state;
+	handler.report_progress = false;
+	zc_input_drive(&input, &state.dec, &handler);
 
-		switch (zc_input_next_event(&input, &dec, &used))
-		{
-			case ZC_EV_HEADER:
-				stats = palloc0(sizeof(ZcColumnStats) * dec.ncolumns);
-				break;
-			case ZC_EV_BATCH:
-				CHECK_FOR_INTERRUPTS();
-				for (uint32 c = 0; c < dec.ncolumns; c++)
-				{
-					stats[c].nulls += count_nulls(&dec.columns[c], &dec.views[c],
-												  dec.batch_rows);
-					stats[c].bytes += column_bytes(&dec.columns[c], &dec.views[c],
-												   dec.batch_rows);
-				}
-				break;
-			case ZC_EV_DICTIONARY:
-				stats[dec.dict.column].bytes +=
-					(dec.dict.count + 1) * sizeof(int64) + dec.dict.data_len;
-				break;
-			case ZC_EV_END:
-				done = true;
-				break;
-			case ZC_EV_NONE:
-				elog(ERROR, "zcimport decoder returned no event");
-		}
-		input.start += used;
-	}
-	zc_input_finish(&input, &dec);
-
-	for (uint32 c = 0; c < dec.ncolumns; c++)
+	for (uint32 c = 0; c < dec->ncolumns; c++)
 	{
-		const ZcColumnDesc *desc = &dec.columns[c];
+		const ZcColumnDesc *desc = &dec->columns[c];
 		Datum		values[8];
 		bool		nulls[8] = {false};
 		char	   *name;
@@ -296,9 +315,9 @@ zcimport_describe(PG_FUNCTION_ARGS)
 		values[2] = CStringGetTextDatum(zc_describe_wire(desc));
 		values[3] = CStringGetTextDatum(zc_null_encoding_name(desc->nulls));
 		values[4] = BoolGetDatum((desc->flags & ZC_FLAG_SENTINEL_NULL) != 0);
-		values[5] = Int64GetDatum((int64) dec.total_rows);
-		values[6] = Int64GetDatum(stats[c].nulls);
-		values[7] = Int64GetDatum(stats[c].bytes);
+		values[5] = Int64GetDatum((int64) dec->total_rows);
+		values[6] = Int64GetDatum(state.stats[c].nulls);
+		values[7] = Int64GetDatum(state.stats[c].bytes);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

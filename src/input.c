@@ -13,6 +13,9 @@
  */
 #include "postgres.h"
 
+#include "commands/progress.h"
+#include "pgstat.h"
+
 #include "utils/memutils.h"
 
 #include "input.h"
@@ -121,9 +124,12 @@ zc_report_stream_error(const ZcError *err)
 					   err->message + 1)));
 }
 
-/* Decode the next unit of the stream; see input.h. */
-ZcEvent
-zc_input_next_event(ZcInput *input, ZcDecoder *dec, size_t *used)
+/*
+ * Decode the next unit of the stream: returns its event, with *used its
+ * length, which the caller consumes once it has handled the event.
+ */
+static ZcEvent
+next_event(ZcInput *input, ZcDecoder *dec, size_t *used)
 {
 	for (;;)
 	{
@@ -146,12 +152,47 @@ zc_input_next_event(ZcInput *input, ZcDecoder *dec, size_t *used)
 	}
 }
 
-/* After the end marker: the input must end too; see input.h. */
+/* Decode the whole stream, handing each unit to handler; see input.h. */
 void
-zc_input_finish(ZcInput *input, ZcDecoder *dec)
+zc_input_drive(ZcInput *input, ZcDecoder *dec, const ZcStreamHandler *handler)
 {
+	bool		done = false;
 	ZcError		err;
 
+	while (!done)
+	{
+		size_t		used;
+		ZcEvent		event = next_event(input, dec, &used);
+		const uint8 *msg = (const uint8 *) input->buf + input->start;
+
+		if (handler->report_progress)
+			pgstat_progress_update_param(PROGRESS_COPY_BYTES_PROCESSED,
+										 input->bytes_read);
+		switch (event)
+		{
+			case ZC_EV_HEADER:
+				if (handler->header)
+					handler->header(handler->arg, msg, used);
+				break;
+			case ZC_EV_DICTIONARY:
+				if (handler->dictionary)
+					handler->dictionary(handler->arg, msg, used);
+				break;
+			case ZC_EV_BATCH:
+				if (handler->batch)
+					handler->batch(handler->arg, msg, used);
+				break;
+			case ZC_EV_END:
+				done = true;
+				break;
+			case ZC_EV_NONE:
+				elog(ERROR, "zcimport decoder returned no event");
+				break;
+		}
+		input->start += used;
+	}
+
+	/* the input must end with the stream (a COPY's CopyDone is read here) */
 	while (input->end == input->start && input->read(input))
 		;
 	if (zc_decoder_finish(dec, input->end - input->start, &err) != ZC_OK)

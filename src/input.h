@@ -51,16 +51,27 @@ extern void zc_input_init_memory(ZcInput *input, const char *data, size_t len);
 extern void zc_input_init_file(ZcInput *input, FILE *file);
 
 /*
- * Decode the next unit of the stream, reading input as the decoder needs.
- * Returns the event; *used is the unit's length, which the caller consumes
- * (input->start += *used) once it has handled the event.  A malformed or
- * truncated stream is reported as an error (22P04).
+ * What zc_input_drive() does with each unit of a stream.  msg and len are
+ * the unit's bytes in the input's buffer, valid during the call; the
+ * decoder describes the unit.  A NULL callback skips that kind of unit.
  */
-extern ZcEvent zc_input_next_event(ZcInput *input, ZcDecoder *dec,
-								   size_t *used);
+typedef struct ZcStreamHandler
+{
+	void		(*header) (void *arg, const uint8 *msg, size_t len);
+	void		(*dictionary) (void *arg, const uint8 *msg, size_t len);
+	void		(*batch) (void *arg, const uint8 *msg, size_t len);
+	void	   *arg;
+	bool		report_progress;	/* bytes into pg_stat_progress_copy */
+} ZcStreamHandler;
 
-/* After the end marker: the input must end too (reads a COPY's CopyDone). */
-extern void zc_input_finish(ZcInput *input, ZcDecoder *dec);
+/*
+ * Decode the whole stream from input with dec, handing each unit to
+ * handler, up to the end marker; then the input must end too (for COPY,
+ * this reads the client's CopyDone).  A malformed or truncated stream is
+ * reported as an error (22P04).
+ */
+extern void zc_input_drive(ZcInput *input, ZcDecoder *dec,
+						   const ZcStreamHandler *handler);
 
 /* Report a decoder error; its message becomes the detail sentence. */
 extern void zc_report_stream_error(const ZcError *err) pg_attribute_noreturn();

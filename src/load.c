@@ -73,6 +73,7 @@ typedef struct ZcAttr
 
 typedef struct ZcLoad
 {
+	const ZcLoadOptions *options;
 	Relation	rel;
 	TupleDesc	tupdesc;
 	int			natts;
@@ -481,17 +482,49 @@ load_batch(ZcLoad *load)
 	load->rows_seen += nrows;
 }
 
+/* The stream's header: bind its columns and start inserting. */
+static void
+on_header(void *arg, const uint8 *msg, size_t len)
+{
+	ZcLoad	   *load = (ZcLoad *) arg;
+	ZcInsertOptions insert_options;
+
+	start_load(load);
+	insert_options.rel = load->options->rel;
+	insert_options.range_table = load->options->range_table;
+	insert_options.where_clause = load->options->where_clause;
+	insert_options.freeze = load->options->freeze;
+	insert_options.volatile_defaults = load->volatile_defaults;
+	load->ins = zc_insert_begin(&insert_options);
+}
+
+/* A dictionary message: its column's converter takes it. */
+static void
+on_dictionary(void *arg, const uint8 *msg, size_t len)
+{
+	ZcLoad	   *load = (ZcLoad *) arg;
+
+	zc_converter_set_dictionary(&load->converters[load->dec.dict.column],
+								&load->dec.dict);
+}
+
+/* A batch message: its rows are converted and inserted. */
+static void
+on_batch(void *arg, const uint8 *msg, size_t len)
+{
+	load_batch((ZcLoad *) arg);
+}
+
 /* Load the stream from input into options->rel. */
 uint64
 zc_load(const ZcLoadOptions *options, ZcInput *input)
 {
 	ZcLoad	   *load;
-	ZcInsertOptions insert_options;
+	ZcStreamHandler handler;
 	ErrorContextCallback errcallback;
 	MemoryContext oldcontext;
 	MemoryContext load_context;
 	uint64		processed;
-	bool		done = false;
 	const int	progress_cols[] = {
 		PROGRESS_COPY_COMMAND,
 		PROGRESS_COPY_TYPE
@@ -521,6 +554,7 @@ zc_load(const ZcLoadOptions *options, ZcInput *input)
 												  0,
 												  ALLOCSET_DEFAULT_INITSIZE,
 												  ALLOCSET_DEFAULT_MAXSIZE);
+	load->options = options;
 	load->rel = options->rel;
 	load->tupdesc = RelationGetDescr(options->rel);
 	load->natts = load->tupdesc->natts;
@@ -543,43 +577,12 @@ zc_load(const ZcLoadOptions *options, ZcInput *input)
 	errcallback.previous = error_context_stack;
 	error_context_stack = &errcallback;
 
-	while (!done)
-	{
-		size_t		used;
-		ZcEvent		event = zc_input_next_event(input, &load->dec, &used);
-
-		pgstat_progress_update_param(PROGRESS_COPY_BYTES_PROCESSED,
-									 input->bytes_read);
-		switch (event)
-		{
-			case ZC_EV_HEADER:
-				start_load(load);
-				insert_options.rel = options->rel;
-				insert_options.range_table = options->range_table;
-				insert_options.where_clause = options->where_clause;
-				insert_options.freeze = options->freeze;
-				insert_options.volatile_defaults = load->volatile_defaults;
-				load->ins = zc_insert_begin(&insert_options);
-				break;
-			case ZC_EV_BATCH:
-				load_batch(load);
-				break;
-			case ZC_EV_DICTIONARY:
-				zc_converter_set_dictionary(&load->converters[load->dec.dict.column],
-											&load->dec.dict);
-				break;
-			case ZC_EV_END:
-				done = true;
-				break;
-			case ZC_EV_NONE:
-				elog(ERROR, "zcimport decoder returned no event");
-				break;
-		}
-		input->start += used;
-	}
-
-	/* for COPY this also reads the client's CopyDone */
-	zc_input_finish(input, &load->dec);
+	handler.header = on_header;
+	handler.dictionary = on_dictionary;
+	handler.batch = on_batch;
+	handler.arg = load;
+	handler.report_progress = true;
+	zc_input_drive(input, &load->dec, &handler);
 
 	processed = zc_insert_end(load->ins);
 	load->ins = NULL;
