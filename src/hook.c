@@ -143,9 +143,12 @@ is_zcimport_copy(CopyStmt *stmt)
 	return false;
 }
 
-/* Check the COPY options that FORMAT zcimport allows; returns FREEZE. */
+/*
+ * Check the COPY options that FORMAT zcimport allows, and return the one it
+ * takes: FREEZE.
+ */
 static bool
-parse_options(ParseState *pstate, List *options)
+freeze_option(ParseState *pstate, List *options)
 {
 	bool		freeze = false;
 	bool		freeze_seen = false;
@@ -190,7 +193,7 @@ copy_from_stdin(ParseState *pstate, CopyStmt *stmt)
 	uint64		processed;
 
 	memset(&options, 0, sizeof(options));
-	options.freeze = parse_options(pstate, stmt->options);
+	options.freeze = freeze_option(pstate, stmt->options);
 
 	if (whereToSendOutput != DestRemote)
 		ereport(ERROR,

@@ -93,8 +93,14 @@ struct ZcInsert
 	int			ti_options;
 	ZcInsertMethod method;
 
-	/* multi-insert buffers: the target's, or one per partition in use */
+	/*
+	 * Multi-insert buffers: the target's, or one per partition in use.  They
+	 * are found here, not through ri_CopyMultiInsertBuffer, which is typed
+	 * for copyfrom.c's own buffers.
+	 */
 	List	   *buffers;
+	ZcMultiBuffer *target_buffer;	/* ZC_INSERT_MULTI */
+	ZcMultiBuffer *cur_buffer;	/* prev_rri's, when it takes multi-inserts */
 	int			buffered_tuples;
 	int			buffered_bytes;
 
@@ -110,10 +116,10 @@ struct ZcInsert
 	uint64		processed;
 	uint64		excluded;
 
-	/* rows without NULLs need no per-row work (see zc_insert_bulk_ok) */
-	bool		bulk_ok;
+	/* rows without NULLs need no per-row work (see zc_insert_bulk_allowed) */
+	bool		bulk_without_nulls;
 	/* nor do rows with NULLs, when no NOT NULL constraint can fail */
-	bool		bulk_nulls_ok;
+	bool		bulk_with_nulls;
 
 	/* the frame row being inserted and its batch, for the error context */
 	uint64		cur_row;
@@ -129,9 +135,24 @@ buffer_setup(ZcInsert *ins, ResultRelInfo *rri)
 
 	buffer->rri = rri;
 	buffer->bistate = GetBulkInsertState();
-	rri->ri_CopyMultiInsertBuffer = (struct CopyMultiInsertBuffer *) buffer;
 	ins->buffers = lappend(ins->buffers, buffer);
 	return buffer;
+}
+
+/* The multi-insert buffer of a relation, or NULL if it has none. */
+static ZcMultiBuffer *
+buffer_find(ZcInsert *ins, ResultRelInfo *rri)
+{
+	ListCell   *lc;
+
+	foreach(lc, ins->buffers)
+	{
+		ZcMultiBuffer *buffer = (ZcMultiBuffer *) lfirst(lc);
+
+		if (buffer->rri == rri)
+			return buffer;
+	}
+	return NULL;
 }
 
 /*
@@ -225,7 +246,6 @@ static void
 buffer_cleanup(ZcInsert *ins, ZcMultiBuffer *buffer)
 {
 	Assert(buffer->nused == 0);
-	buffer->rri->ri_CopyMultiInsertBuffer = NULL;
 	FreeBulkInsertState(buffer->bistate);
 	for (int i = 0; i < buffer->nslots; i++)
 		ExecDropSingleTupleTableSlot(buffer->slots[i]);
@@ -397,24 +417,51 @@ zc_insert_begin(const ZcInsertOptions *options)
 		ins->qualexpr = ExecInitQual(castNode(List, options->where_clause),
 									 &mtstate->ps);
 
-	/* multi-inserts only where COPY would use them */
+	/* multi-inserts only where COPY would use them, for COPY's reasons */
 	trigdesc = rri->ri_TrigDesc;
 	if (trigdesc != NULL &&
 		(trigdesc->trig_insert_before_row || trigdesc->trig_insert_instead_row))
+	{
+		/*
+		 * A BEFORE or INSTEAD OF row trigger may read the table, and must
+		 * find there every row of the load before its own.
+		 */
 		ins->method = ZC_INSERT_SINGLE;
+	}
 	else if (ins->proute != NULL && trigdesc != NULL &&
 			 trigdesc->trig_insert_new_table)
+	{
+		/*
+		 * A transition table on a partitioned target: its statement-level
+		 * trigger is the root's, the rows' AFTER ROW capture happens in
+		 * each partition, and a buffered flush expects both on one
+		 * relation (copyfrom.c gives up multi-inserts here too).
+		 */
 		ins->method = ZC_INSERT_SINGLE;
+	}
 	else if (options->volatile_defaults)
+	{
+		/* a volatile default, computed per row, may read the table too */
 		ins->method = ZC_INSERT_SINGLE;
+	}
 	else if (contain_volatile_functions(options->where_clause))
+	{
+		/* and so may a volatile WHERE clause */
 		ins->method = ZC_INSERT_SINGLE;
+	}
 	else if (ins->proute != NULL)
+	{
+		/*
+		 * Each partition's triggers are known only when its first row is
+		 * routed to it: route_row() decides per partition then.
+		 */
 		ins->method = ZC_INSERT_MULTI_CONDITIONAL;
+	}
 	else
 	{
+		/* no code of the user's runs per row: buffer the rows */
 		ins->method = ZC_INSERT_MULTI;
-		buffer_setup(ins, rri);
+		ins->target_buffer = buffer_setup(ins, rri);
 	}
 
 	/*
@@ -424,7 +471,7 @@ zc_insert_begin(const ZcInsertOptions *options)
 	ins->indexes = zc_indexes_begin(rri, ins->estate,
 									ins->method != ZC_INSERT_MULTI);
 	if (ins->method == ZC_INSERT_MULTI)
-		((ZcMultiBuffer *) rri->ri_CopyMultiInsertBuffer)->indexes = ins->indexes;
+		ins->target_buffer->indexes = ins->indexes;
 
 	if (ins->method != ZC_INSERT_MULTI)
 	{
@@ -441,13 +488,13 @@ zc_insert_begin(const ZcInsertOptions *options)
 	 * NOT NULL constraints cannot fail on rows without NULLs.  A partition
 	 * loaded directly must check its bound on every row, as COPY does.
 	 */
-	ins->bulk_ok = ins->method == ZC_INSERT_MULTI &&
+	ins->bulk_without_nulls = ins->method == ZC_INSERT_MULTI &&
 		ins->qualexpr == NULL &&
 		!rel->rd_rel->relispartition &&
 		(rel->rd_att->constr == NULL ||
 		 (rel->rd_att->constr->num_check == 0 &&
 		  !rel->rd_att->constr->has_generated_stored));
-	ins->bulk_nulls_ok = ins->bulk_ok &&
+	ins->bulk_with_nulls = ins->bulk_without_nulls &&
 		(rel->rd_att->constr == NULL || !rel->rd_att->constr->has_not_null);
 
 	ExecBSInsertTriggers(ins->estate, rri);
@@ -467,8 +514,7 @@ TupleTableSlot *
 zc_insert_next_slot(ZcInsert *ins)
 {
 	if (ins->method == ZC_INSERT_MULTI)
-		return buffer_next_slot(ins,
-								(ZcMultiBuffer *) ins->target_rri->ri_CopyMultiInsertBuffer);
+		return buffer_next_slot(ins, ins->target_buffer);
 	return ins->singleslot;
 }
 
@@ -526,10 +572,15 @@ route_row(ZcInsert *ins, TupleTableSlot *myslot, ResultRelInfo **rri_out)
 		ins->leafpart_use_multi = ins->method == ZC_INSERT_MULTI_CONDITIONAL &&
 			!ins->has_before_row && !ins->has_instead_row;
 
+		ins->cur_buffer = NULL;
 		if (ins->leafpart_use_multi)
 		{
-			if (rri->ri_CopyMultiInsertBuffer == NULL)
-				buffer_setup(ins, rri)->indexes = partition_indexes(ins, rri);
+			ins->cur_buffer = buffer_find(ins, rri);
+			if (ins->cur_buffer == NULL)
+			{
+				ins->cur_buffer = buffer_setup(ins, rri);
+				ins->cur_buffer->indexes = partition_indexes(ins, rri);
+			}
 		}
 		else if (ins->method == ZC_INSERT_MULTI_CONDITIONAL &&
 				 ins->buffered_tuples > 0)
@@ -559,8 +610,7 @@ route_row(ZcInsert *ins, TupleTableSlot *myslot, ResultRelInfo **rri_out)
 	{
 		TupleTableSlot *batchslot;
 
-		batchslot = buffer_next_slot(ins,
-									 (ZcMultiBuffer *) rri->ri_CopyMultiInsertBuffer);
+		batchslot = buffer_next_slot(ins, ins->cur_buffer);
 		if (map != NULL)
 			myslot = execute_attr_map_slot(map->attrMap, myslot, batchslot);
 		else
@@ -671,7 +721,8 @@ zc_insert_row(ZcInsert *ins, TupleTableSlot *myslot, uint64 batch, uint64 row,
 
 	if (ins->method == ZC_INSERT_MULTI || ins->leafpart_use_multi)
 	{
-		ZcMultiBuffer *buffer = (ZcMultiBuffer *) rri->ri_CopyMultiInsertBuffer;
+		ZcMultiBuffer *buffer = ins->method == ZC_INSERT_MULTI
+			? ins->target_buffer : ins->cur_buffer;
 
 		/* the row must outlive the per-tuple context until the flush */
 		ExecMaterializeSlot(myslot);
@@ -699,19 +750,19 @@ zc_insert_row(ZcInsert *ins, TupleTableSlot *myslot, uint64 batch, uint64 row,
 
 /* May rows take the bulk path: those without NULLs, or all of them? */
 bool
-zc_insert_bulk_ok(ZcInsert *ins, bool with_nulls)
+zc_insert_bulk_allowed(ZcInsert *ins, bool with_nulls)
 {
-	return with_nulls ? ins->bulk_nulls_ok : ins->bulk_ok;
+	return with_nulls ? ins->bulk_with_nulls : ins->bulk_without_nulls;
 }
 
 /* The target buffer's free slots; creates them on first use. */
 int
 zc_insert_bulk_slots(ZcInsert *ins, TupleTableSlot ***slots)
 {
-	ZcMultiBuffer *buffer = (ZcMultiBuffer *) ins->target_rri->ri_CopyMultiInsertBuffer;
+	ZcMultiBuffer *buffer = ins->target_buffer;
 	int			nfree = ZC_MAX_BUFFERED_TUPLES - buffer->nused;
 
-	Assert(ins->bulk_ok && nfree > 0);
+	Assert(ins->bulk_without_nulls && nfree > 0);
 	/* every free slot: rows taken by zc_insert_row() may have created some */
 	buffer_create_slots(ins, buffer, ZC_MAX_BUFFERED_TUPLES);
 	*slots = &buffer->slots[buffer->nused];
@@ -723,7 +774,7 @@ void
 zc_insert_bulk_done(ZcInsert *ins, int n, uint64 batch, uint64 first_row,
 					uint64 bytes)
 {
-	ZcMultiBuffer *buffer = (ZcMultiBuffer *) ins->target_rri->ri_CopyMultiInsertBuffer;
+	ZcMultiBuffer *buffer = ins->target_buffer;
 
 	for (int i = 0; i < n; i++)
 	{

@@ -68,14 +68,14 @@ extern void zc_insert_row(ZcInsert *ins, TupleTableSlot *slot, uint64 batch,
  * INSTEAD OF row triggers, generated columns, CHECK constraints or partition
  * bound, as a partition loaded directly has), a row
  * without NULLs needs nothing but a slot, and so does a row with NULLs when
- * the table has no NOT NULL constraint.  zc_insert_bulk_ok() says whether
+ * the table has no NOT NULL constraint.  zc_insert_bulk_allowed() says whether
  * that is so for rows without (with_nulls false) or with NULLs;
  * zc_insert_bulk_slots() returns the buffer's free slots (at least one),
  * the caller stores consecutive rows' tuples into the first n of them and
  * calls zc_insert_bulk_done(), which flushes when the buffer is full.
  * Other rows go through zc_insert_row().
  */
-extern bool zc_insert_bulk_ok(ZcInsert *ins, bool with_nulls);
+extern bool zc_insert_bulk_allowed(ZcInsert *ins, bool with_nulls);
 extern int	zc_insert_bulk_slots(ZcInsert *ins, TupleTableSlot ***slots);
 extern void zc_insert_bulk_done(ZcInsert *ins, int n, uint64 batch,
 								uint64 first_row, uint64 bytes);

@@ -97,7 +97,7 @@ typedef struct ZcLoad
 	bool	   *row_isnull;
 
 	/* fast path: a tuple image to copy, when the table allows it */
-	bool		fast;
+	bool		use_image;
 	char	   *image;			/* HEAPTUPLESIZE + image_len bytes */
 	uint32		image_len;		/* t_len of every fast-path tuple */
 
@@ -217,7 +217,7 @@ setup_fast_path(ZcLoad *load)
 	HeapTupleHeader td;
 	char	   *data;
 
-	load->fast = false;
+	load->use_image = false;
 	for (int i = 0; i < load->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
@@ -265,7 +265,7 @@ setup_fast_path(ZcLoad *load)
 			memcpy(data + attr->offset, DatumGetPointer(attr->constval),
 				   attr->attlen);
 	}
-	load->fast = true;
+	load->use_image = true;
 }
 
 /* Bind the stream's columns to the table's and choose the converters. */
@@ -407,7 +407,7 @@ load_chunk_bulk(ZcLoad *load, uint64 r0, int count, bool chunk_nulls)
 		{
 			HeapTuple	tuple;
 
-			if (load->fast && !(chunk_nulls && row_has_null(load, i + j)))
+			if (load->use_image && !(chunk_nulls && row_has_null(load, i + j)))
 				tuple = form_fast(load, i + j);
 			else
 				tuple = form_generic(load, i + j);
@@ -454,7 +454,7 @@ load_batch(ZcLoad *load)
 		load->pos.has_row = false;
 
 		/* NULLs can come from the stream and from absent columns */
-		if (zc_insert_bulk_ok(load->ins,
+		if (zc_insert_bulk_allowed(load->ins,
 							  chunk_nulls || load->defaults_may_be_null))
 		{
 			load_chunk_bulk(load, r0, count, chunk_nulls);
@@ -467,7 +467,7 @@ load_batch(ZcLoad *load)
 			bool		nulls = chunk_nulls && row_has_null(load, i);
 			HeapTuple	tuple;
 
-			if (load->fast && !nulls)
+			if (load->use_image && !nulls)
 				tuple = form_fast(load, i);
 			else
 			{

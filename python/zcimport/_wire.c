@@ -64,8 +64,8 @@ typedef struct
 	Py_ssize_t	max_message;
 	int			watch_input;	/* check for, and stop on, server data */
 
-	Py_ssize_t	pi;				/* current part */
-	Py_ssize_t	po;				/* offset in the current part */
+	Py_ssize_t	part;			/* current part */
+	Py_ssize_t	part_off;		/* offset in the current part */
 	Py_ssize_t	total;			/* payload bytes of all parts */
 	Py_ssize_t	sent;			/* payload bytes sent */
 	Py_ssize_t	owed;			/* payload bytes the current message lacks */
@@ -128,10 +128,10 @@ poll_fd(int fd, short events, int timeout_ms, short *revents)
 static void
 skip_empty(SendState *st)
 {
-	while (st->pi < st->nviews && st->po >= st->views[st->pi].len)
+	while (st->part < st->nviews && st->part_off >= st->views[st->part].len)
 	{
-		st->pi++;
-		st->po = 0;
+		st->part++;
+		st->part_off = 0;
 	}
 }
 
@@ -152,9 +152,9 @@ advance(SendState *st, size_t n)
 		size_t		k;
 
 		skip_empty(st);
-		avail = st->views[st->pi].len - st->po;
+		avail = st->views[st->part].len - st->part_off;
 		k = n < (size_t) avail ? n : (size_t) avail;
-		st->po += (Py_ssize_t) k;
+		st->part_off += (Py_ssize_t) k;
 		st->sent += (Py_ssize_t) k;
 		st->owed -= (Py_ssize_t) k;
 		n -= k;
@@ -168,8 +168,8 @@ build_iov(SendState *st)
 {
 	int			niov = 0;
 	Py_ssize_t	want = st->owed;
-	Py_ssize_t	pi = st->pi;
-	Py_ssize_t	po = st->po;
+	Py_ssize_t	part = st->part;
+	Py_ssize_t	off = st->part_off;
 
 	if (st->frame_left > 0)
 	{
@@ -177,21 +177,21 @@ build_iov(SendState *st)
 		st->iov[niov].iov_len = (size_t) st->frame_left;
 		niov++;
 	}
-	while (want > 0 && niov < ZW_IOV_LEN && pi < st->nviews)
+	while (want > 0 && niov < ZW_IOV_LEN && part < st->nviews)
 	{
-		Py_ssize_t	avail = st->views[pi].len - po;
+		Py_ssize_t	avail = st->views[part].len - off;
 
 		if (avail > 0)
 		{
 			Py_ssize_t	k = avail < want ? avail : want;
 
-			st->iov[niov].iov_base = (char *) st->views[pi].buf + po;
+			st->iov[niov].iov_base = (char *) st->views[part].buf + off;
 			st->iov[niov].iov_len = (size_t) k;
 			niov++;
 			want -= k;
 		}
-		pi++;
-		po = 0;
+		part++;
+		off = 0;
 	}
 	return niov;
 }
