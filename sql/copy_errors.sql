@@ -94,9 +94,10 @@ SELECT (SELECT count(*) FROM not_null) AS not_null,
 \copy target FROM 'test/fixtures/unknown_type.zci' WITH (FORMAT zcimport)
 \copy target FROM 'test/fixtures/bad_length.zci' WITH (FORMAT zcimport)
 \copy target FROM 'test/fixtures/bad_kind.zci' WITH (FORMAT zcimport)
--- a PostgreSQL binary COPY file is not a zcimport stream
-COPY (SELECT 1.5::float8, 2::int8) TO STDOUT WITH (FORMAT binary) \g /tmp/zcimport_regress_pgcopy.bin
-\copy target FROM '/tmp/zcimport_regress_pgcopy.bin' WITH (FORMAT zcimport)
+-- a PostgreSQL binary COPY file is not a zcimport stream (scratch files go
+-- under results/, which pg_regress makes and the clean-up removes)
+COPY (SELECT 1.5::float8, 2::int8) TO STDOUT WITH (FORMAT binary) \g results/zcimport_regress_pgcopy.bin
+\copy target FROM 'results/zcimport_regress_pgcopy.bin' WITH (FORMAT zcimport)
 SELECT count(*) FROM target;
 
 -- privileges: INSERT on the loaded columns, as COPY FROM checks them

@@ -61,8 +61,8 @@ report_out_of_range(ZcConverter *cv, uint64 row, const char *value)
 	mark_position(cv, row);
 	ereport(ERROR,
 			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-			 errmsg("value %s for column \"%s\" in row " UINT64_FORMAT " is out of range for type %s",
-					value, cv->attname, row,
+			 errmsg("value %s is out of range for type %s",
+					value,
 					format_type_with_typemod(cv->typid, cv->typmod))));
 }
 
@@ -77,8 +77,8 @@ report_not_integral(ZcConverter *cv, uint64 row, double v)
 	mark_position(cv, row);
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-			 errmsg("value %s for column \"%s\" in row " UINT64_FORMAT " is not an integer",
-					buf, cv->attname, row),
+			 errmsg("value %s is not an integer",
+					buf),
 			 errdetail("Column \"%s\" is of type %s; a float column loads into it only when every value is a whole number.",
 					   cv->attname, format_type_be(cv->typid)),
 			 isnan(v) ?
@@ -126,8 +126,8 @@ report_time_range(ZcConverter *cv, uint64 row, int64 v)
 	mark_position(cv, row);
 	ereport(ERROR,
 			(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-			 errmsg("value " INT64_FORMAT " %s since 1970-01-01 for column \"%s\" in row " UINT64_FORMAT " is out of range for type %s",
-					v, zc_time_unit_name(cv->desc->unit), cv->attname, row,
+			 errmsg("value " INT64_FORMAT " %s since 1970-01-01 is out of range for type %s",
+					v, zc_time_unit_name(cv->desc->unit),
 					format_type_with_typemod(cv->typid, cv->typmod))));
 }
 
@@ -139,8 +139,8 @@ report_date_range(ZcConverter *cv, uint64 row, int32 days)
 	mark_position(cv, row);
 	ereport(ERROR,
 			(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-			 errmsg("value %d days since 1970-01-01 for column \"%s\" in row " UINT64_FORMAT " is out of range for type %s",
-					days, cv->attname, row,
+			 errmsg("value %d days since 1970-01-01 is out of range for type %s",
+					days,
 					format_type_with_typemod(cv->typid, cv->typmod))));
 }
 
@@ -152,8 +152,8 @@ report_duration_range(ZcConverter *cv, uint64 row, int64 v)
 	mark_position(cv, row);
 	ereport(ERROR,
 			(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-			 errmsg("value " INT64_FORMAT " %s for column \"%s\" in row " UINT64_FORMAT " is out of range for type %s",
-					v, zc_time_unit_name(cv->desc->unit), cv->attname, row,
+			 errmsg("value " INT64_FORMAT " %s is out of range for type %s",
+					v, zc_time_unit_name(cv->desc->unit),
 					format_type_with_typemod(cv->typid, cv->typmod))));
 }
 
@@ -165,8 +165,8 @@ report_too_long(ZcConverter *cv, uint64 row, int64 len)
 	mark_position(cv, row);
 	ereport(ERROR,
 			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-			 errmsg("value of " INT64_FORMAT " bytes for column \"%s\" in row " UINT64_FORMAT " is too long",
-					len, cv->attname, row),
+			 errmsg("value of " INT64_FORMAT " bytes is too long",
+					len),
 			 errdetail("A single value can be at most 1 GB.")));
 }
 
@@ -833,8 +833,8 @@ report_date64_range(ZcConverter *cv, uint64 row, int64 ms)
 	mark_position(cv, row);
 	ereport(ERROR,
 			(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-			 errmsg("value " INT64_FORMAT " ms since 1970-01-01 for column \"%s\" in row " UINT64_FORMAT " is out of range for type %s",
-					ms, cv->attname, row,
+			 errmsg("value " INT64_FORMAT " ms since 1970-01-01 is out of range for type %s",
+					ms,
 					format_type_with_typemod(cv->typid, cv->typmod))));
 }
 
@@ -889,8 +889,8 @@ report_time_of_day_range(ZcConverter *cv, uint64 row, int64 v)
 	mark_position(cv, row);
 	ereport(ERROR,
 			(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-			 errmsg("value " INT64_FORMAT " %s since midnight for column \"%s\" in row " UINT64_FORMAT " is out of range for type %s",
-					v, zc_time_unit_name(cv->desc->unit), cv->attname, row,
+			 errmsg("value " INT64_FORMAT " %s since midnight is out of range for type %s",
+					v, zc_time_unit_name(cv->desc->unit),
 					format_type_with_typemod(cv->typid, cv->typmod)),
 			 errdetail("A time of day must be between 00:00:00 and 24:00:00.")));
 }
@@ -1076,8 +1076,8 @@ report_decimal_not_integral(ZcConverter *cv, uint64 row, const char *text)
 	mark_position(cv, row);
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-			 errmsg("value %s for column \"%s\" in row " UINT64_FORMAT " is not an integer",
-					text, cv->attname, row),
+			 errmsg("value %s is not an integer",
+					text),
 			 errdetail("Column \"%s\" is of type %s; a decimal column loads into it only when every value is a whole number.",
 					   cv->attname, format_type_be(cv->typid))));
 }

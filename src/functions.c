@@ -120,7 +120,7 @@ zcimport_import_file(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("\"%s\" is a directory", path)));
 
-	zc_input_init_file(&input, file);
+	zc_input_init_file(&input, file, path);
 	processed = load_into(relid, &input, PROGRESS_COPY_TYPE_FILE);
 
 	if (FreeFile(file) != 0)

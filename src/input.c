@@ -96,7 +96,7 @@ file_read(ZcInput *input)
 		if (ferror(input->file))
 			ereport(ERROR,
 					(errcode_for_file_access(),
-					 errmsg("could not read from zcimport file: %m")));
+					 errmsg("could not read file \"%s\": %m", input->path)));
 		return false;
 	}
 	input->end += n;
@@ -106,10 +106,11 @@ file_read(ZcInput *input)
 
 /* An input reading file to its end. */
 void
-zc_input_init_file(ZcInput *input, FILE *file)
+zc_input_init_file(ZcInput *input, FILE *file, const char *path)
 {
 	memset(input, 0, sizeof(*input));
 	input->file = file;
+	input->path = path;
 	input->read = file_read;
 }
 
@@ -117,11 +118,11 @@ zc_input_init_file(ZcInput *input, FILE *file)
 void
 zc_report_stream_error(const ZcError *err)
 {
+	/* the decoder's own words, which are not sentences: not for translation */
 	ereport(ERROR,
 			(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
 			 errmsg("invalid zcimport stream"),
-			 errdetail("%c%s.", pg_toupper((unsigned char) err->message[0]),
-					   err->message + 1)));
+			 errdetail_internal("%s", err->message)));
 }
 
 /*

@@ -39,6 +39,7 @@ struct ZcInput
 	const char *src;
 	size_t		src_len;
 	FILE	   *file;
+	const char *path;			/* the file's name, for messages */
 };
 
 /* Make room for at least extra bytes after input->end. */
@@ -47,8 +48,8 @@ extern void zc_input_reserve(ZcInput *input, size_t extra);
 /* An input over len bytes at data, which must stay valid while it is read. */
 extern void zc_input_init_memory(ZcInput *input, const char *data, size_t len);
 
-/* An input reading an open file (AllocateFile) to its end. */
-extern void zc_input_init_file(ZcInput *input, FILE *file);
+/* An input reading an open file (AllocateFile) named path to its end. */
+extern void zc_input_init_file(ZcInput *input, FILE *file, const char *path);
 
 /*
  * What zc_input_drive() does with each unit of a stream.  msg and len are
@@ -73,7 +74,7 @@ typedef struct ZcStreamHandler
 extern void zc_input_drive(ZcInput *input, ZcDecoder *dec,
 						   const ZcStreamHandler *handler);
 
-/* Report a decoder error; its message becomes the detail sentence. */
+/* Report a decoder error, with its message as the detail, as it is. */
 extern void zc_report_stream_error(const ZcError *err) pg_attribute_noreturn();
 
 #endif							/* ZCIMPORT_INPUT_H */

@@ -101,9 +101,9 @@ typedef struct Walk
 	uint64_t	len;			/* bytes available from buf */
 	uint64_t	limit;			/* largest message accepted */
 	uint64_t	pos;			/* position of the next length prefix */
-	uint64_t	need;			/* lower bound of the message's length */
-	uint64_t	at;				/* position of the last buffer's prefix */
-	uint64_t	blen;			/* the last buffer's length */
+	uint64_t	min_len;		/* lower bound of the message's length */
+	uint64_t	last_at;		/* position of the last buffer's prefix */
+	uint64_t	last_len;		/* the last buffer's length */
 	const uint8_t *data;		/* the last buffer's bytes */
 } Walk;
 
@@ -404,13 +404,13 @@ decoded_column_label(const ZcDecoder *dec, char *dst, uint32_t index)
 						desc->name_len);
 }
 
-/* Name of a wire type for messages, "unknown" for an invalid code. */
+/* Name of a wire type for messages, "unrecognized" for an invalid code. */
 static const char *
-type_name_or_unknown(int type)
+type_name_or_unrecognized(int type)
 {
 	const char *name = zc_wire_type_name(type);
 
-	return name ? name : "unknown";
+	return name ? name : "unrecognized";
 }
 
 /* Does the wire type accept the sentinel-is-NULL flag? */
@@ -580,18 +580,18 @@ check_descriptor(ZcDecoder *dec, const uint8_t *buf, uint32_t header_len,
 
 	if (type < 1 || type > ZC_T_MAX)
 		return fail(dec, err,
-					"%s: unknown wire type %u in its descriptor at byte offset %llu",
+					"%s: unrecognized wire type %u in its descriptor at byte offset %llu",
 					label, type, (unsigned long long) at);
 	tname = zc_wire_type_name(type);
 
 	if (nulls > ZC_NULLS_BYTEMASK)
 		return fail(dec, err,
-					"%s: unknown null encoding %u in its descriptor at byte offset %llu",
+					"%s: unrecognized null encoding %u in its descriptor at byte offset %llu",
 					label, nulls, (unsigned long long) at + 1);
 
 	if ((flags & ~(ZC_FLAG_SENTINEL_NULL | ZC_FLAG_BASED_OFFSETS)) != 0)
 		return fail(dec, err,
-					"%s: unknown flags 0x%02x in its descriptor at byte offset %llu",
+					"%s: unrecognized flags 0x%02x in its descriptor at byte offset %llu",
 					label, flags, (unsigned long long) at + 2);
 	if ((flags & ZC_FLAG_SENTINEL_NULL) && !type_has_sentinel(type))
 		return fail(dec, err,
@@ -608,7 +608,7 @@ check_descriptor(ZcDecoder *dec, const uint8_t *buf, uint32_t header_len,
 			return fail(dec, err,
 						"%s: time unit %u (%s) is not allowed for a time32 column (only 0, s, or 1, ms) in its descriptor at byte offset %llu",
 						label, unit,
-						zc_time_unit_name(unit) ? zc_time_unit_name(unit) : "unknown",
+						zc_time_unit_name(unit) ? zc_time_unit_name(unit) : "unrecognized",
 						(unsigned long long) at + 3);
 	}
 	else if (type == ZC_T_TIME64)
@@ -617,14 +617,14 @@ check_descriptor(ZcDecoder *dec, const uint8_t *buf, uint32_t header_len,
 			return fail(dec, err,
 						"%s: time unit %u (%s) is not allowed for a time64 column (only 2, us, or 3, ns) in its descriptor at byte offset %llu",
 						label, unit,
-						zc_time_unit_name(unit) ? zc_time_unit_name(unit) : "unknown",
+						zc_time_unit_name(unit) ? zc_time_unit_name(unit) : "unrecognized",
 						(unsigned long long) at + 3);
 	}
 	else if (type_has_unit(type))
 	{
 		if (unit > ZC_UNIT_NS)
 			return fail(dec, err,
-						"%s: unknown time unit %u for a %s column in its descriptor at byte offset %llu",
+						"%s: unrecognized time unit %u for a %s column in its descriptor at byte offset %llu",
 						label, unit, tname, (unsigned long long) at + 3);
 	}
 	else if (unit != 0)
@@ -649,11 +649,11 @@ check_descriptor(ZcDecoder *dec, const uint8_t *buf, uint32_t header_len,
 		if (!type_is_index(index_type))
 			return fail(dec, err,
 						"%s: dictionary index type %u (%s) is not int8, int16, int32, int64, uint8, uint16, uint32 or uint64",
-						label, index_type, type_name_or_unknown(index_type));
+						label, index_type, type_name_or_unrecognized(index_type));
 		if (value_type != ZC_T_UTF8)
 			return fail(dec, err,
 						"%s: dictionary value type %u (%s) is not utf8",
-						label, value_type, type_name_or_unknown(value_type));
+						label, value_type, type_name_or_unrecognized(value_type));
 	}
 	else
 	{
@@ -894,7 +894,7 @@ decode_header(ZcDecoder *dec, const uint8_t *buf, size_t len, size_t *used,
 
 /*
  * Walk the buffer whose length prefix is at w->pos.  expected is the length
- * the count implies, or ANY_LENGTH for a data buffer.  w->need, a lower
+ * the count implies, or ANY_LENGTH for a data buffer.  w->min_len, a lower
  * bound of the message's length, counts data buffers not yet seen as empty;
  * a data buffer's length is added to it as soon as it is known.
  */
@@ -904,18 +904,18 @@ walk_buffer(Walk *w, uint64_t expected)
 	uint64_t	blen;
 	uint64_t	end;
 
-	w->at = w->pos;
+	w->last_at = w->pos;
 	if (w->len < w->pos + 8)
 		return WALK_MORE;
 	blen = read_u64(w->buf + w->pos);
-	w->blen = blen;
+	w->last_len = blen;
 	if (expected == ANY_LENGTH)
 	{
-		/* w->need <= w->limit <= 2^62 here, so nothing below overflows */
-		if (blen > w->limit - w->need)
+		/* w->min_len <= w->limit <= 2^62 here, so nothing below overflows */
+		if (blen > w->limit - w->min_len)
 			return WALK_TOO_LARGE;
-		w->need += ZC_ALIGN8(blen);
-		if (w->need > w->limit)
+		w->min_len += ZC_ALIGN8(blen);
+		if (w->min_len > w->limit)
 			return WALK_TOO_LARGE;
 	}
 	else if (blen != expected)
@@ -940,24 +940,24 @@ walk_failure(ZcDecoder *dec, const Walk *w, WalkResult r, const char *where,
 			 const char *what, uint64_t expected, const char *why,
 			 size_t *used, ZcError *err)
 {
-	uint64_t	at = dec->offset + w->at;
+	uint64_t	at = dec->offset + w->last_at;
 
 	switch (r)
 	{
 		case WALK_MORE:
-			*used = (size_t) w->need;
+			*used = (size_t) w->min_len;
 			return ZC_NEED_MORE;
 		case WALK_BAD_LENGTH:
 			return fail(dec, err,
 						"%s: the %s buffer at byte offset %llu has length %llu, expected %llu (%s)",
 						where, what, (unsigned long long) at,
-						(unsigned long long) w->blen,
+						(unsigned long long) w->last_len,
 						(unsigned long long) expected, why);
 		case WALK_TOO_LARGE:
 			return fail(dec, err,
 						"%s: the %s buffer at byte offset %llu has length %llu, too large for the limit of %llu bytes per message",
 						where, what, (unsigned long long) at,
-						(unsigned long long) w->blen,
+						(unsigned long long) w->last_len,
 						(unsigned long long) w->limit);
 		case WALK_BAD_PADDING:
 			return fail(dec, err,
@@ -1385,15 +1385,15 @@ decode_batch(ZcDecoder *dec, const uint8_t *buf, size_t len, size_t *used,
 	w.len = len;
 	w.limit = dec->max_message_len;
 	w.pos = ZC_MESSAGE_FIXED_LEN;
-	w.need = batch_min_len(dec, n);
-	w.at = 0;
-	w.blen = 0;
+	w.min_len = batch_min_len(dec, n);
+	w.last_at = 0;
+	w.last_len = 0;
 	w.data = NULL;
-	if (w.need > w.limit)
+	if (w.min_len > w.limit)
 		return fail(dec, err,
 					"batch %llu at byte offset %llu has %llu rows, which take at least %llu bytes, more than the limit of %llu bytes per message",
 					batchno, (unsigned long long) dec->offset,
-					(unsigned long long) n, (unsigned long long) w.need,
+					(unsigned long long) n, (unsigned long long) w.min_len,
 					(unsigned long long) w.limit);
 
 	/* walk the length prefixes: O(columns) */
@@ -1464,7 +1464,7 @@ decode_batch(ZcDecoder *dec, const uint8_t *buf, size_t len, size_t *used,
 									used, err);
 			}
 			view->data = w.data;
-			view->data_len = w.blen;
+			view->data_len = w.last_len;
 		}
 		else
 		{
@@ -1583,22 +1583,22 @@ decode_dictionary(ZcDecoder *dec, const uint8_t *buf, size_t len,
 	w.len = len;
 	w.limit = dec->max_message_len;
 	w.pos = ZC_MESSAGE_FIXED_LEN;
-	w.need = ZC_MESSAGE_FIXED_LEN + 8 + (m + 1) * 8 + 8;
-	w.at = 0;
-	w.blen = 0;
+	w.min_len = ZC_MESSAGE_FIXED_LEN + 8 + (m + 1) * 8 + 8;
+	w.last_at = 0;
+	w.last_len = 0;
 	w.data = NULL;
-	if (w.need > w.limit)
+	if (w.min_len > w.limit)
 		return fail(dec, err,
 					"dictionary message at byte offset %llu for %s has %llu entries, which take at least %llu bytes, more than the limit of %llu bytes per message",
 					(unsigned long long) dec->offset, label,
-					(unsigned long long) m, (unsigned long long) w.need,
+					(unsigned long long) m, (unsigned long long) w.min_len,
 					(unsigned long long) w.limit);
 
 	expected = (m + 1) * 8;
 	what = "offsets";
 	r = walk_buffer(&w, expected);
 	offsets = (const int64_t *) w.data;
-	offsets_at = w.at;
+	offsets_at = w.last_at;
 	if (r == WALK_OK)
 	{
 		expected = ANY_LENGTH;
@@ -1616,10 +1616,10 @@ decode_dictionary(ZcDecoder *dec, const uint8_t *buf, size_t len,
 							err);
 	}
 
-	if (!offsets_valid(offsets, m, w.blen, false))
+	if (!offsets_valid(offsets, m, w.last_len, false))
 	{
 		snprintf(where, sizeof(where), "dictionary message for %s", label);
-		return offsets_failure(dec, offsets, NULL, m, w.blen, false, where,
+		return offsets_failure(dec, offsets, NULL, m, w.last_len, false, where,
 							   dec->offset + offsets_at, err);
 	}
 
@@ -1627,7 +1627,7 @@ decode_dictionary(ZcDecoder *dec, const uint8_t *buf, size_t len,
 	dec->dict.count = m;
 	dec->dict.offsets = offsets;
 	dec->dict.data = w.data;
-	dec->dict.data_len = w.blen;
+	dec->dict.data_len = w.last_len;
 	dec->dict_sizes[col] = (int64_t) m;
 	dec->offset += w.pos;
 	*used = (size_t) w.pos;
@@ -1706,7 +1706,7 @@ zc_decoder_next(ZcDecoder *dec, const uint8_t *buf, size_t len,
 					return decode_end(dec, buf, used, event, err);
 			}
 			return fail(dec, err,
-						"unknown message kind %lu at byte offset %llu (after %llu batches)",
+						"unrecognized message kind %lu at byte offset %llu (after %llu batches)",
 						(unsigned long) kind,
 						(unsigned long long) dec->offset,
 						(unsigned long long) dec->batches);

@@ -714,8 +714,12 @@ def _server_message(ex: Any, table: Optional[str]) -> str:
     parts = [primary]
     detail = getattr(diag, "message_detail", None)
     hint = getattr(diag, "message_hint", None)
+    context = getattr(diag, "context", None)
     if detail:
         parts.append(detail)
+    if context:
+        # the innermost line says where: "COPY t, batch 1, row 7, column v"
+        parts.append(context.splitlines()[0])
     if hint:
         parts.append("hint: " + hint)
     if ex.sqlstate == "42P01" and table is not None:

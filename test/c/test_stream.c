@@ -1124,7 +1124,7 @@ test_arrow_fixed(void)
 		sb_reset(&b);
 		sb_header(&b, 1, &col);
 		sb_end(&b, 0);
-		EXPECT_ERROR(&b, "time unit 9 (unknown) is not allowed for a time64 column");
+		EXPECT_ERROR(&b, "time unit 9 (unrecognized) is not allowed for a time64 column");
 		/* the sentinel flag is not for the new fixed-width types */
 		col.unit = ZC_UNIT_US;
 		col.flags = ZC_FLAG_SENTINEL_NULL;
@@ -1692,9 +1692,9 @@ test_sentinel_and_units(void)
 		else
 			EXPECT_ERROR(&b, "the based-offsets flag is not allowed for type");
 		column_stream(&b, (uint8_t) t, 0x04, u0);
-		EXPECT_ERROR(&b, "unknown flags 0x04");
+		EXPECT_ERROR(&b, "unrecognized flags 0x04");
 		column_stream(&b, (uint8_t) t, 0x80 | ZC_FLAG_SENTINEL_NULL, u0);
-		EXPECT_ERROR(&b, "unknown flags 0x81");
+		EXPECT_ERROR(&b, "unrecognized flags 0x81");
 		if (t == ZC_T_TIME32 || t == ZC_T_TIME64)
 			continue;
 		for (u = 1; u <= 4; u++)
@@ -1703,7 +1703,7 @@ test_sentinel_and_units(void)
 			if (timed && u <= 3)
 				EXPECT_OK(&b);
 			else if (timed)
-				EXPECT_ERROR(&b, "unknown time unit 4");
+				EXPECT_ERROR(&b, "unrecognized time unit 4");
 			else
 				EXPECT_ERROR(&b, "time unit");
 		}
@@ -2194,23 +2194,23 @@ test_descriptor_rejections(void)
 	HDR();
 	sb_set_u8(&b, d1, 0);
 	FIN();
-	EXPECT_ERROR(&b, "column 2 \"cat\": unknown wire type 0 in its descriptor at byte offset 40");
+	EXPECT_ERROR(&b, "column 2 \"cat\": unrecognized wire type 0 in its descriptor at byte offset 40");
 	HDR();
 	sb_set_u8(&b, d1, 28);
 	FIN();
-	EXPECT_ERROR(&b, "unknown wire type 28");
+	EXPECT_ERROR(&b, "unrecognized wire type 28");
 	HDR();
 	sb_set_u8(&b, 24, 255);
 	FIN();
-	EXPECT_ERROR(&b, "column 1 \"x\": unknown wire type 255");
+	EXPECT_ERROR(&b, "column 1 \"x\": unrecognized wire type 255");
 	HDR();
 	sb_set_u8(&b, d1 + 1, 3);
 	FIN();
-	EXPECT_ERROR(&b, "unknown null encoding 3");
+	EXPECT_ERROR(&b, "unrecognized null encoding 3");
 	HDR();
 	sb_set_u8(&b, d1 + 4, 0);
 	FIN();
-	EXPECT_ERROR(&b, "dictionary index type 0 (unknown) is not int8, int16, int32, int64, uint8, uint16, uint32 or uint64");
+	EXPECT_ERROR(&b, "dictionary index type 0 (unrecognized) is not int8, int16, int32, int64, uint8, uint16, uint32 or uint64");
 	HDR();
 	sb_set_u8(&b, d1 + 4, ZC_T_UINT8);
 	FIN();
@@ -2234,7 +2234,7 @@ test_descriptor_rejections(void)
 	HDR();
 	sb_set_u8(&b, d1 + 5, 0);
 	FIN();
-	EXPECT_ERROR(&b, "dictionary value type 0 (unknown) is not utf8");
+	EXPECT_ERROR(&b, "dictionary value type 0 (unrecognized) is not utf8");
 	HDR();
 	sb_set_u8(&b, d1 + 5, ZC_T_BINARY);
 	FIN();
@@ -2496,11 +2496,11 @@ test_message_rejections(void)
 
 	/* unknown message kinds */
 	sb_set_u32(&m.b, m.batch, 0);
-	EXPECT_ERROR(&m.b, "unknown message kind 0 at byte offset 56 (after 0 batches)");
+	EXPECT_ERROR(&m.b, "unrecognized message kind 0 at byte offset 56 (after 0 batches)");
 	sb_set_u32(&m.b, m.batch, 4);
-	EXPECT_ERROR(&m.b, "unknown message kind 4");
+	EXPECT_ERROR(&m.b, "unrecognized message kind 4");
 	sb_set_u32(&m.b, m.batch, UINT32_MAX);
-	EXPECT_ERROR(&m.b, "unknown message kind 4294967295");
+	EXPECT_ERROR(&m.b, "unrecognized message kind 4294967295");
 	sb_set_u32(&m.b, m.batch, ZC_MSG_BATCH);
 
 	/* reserved fields */

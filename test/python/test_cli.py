@@ -834,7 +834,8 @@ def test_value_out_of_range_and_constraints(tmp_path, dsn, autoconn, table):
     path.write_text("v\n1\n40000\n")
     autoconn.execute(sql.SQL("CREATE TABLE {} (v int2)").format(sql.Identifier(table)))
     assert_error(run("load", path, "-t", table, "--dsn", dsn), 6,
-                 'value 40000 for column "v" in row 1 is out of range for type smallint', "22003")
+                 "value 40000 is out of range for type smallint",
+                 f"COPY {table}, batch 1, row 1, column v", "22003")
     autoconn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(table)))
     autoconn.execute(sql.SQL("CREATE TABLE {} (v int4 NOT NULL, w int DEFAULT 1)").format(
         sql.Identifier(table)))

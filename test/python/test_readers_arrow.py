@@ -432,6 +432,6 @@ def test_parquet_value_that_does_not_fit_the_table(tmp_path, dsn, autoconn, tabl
     path = tmp_path / "v.parquet"
     pq.write_table(pa.table({"v": pa.array([1, 2, 40000], pa.int32())}), path)
     autoconn.execute(f'CREATE TABLE "{table}" (v int2)')
-    assert_error(run("load", path, "-t", table, "--dsn", dsn), 6, 'column "v"', "row 2",
-                 "22003")
+    assert_error(run("load", path, "-t", table, "--dsn", dsn), 6,
+                 "value 40000 is out of range for type smallint", "row 2, column v", "22003")
     assert count(autoconn, table) == 0
