@@ -54,7 +54,7 @@ lines) and (b) and reports the top symbols (``perf report --no-children
 
 --server-library PATH measures another build of the server library without
 installing it (e.g. the "before" of a change: ``git archive HEAD Makefile
-src zcimport.control zcimport--0.1.sql | tar -x -C /tmp/zc_before && make
+src sql zcimport.control | tar -x -C /tmp/zc_before && make
 -C /tmp/zc_before pg_zcimport.so``): in the benchmark's databases the
 extension's C functions are pointed at PATH (``pg_proc.probin``), so the
 loading sessions load that file (and install its COPY hook) instead of

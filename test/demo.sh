@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The zcimport demo, what `make demo` runs (after `make deps`):
-#   1. build and install the extension (make all, make install);
+#   1. build and install the extension (make all, make install) and the
+#      client's C module (make python-ext);
 #   2. start a private, durable throwaway cluster (test/cluster.sh with
 #      ZC_PGDURABLE=1) on its own port, ZC_PGPORT (default 54330);
 #   3. bench/demo.py: create the extension, build the 10M-row seed frame, load
@@ -22,6 +23,7 @@ step() { printf '\n==== %s ====\n' "$*"; }
 step "build and install the extension"
 make -s all
 make -s install
+make -s python-ext
 echo "installed zcimport into $(pg_config --pkglibdir 2>/dev/null || echo 'the PostgreSQL of pg_config')"
 
 step "start a private durable cluster on port $ZC_PGPORT"

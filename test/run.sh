@@ -39,7 +39,8 @@ print("Python %d.%d" % sys.version_info[:2], ", ".join(p + " " + v(p) for p in
 done
 
 step "build and install"
-make -s all && make -s install || exit 1
+# warnings are errors here (ZC_WERROR=1), not in a user's make
+make -s all ZC_WERROR=1 && make -s install && make -s python-ext || exit 1
 
 step "start the test cluster"
 test/cluster.sh stop

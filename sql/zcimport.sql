@@ -1,4 +1,4 @@
-/* zcimport--0.1.sql */
+/* sql/zcimport.sql: the install script, copied to zcimport--<version>.sql by make */
 
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION zcimport" to load this file. \quit
