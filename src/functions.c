@@ -204,12 +204,8 @@ count_nulls(const ZcColumnDesc *desc, const ZcColumnView *view, uint64 nrows)
 static int64
 column_bytes(const ZcColumnDesc *desc, const ZcColumnView *view, uint64 nrows)
 {
-	int64		bytes = 0;
+	int64		bytes = zc_validity_len(desc, nrows);
 
-	if (desc->nulls == ZC_NULLS_BITMAP)
-		bytes += (nrows + 7) / 8;
-	else if (desc->nulls == ZC_NULLS_BYTEMASK)
-		bytes += nrows;
 	if (desc->type == ZC_T_UTF8 || desc->type == ZC_T_BINARY)
 		bytes += (nrows + 1) * sizeof(int64) + view->data_len;
 	else if (desc->type == ZC_T_UTF8_32 || desc->type == ZC_T_BINARY_32)

@@ -1287,9 +1287,9 @@ check_codes(ZcDecoder *dec, uint32_t col, uint64_t n, ZcError *err)
  * ---------------------------------------------------------------------------
  */
 
-/* Length of the validity buffer of n rows, 0 when there is none. */
-static uint64_t
-validity_len(const ZcColumnDesc *desc, uint64_t n)
+/* Length of the validity buffer of n rows; see stream.h. */
+uint64_t
+zc_validity_len(const ZcColumnDesc *desc, uint64_t n)
 {
 	if (desc->nulls == ZC_NULLS_BITMAP)
 		return (n + 7) / 8;
@@ -1339,7 +1339,7 @@ batch_min_len(const ZcDecoder *dec, uint64_t n)
 		const ZcColumnDesc *desc = &dec->columns[c];
 
 		if (desc->nulls != ZC_NULLS_NONE)
-			total += 8 + ZC_ALIGN8(validity_len(desc, n));
+			total += 8 + ZC_ALIGN8(zc_validity_len(desc, n));
 		if (is_varlen(desc))
 			total += 8 + ZC_ALIGN8((n + 1) * offset_width(desc)) + 8;
 		else
@@ -1414,7 +1414,7 @@ decode_batch(ZcDecoder *dec, const uint8_t *buf, size_t len, size_t *used,
 
 		if (desc->nulls != ZC_NULLS_NONE)
 		{
-			expected = validity_len(desc, n);
+			expected = zc_validity_len(desc, n);
 			r = walk_buffer(&w, expected);
 			if (r != WALK_OK)
 			{

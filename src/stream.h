@@ -303,4 +303,7 @@ zc_row_valid(const ZcColumnDesc *desc, const ZcColumnView *view, uint64_t i)
 	return true;
 }
 
+/* Length of a column's validity buffer of n rows, 0 when it has none. */
+extern uint64_t zc_validity_len(const ZcColumnDesc *desc, uint64_t n);
+
 #endif							/* ZCIMPORT_STREAM_H */

@@ -85,17 +85,6 @@ start_buffer(uint8_t *p, uint64_t len)
 	return p + 8;
 }
 
-/* Length of a column's validity buffer of n rows, 0 when there is none. */
-static inline uint64_t
-validity_len(const ZcColumnDesc *desc, uint64_t n)
-{
-	if (desc->nulls == ZC_NULLS_BITMAP)
-		return (n + 7) / 8;
-	if (desc->nulls == ZC_NULLS_BYTEMASK)
-		return n;
-	return 0;
-}
-
 /* Width in bytes of a fixed-width column's values or codes (null: 0). */
 static inline int
 value_width(const ZcColumnDesc *desc)
@@ -334,7 +323,7 @@ zc_substream_batch_len(const ZcDecoder *dec, const uint32_t *rows, uint32_t n)
 		const ZcColumnView *view = &dec->views[c];
 
 		if (desc->nulls != ZC_NULLS_NONE)
-			total += 8 + ZC_ALIGN8(validity_len(desc, n));
+			total += 8 + ZC_ALIGN8(zc_validity_len(desc, n));
 		if (zc_wire_type_is_varlen(desc->type))
 		{
 			uint64_t	dlen;
