@@ -46,8 +46,6 @@
  */
 #include "postgres.h"
 
-#include <limits.h>
-
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
@@ -222,6 +220,7 @@ typedef struct ZcMessage
 {
 	const uint8 *data;
 	uint64		len;
+	int			refs;			/* dictionaries: placements holding it */
 } ZcMessage;
 
 /*
@@ -248,11 +247,10 @@ typedef struct ZcPlacement
 	int32		groupid;
 	const char *nodename;
 	int			nodeport;
-	void	   *citus_placement;	/* Citus's ShardPlacement */
 	ZcConn	   *conn;
 	StringInfoData pending;		/* messages of the next segment */
-	ZcMessage  *dicts;			/* per stream column: its dictionary where
-								 * pending starts */
+	ZcMessage **dicts;			/* per stream column: its dictionary where
+								 * pending starts, or NULL */
 	uint64		segment_first;	/* shard row of the segment's first row */
 	uint64		segment_rows;	/* rows of the open or next segment */
 } ZcPlacement;
@@ -267,7 +265,7 @@ typedef struct ZcShard
 	char	   *command;		/* the COPY that loads a segment */
 	int			nplacements;
 	ZcPlacement *placements;
-	uint64		rows;			/* rows routed to it */
+	uint64		rows;			/* rows route_batch() sent it */
 
 	/* frame row of each row routed, while the map's budget lasts */
 	uint64	   *row_map;
@@ -296,7 +294,6 @@ typedef struct ZcCitusLoad
 
 	/* hash-distributed tables: the distribution column */
 	int			dist_column;	/* its stream column */
-	AttrNumber	dist_attnum;
 	Oid			dist_collation;
 	FmgrInfo	hash_fn;
 	ZcConverter converter;
@@ -431,6 +428,21 @@ open_catalog(const char *name)
 	return table_open(relid, AccessShareLock);
 }
 
+/*
+ * Begin a scan of catalog for the rows whose column attnum equals value,
+ * through Citus's index on that column, index_name, when it exists.  The
+ * catalog snapshot is used, as Citus reads its catalog.
+ */
+static SysScanDesc
+catalog_scan(Relation catalog, const char *index_name, AttrNumber attnum,
+			 RegProcedure eqproc, Datum value, ScanKey key)
+{
+	Oid			index = get_relname_relid(index_name, PG_CATALOG_NAMESPACE);
+
+	ScanKeyInit(key, attnum, BTEqualStrategyNumber, eqproc, value);
+	return systable_beginscan(catalog, index, OidIsValid(index), NULL, 1, key);
+}
+
 /* The attribute number of column name of a Citus catalog table. */
 static AttrNumber
 catalog_attnum(Relation catalog, const char *name)
@@ -467,9 +479,9 @@ read_partition(Oid relid, char *method, char *repmodel, Var **partkey)
 
 	if (catalog == NULL)
 		return false;
-	ScanKeyInit(&key, catalog_attnum(catalog, "logicalrelid"),
-				BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
-	scan = systable_beginscan(catalog, InvalidOid, false, NULL, 1, &key);
+	scan = catalog_scan(catalog, "pg_dist_partition_logical_relid_index",
+						catalog_attnum(catalog, "logicalrelid"), F_OIDEQ,
+						ObjectIdGetDatum(relid), &key);
 	tuple = systable_getnext(scan);
 	if (HeapTupleIsValid(tuple))
 	{
@@ -506,13 +518,6 @@ read_partition(Oid relid, char *method, char *repmodel, Var **partkey)
 	return found;
 }
 
-/* Is rel listed in Citus's pg_dist_partition?  See citus.h. */
-bool
-zc_citus_is_table(Relation rel)
-{
-	return read_partition(RelationGetRelid(rel), NULL, NULL, NULL);
-}
-
 /* The stream column that fills table attribute attnum, or -1. */
 static int
 stream_column_of(const ZcLoadOptions *options, AttrNumber attnum)
@@ -529,8 +534,11 @@ stream_column_of(const ZcLoadOptions *options, AttrNumber attnum)
 	return -1;
 }
 
-/* Check that the load into Citus table options->rel can be routed. */
-void
+/*
+ * Is options->rel a Citus table?  If it is, check that its load can be
+ * routed, or refuse it.  See citus.h.
+ */
+bool
 zc_citus_check(const ZcLoadOptions *options)
 {
 	Relation	rel = options->rel;
@@ -539,9 +547,9 @@ zc_citus_check(const ZcLoadOptions *options)
 	char		repmodel;
 	Var		   *partkey;
 
-	load_api();
 	if (!read_partition(RelationGetRelid(rel), &method, &repmodel, &partkey))
-		elog(ERROR, "\"%s\" is not a Citus table", relname);
+		return false;
+	load_api();
 
 	if (!api.IsCoordinator())
 		ereport(ERROR,
@@ -581,6 +589,7 @@ zc_citus_check(const ZcLoadOptions *options)
 					 errdetail("zcimport routes each row to its shard by the value of the distribution column, so it must come from the stream."),
 					 errhint("Include the column in the frame and in the COPY column list.")));
 	}
+	return true;
 }
 
 /* The frame row of row r of the current batch. */
@@ -621,47 +630,71 @@ shard_cmp(const void *a, const void *b)
 	return 0;
 }
 
-/* The primary node of group groupid: its name and port. */
-static void
-read_node(int32 groupid, const char **nodename, int *nodeport)
+/* A primary node of pg_dist_node. */
+typedef struct ZcNode
+{
+	int32		groupid;
+	const char *nodename;
+	int			nodeport;
+} ZcNode;
+
+/* Read the primary nodes of pg_dist_node, each group's one. */
+static List *
+read_nodes(void)
 {
 	Relation	catalog = open_catalog("pg_dist_node");
-	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tuple;
 	AttrNumber	role_att = catalog_attnum(catalog, "noderole");
-	bool		found = false;
+	AttrNumber	group_att = catalog_attnum(catalog, "groupid");
+	AttrNumber	name_att = catalog_attnum(catalog, "nodename");
+	AttrNumber	port_att = catalog_attnum(catalog, "nodeport");
+	List	   *nodes = NIL;
 
-	ScanKeyInit(&key, catalog_attnum(catalog, "groupid"),
-				BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(groupid));
-	scan = systable_beginscan(catalog, InvalidOid, false, NULL, 1, &key);
-	while (!found && HeapTupleIsValid(tuple = systable_getnext(scan)))
+	scan = systable_beginscan(catalog, InvalidOid, false, NULL, 0, NULL);
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
 	{
 		bool		isnull;
 		Datum		role = catalog_value(catalog, tuple, role_att, &isnull);
+		ZcNode	   *node;
 
 		if (!isnull &&
 			strcmp(DatumGetCString(OidFunctionCall1(F_ENUM_OUT, role)), "primary") != 0)
 			continue;
-		*nodename = TextDatumGetCString(catalog_value(catalog, tuple,
-													  catalog_attnum(catalog, "nodename"),
-													  &isnull));
-		*nodeport = DatumGetInt32(catalog_value(catalog, tuple,
-												catalog_attnum(catalog, "nodeport"),
-												&isnull));
-		found = true;
+		node = palloc(sizeof(ZcNode));
+		node->groupid = DatumGetInt32(catalog_value(catalog, tuple, group_att, &isnull));
+		node->nodename = TextDatumGetCString(catalog_value(catalog, tuple, name_att,
+														   &isnull));
+		node->nodeport = DatumGetInt32(catalog_value(catalog, tuple, port_att, &isnull));
+		nodes = lappend(nodes, node);
 	}
 	systable_endscan(scan);
 	table_close(catalog, AccessShareLock);
-	if (!found)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("no primary node of node group %d is in pg_dist_node", groupid)));
+	return nodes;
 }
 
-/* Read the active placements of shard, with their nodes. */
+/* The primary node of group groupid, among nodes (read_nodes()). */
+static const ZcNode *
+find_node(List *nodes, int32 groupid)
+{
+	ListCell   *lc;
+
+	foreach(lc, nodes)
+	{
+		const ZcNode *node = (const ZcNode *) lfirst(lc);
+
+		if (node->groupid == groupid)
+			return node;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("no primary node of node group %d is in pg_dist_node", groupid)));
+	pg_unreachable();
+}
+
+/* Read the active placements of shard, with their nodes (read_nodes()). */
 static void
-read_placements(ZcShard *shard)
+read_placements(ZcShard *shard, List *nodes)
 {
 	Relation	catalog = open_catalog("pg_dist_placement");
 	ScanKeyData key;
@@ -673,9 +706,9 @@ read_placements(ZcShard *shard)
 	ListCell   *lc;
 	int			i = 0;
 
-	ScanKeyInit(&key, catalog_attnum(catalog, "shardid"),
-				BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum((int64) shard->shardid));
-	scan = systable_beginscan(catalog, InvalidOid, false, NULL, 1, &key);
+	scan = catalog_scan(catalog, "pg_dist_placement_shardid_index",
+						catalog_attnum(catalog, "shardid"), F_INT8EQ,
+						Int64GetDatum((int64) shard->shardid), &key);
 	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
 	{
 		bool		isnull;
@@ -700,9 +733,11 @@ read_placements(ZcShard *shard)
 	foreach(lc, groups)
 	{
 		ZcPlacement *p = &shard->placements[i++];
+		const ZcNode *node = find_node(nodes, lfirst_int(lc));
 
-		p->groupid = lfirst_int(lc);
-		read_node(p->groupid, &p->nodename, &p->nodeport);
+		p->groupid = node->groupid;
+		p->nodename = node->nodename;
+		p->nodeport = node->nodeport;
 	}
 }
 
@@ -719,14 +754,14 @@ read_shards(ZcCitusLoad *load)
 	AttrNumber	max_att = catalog_attnum(catalog, "shardmaxvalue");
 	Oid			nspid = RelationGetNamespace(load->rel);
 	int			cap = 16;
-	List	   *nodes = NIL;
+	List	   *groups = NIL;
+	List	   *nodes;
 
 	load->shards = palloc0(sizeof(ZcShard) * cap);
 	load->nshards = 0;
-	ScanKeyInit(&key, catalog_attnum(catalog, "logicalrelid"),
-				BTEqualStrategyNumber, F_OIDEQ,
-				ObjectIdGetDatum(RelationGetRelid(load->rel)));
-	scan = systable_beginscan(catalog, InvalidOid, false, NULL, 1, &key);
+	scan = catalog_scan(catalog, "pg_dist_shard_logical_relid_index",
+						catalog_attnum(catalog, "logicalrelid"), F_OIDEQ,
+						ObjectIdGetDatum(RelationGetRelid(load->rel)), &key);
 	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
 	{
 		ZcShard    *shard;
@@ -773,14 +808,15 @@ read_shards(ZcCitusLoad *load)
 		elog(ERROR, "table \"%s\" without a distribution column has %d shards",
 			 load->relname, load->nshards);
 
+	nodes = read_nodes();
 	for (int s = 0; s < load->nshards; s++)
 	{
-		read_placements(&load->shards[s]);
+		read_placements(&load->shards[s], nodes);
 		for (int i = 0; i < load->shards[s].nplacements; i++)
-			nodes = list_append_unique_int(nodes,
-										   load->shards[s].placements[i].groupid);
+			groups = list_append_unique_int(groups,
+											load->shards[s].placements[i].groupid);
 	}
-	load->nnodes = list_length(nodes);
+	load->nnodes = list_length(groups);
 	return;
 
 uninitialized:
@@ -1003,8 +1039,8 @@ segment_begin_wait(ZcCitusLoad *load, ZcPlacement *p)
 
 	send_bytes(load, p, load->header.data, load->header.len);
 	for (uint32 col = 0; col < load->dec.ncolumns; col++)
-		if (p->dicts[col].data != NULL)
-			send_bytes(load, p, p->dicts[col].data, p->dicts[col].len);
+		if (p->dicts[col] != NULL)
+			send_bytes(load, p, p->dicts[col]->data, p->dicts[col]->len);
 	if (p->pending.len > 0)
 		send_bytes(load, p, (const uint8 *) p->pending.data, p->pending.len);
 	resetStringInfo(&p->pending);
@@ -1101,22 +1137,41 @@ placement_send(ZcCitusLoad *load, ZcPlacement *p, const uint8 *data,
 	}
 }
 
+/*
+ * Make msg the dictionary of column col that p's next segment starts with.
+ * A dictionary no placement holds any more is freed, so that a stream that
+ * replaces its dictionaries batch after batch does not pile them up.
+ */
+static void
+hold_dictionary(ZcPlacement *p, int col, ZcMessage *msg)
+{
+	ZcMessage  *old = p->dicts[col];
+
+	msg->refs++;
+	p->dicts[col] = msg;
+	if (old != NULL && --old->refs == 0)
+	{
+		pfree((void *) old->data);
+		pfree(old);
+	}
+}
+
 /* Send a dictionary message for stream column col to placement p. */
 static void
 placement_dictionary(ZcCitusLoad *load, ZcPlacement *p, int col,
-					 ZcMessage msg)
+					 ZcMessage *msg)
 {
 	/* the dictionary the next segment starts with, or one in pending */
 	if (p->conn->active == p)
 	{
-		send_bytes(load, p, msg.data, msg.len);
-		p->dicts[col] = msg;
+		send_bytes(load, p, msg->data, msg->len);
+		hold_dictionary(p, col, msg);
 	}
 	else if (p->pending.len == 0)
-		p->dicts[col] = msg;
+		hold_dictionary(p, col, msg);
 	else
-		appendBinaryStringInfoNT(&p->pending, (const char *) msg.data,
-								 (int) msg.len);
+		appendBinaryStringInfoNT(&p->pending, (const char *) msg->data,
+								 (int) msg->len);
 }
 
 /* Send a message holding rows rows to every placement of shard. */
@@ -1179,6 +1234,7 @@ acquire_connections(ZcCitusLoad *load, const ZcLoadOptions *options)
 		{
 			ZcPlacement *p = &shard->placements[i];
 			List	   *citus_placements;
+			void	   *citus_placement;
 			List	   *access;
 			void	   *conn;
 			ZcConn	   *c;
@@ -1188,8 +1244,8 @@ acquire_connections(ZcCitusLoad *load, const ZcLoadOptions *options)
 			if (citus_placements == NIL)
 				elog(ERROR, "placement of shard " UINT64_FORMAT " on group %d not found",
 					 shard->shardid, p->groupid);
-			p->citus_placement = linitial(citus_placements);
-			access = list_make1(api.CreatePlacementAccess(p->citus_placement,
+			citus_placement = linitial(citus_placements);
+			access = list_make1(api.CreatePlacementAccess(citus_placement,
 														  ZC_CITUS_PLACEMENT_ACCESS_DML));
 
 			conn = api.GetConnectionIfPlacementAccessedInXact(ZC_CITUS_FOR_DML,
@@ -1238,7 +1294,7 @@ acquire_connections(ZcCitusLoad *load, const ZcLoadOptions *options)
 			p->conn = c;
 			p->shard = shard;
 			initStringInfo(&p->pending);
-			p->dicts = palloc0(sizeof(ZcMessage) * Max(list_length(options->attnums), 1));
+			p->dicts = palloc0(sizeof(ZcMessage *) * Max(list_length(options->attnums), 1));
 		}
 	}
 
@@ -1892,7 +1948,6 @@ start_hash(ZcCitusLoad *load, const ZcLoadOptions *options, Var *partkey)
 										  partkey->varattno - 1);
 	TypeCacheEntry *tc;
 
-	load->dist_attnum = partkey->varattno;
 	load->dist_column = stream_column_of(options, partkey->varattno);
 	load->dist_collation = partkey->varcollid;
 	tc = lookup_type_cache(partkey->vartype, TYPECACHE_HASH_PROC_FINFO);
@@ -1936,16 +1991,16 @@ notice_route(ZcCitusLoad *load)
 				 errdetail("The coordinator sends the stream unchanged to the shard, in one distributed transaction.")));
 }
 
-/* A copy of a message that is sent again with later segments. */
-static ZcMessage
+/* A copy of a dictionary message, sent again with later segments. */
+static ZcMessage *
 keep_message(ZcCitusLoad *load, const uint8 *data, size_t len)
 {
-	ZcMessage	msg;
+	ZcMessage  *msg = MemoryContextAllocZero(load->load_context, sizeof(ZcMessage));
 	uint8	   *copy = MemoryContextAllocHuge(load->load_context, len);
 
 	memcpy(copy, data, len);
-	msg.data = copy;
-	msg.len = len;
+	msg->data = copy;
+	msg->len = len;
 	return msg;
 }
 
@@ -1982,7 +2037,7 @@ static void
 on_dictionary(void *arg, const uint8 *msg, size_t len)
 {
 	ZcCitusLoad *load = (ZcCitusLoad *) arg;
-	ZcMessage	kept = keep_message(load, msg, len);
+	ZcMessage  *kept = keep_message(load, msg, len);
 	int			col = (int) load->dec.dict.column;
 
 	if (col == load->dist_column)
@@ -1990,6 +2045,12 @@ on_dictionary(void *arg, const uint8 *msg, size_t len)
 	for (int s = 0; s < load->nshards; s++)
 		for (int i = 0; i < load->shards[s].nplacements; i++)
 			placement_dictionary(load, &load->shards[s].placements[i], col, kept);
+	/* every placement copied it into its pending messages */
+	if (kept->refs == 0)
+	{
+		pfree((void *) kept->data);
+		pfree(kept);
+	}
 }
 
 /* A batch message: split by shard, or as it is to a table's one shard. */
@@ -2004,7 +2065,6 @@ on_batch(void *arg, const uint8 *msg, size_t len)
 	else
 	{
 		send_to_shard(load, &load->shards[0], msg, len, load->dec.batch_rows);
-		load->shards[0].rows += load->dec.batch_rows;
 	}
 	load->rows_seen += load->dec.batch_rows;
 	pgstat_progress_update_param(PROGRESS_COPY_TUPLES_PROCESSED, load->rows_seen);
@@ -2022,8 +2082,7 @@ zc_citus_load(const ZcLoadOptions *options, ZcInput *input)
 	bool		local = false;
 	uint64		processed;
 
-	zc_citus_check(options);
-
+	/* zc_target_prepare() checked the table with zc_citus_check() */
 	load_context = AllocSetContextCreate(CurrentMemoryContext,
 										 "zcimport Citus load",
 										 ALLOCSET_DEFAULT_SIZES);

@@ -22,15 +22,13 @@
 #include "input.h"
 #include "load.h"
 
-/* Is rel listed in Citus's pg_dist_partition (any kind of Citus table)? */
-extern bool zc_citus_is_table(Relation rel);
-
 /*
- * Check that a load into Citus table options->rel can be routed (on the
- * coordinator, a kind zcimport routes, the distribution column in the
- * stream, no WHERE or FREEZE), or refuse it.
+ * Is options->rel a Citus table (listed in Citus's pg_dist_partition)?  If
+ * it is, check that its load can be routed (on the coordinator, a kind
+ * zcimport routes, the distribution column in the stream, no WHERE or
+ * FREEZE), or refuse it.
  */
-extern void zc_citus_check(const ZcLoadOptions *options);
+extern bool zc_citus_check(const ZcLoadOptions *options);
 
 /* Load the stream from input into Citus table options->rel. */
 extern uint64 zc_citus_load(const ZcLoadOptions *options, ZcInput *input);

@@ -17,12 +17,9 @@
  */
 #include "postgres.h"
 
-#include "access/genam.h"
 #include "access/sysattr.h"
-#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
-#include "catalog/pg_namespace.h"
 #include "commands/copy.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
@@ -33,7 +30,6 @@
 #include "parser/parse_expr.h"
 #include "parser/parse_relation.h"
 #include "utils/acl.h"
-#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
@@ -112,7 +108,5 @@ zc_target_prepare(ParseState *pstate, Relation rel, List *attlist,
 	options->range_table = pstate->p_rtable;
 
 	/* its rows live in shards: citus.c routes the load there */
-	options->citus = zc_citus_is_table(rel);
-	if (options->citus)
-		zc_citus_check(options);
+	options->citus = zc_citus_check(options);
 }
