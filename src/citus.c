@@ -547,9 +547,11 @@ zc_citus_check(const ZcLoadOptions *options)
 	char		repmodel;
 	Var		   *partkey;
 
-	if (!read_partition(RelationGetRelid(rel), &method, &repmodel, &partkey))
+	if (!read_partition(RelationGetRelid(rel), NULL, NULL, NULL))
 		return false;
+	/* the citus extension and its version, before its catalog's columns */
 	load_api();
+	read_partition(RelationGetRelid(rel), &method, &repmodel, &partkey);
 
 	if (!api.IsCoordinator())
 		ereport(ERROR,
