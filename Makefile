@@ -48,8 +48,10 @@ REGRESS = setup version copy_basic copy_types copy_text copy_errors functions tr
 # The Python environment: .venv/$(PYENV), a virtual environment that
 # test/venv.sh creates with pip from python/requirements/$(PYENV).txt.
 # make test runs the pytest suite in each of ZC_PY_ENVS (test/run.sh).
+# Not PYTHON: PGXS's Makefile.global sets that to the interpreter PostgreSQL
+# was configured with (or to nothing).
 PYENV ?= latest
-PYTHON ?= $(CURDIR)/.venv/$(PYENV)/bin/python
+VENV_PYTHON ?= $(CURDIR)/.venv/$(PYENV)/bin/python
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(PGXS),)
@@ -81,7 +83,7 @@ venv:
 # PYTHONPATH=python imports it.  It uses only the C API of CPython, so the
 # one build serves every environment of the same interpreter.
 python-ext: venv
-	cd python && $(PYTHON) setup.py -q build_ext --inplace
+	cd python && $(VENV_PYTHON) setup.py -q build_ext --inplace
 
 # C unit tests of the stream decoder and the sub-stream encoder, under
 # AddressSanitizer and UBSan.
@@ -104,13 +106,14 @@ check-c: test/c/test_stream test/c/test_substream
 # of the time, and 60-second runs with and without it reached the same line
 # coverage.  make fuzz-coverage measures that coverage (not in make test).
 FUZZ_SECONDS ?= 30
-CLANG ?= clang
+# PGXS's CLANG (the one PostgreSQL's bitcode is built with) if it has one
+FUZZ_CC ?= $(if $(CLANG),$(CLANG),clang)
 FUZZ_CFLAGS = -std=c11 -g -O1 -Isrc -Itest/c -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=all -fno-sanitize-coverage=trace-cmp \
 	-fsanitize-coverage-allowlist=test/fuzz/instrument.txt
 test/fuzz/fuzz_stream: test/fuzz/fuzz_stream.c test/fuzz/instrument.txt test/c/streambuild.c \
 		test/c/streambuild.h src/stream.c src/stream.h src/substream.c src/substream.h Makefile
-	$(CLANG) $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_stream.c test/c/streambuild.c src/stream.c \
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_stream.c test/c/streambuild.c src/stream.c \
 		src/substream.c
 
 fuzz: test/fuzz/fuzz_stream

@@ -35,6 +35,7 @@
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
 #include "convert.h"
 
 /* Days and microseconds between the Unix epoch and PostgreSQL's (2000-01-01). */

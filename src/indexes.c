@@ -59,6 +59,7 @@
 #include "utils/sortsupport.h"
 #include "utils/tuplesort.h"
 
+#include "compat.h"
 #include "indexes.h"
 
 /* Bounds of a window of rows, whatever maintenance_work_mem says. */
@@ -162,11 +163,7 @@ zc_indexes_define_guc(void)
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
-#if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("zcimport");
-#else
-	EmitWarningsOnPlaceholders("zcimport");
-#endif
 }
 
 /* Why rel's indexes cannot be rebuilt after the load, or NULL if they can. */
@@ -178,7 +175,7 @@ rebuild_refused(ResultRelInfo *rri)
 	if (heap->rd_rel->relkind != RELKIND_RELATION)
 		return "the target is not a plain table";
 	if (heap->rd_createSubid == InvalidSubTransactionId &&
-		heap->rd_firstRelfilenodeSubid == InvalidSubTransactionId)
+		ZC_REL_FIRST_STORAGE_SUBID(heap) == InvalidSubTransactionId)
 		return "the table was not created or truncated in this transaction";
 	if (RelationGetNumberOfBlocks(heap) > ZC_REBUILD_MAX_BLOCKS)
 		return "the table already holds more than 8 MB of rows";
@@ -655,8 +652,8 @@ rebuild_indexes(ZcIndexes *ix)
 			Oid			indexid = lfirst_oid(lc);
 
 			ix->building = get_rel_name(indexid);
-			reindex_index(indexid, false, ix->heap->rd_rel->relpersistence,
-						  &params);
+			zc_reindex_index(indexid, ix->heap->rd_rel->relpersistence,
+							 &params);
 			/* the next build must see this one's catalog updates */
 			CommandCounterIncrement();
 		}
@@ -697,9 +694,7 @@ zc_indexes_finish(ZcIndexes *ix)
 		/* as ExecCloseIndices() closes the others */
 		for (int i = 0; i < ix->nsorted; i++)
 		{
-#if PG_VERSION_NUM >= 170000
-			index_insert_cleanup(ix->sorted[i].index, ix->sorted[i].info);
-#endif
+			zc_index_insert_cleanup(ix->sorted[i].index, ix->sorted[i].info);
 			index_close(ix->sorted[i].index, RowExclusiveLock);
 		}
 		ix->nsorted = 0;

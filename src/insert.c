@@ -40,6 +40,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
+#include "compat.h"
 #include "indexes.h"
 #include "insert.h"
 
@@ -221,8 +222,7 @@ buffer_flush(ZcInsert *ins, ZcMultiBuffer *buffer)
 			zc_indexes_add(buffer->indexes, slots[i], buffer->batches[i],
 						   buffer->rows[i]);
 		if (rri->ri_NumIndices > 0)
-			recheck = ExecInsertIndexTuples(rri, slots[i], estate,
-											false, false, NULL, NIL);
+			recheck = zc_insert_index_tuples(rri, slots[i], estate);
 		/* as CopyMultiInsertBufferFlush() decides */
 		if (rri->ri_NumIndices > 0 ||
 			(rri->ri_TrigDesc != NULL &&
@@ -352,7 +352,7 @@ check_freeze(Relation rel)
 				 errmsg("cannot perform COPY FREEZE because of prior transaction activity")));
 
 	if (rel->rd_createSubid != GetCurrentSubTransactionId() &&
-		rel->rd_newRelfilenodeSubid != GetCurrentSubTransactionId())
+		ZC_REL_NEW_STORAGE_SUBID(rel) != GetCurrentSubTransactionId())
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot perform COPY FREEZE because the table was not created or truncated in the current subtransaction")));
@@ -384,16 +384,17 @@ zc_insert_begin(const ZcInsertOptions *options)
 	/* a table new in this transaction has no free space worth looking up */
 	if (RELKIND_HAS_STORAGE(rel->rd_rel->relkind) &&
 		(rel->rd_createSubid != InvalidSubTransactionId ||
-		 rel->rd_firstRelfilenodeSubid != InvalidSubTransactionId))
+		 ZC_REL_FIRST_STORAGE_SUBID(rel) != InvalidSubTransactionId))
 		ins->ti_options |= TABLE_INSERT_SKIP_FSM;
 
 	if (options->freeze)
 		ins->ti_options |= TABLE_INSERT_FROZEN;
 
-	ExecInitRangeTable(ins->estate, options->range_table);
+	zc_init_range_table(ins->estate, options->range_table,
+						options->perminfos);
 	rri = ins->target_rri = makeNode(ResultRelInfo);
 	ExecInitResultRelation(ins->estate, rri, 1);
-	CheckValidResultRel(rri, CMD_INSERT);
+	zc_check_valid_insert_rel(rri);
 
 	/* a ModifyTableState, as partition routing and transition capture need */
 	mtstate = ins->mtstate = makeNode(ModifyTableState);
@@ -599,7 +600,7 @@ route_row(ZcInsert *ins, TupleTableSlot *myslot, ResultRelInfo **rri_out)
 		ins->transition_capture->tcs_original_insert_tuple =
 			!ins->has_before_row ? myslot : NULL;
 
-	map = rri->ri_RootToPartitionMap;
+	map = zc_root_to_child_map(rri, ins->estate);
 	if (ins->method == ZC_INSERT_SINGLE || !ins->leafpart_use_multi)
 	{
 		if (map != NULL)
@@ -634,8 +635,7 @@ insert_single(ZcInsert *ins, ResultRelInfo *rri, TupleTableSlot *slot)
 	table_tuple_insert(rri->ri_RelationDesc, slot, ins->mycid,
 					   ins->ti_options, ins->bistate);
 	if (rri->ri_NumIndices > 0)
-		recheck = ExecInsertIndexTuples(rri, slot, ins->estate,
-										false, false, NULL, NIL);
+		recheck = zc_insert_index_tuples(rri, slot, ins->estate);
 	ExecARInsertTriggers(ins->estate, rri, slot, recheck,
 						 ins->transition_capture);
 	list_free(recheck);

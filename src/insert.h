@@ -29,6 +29,7 @@ typedef struct ZcInsertOptions
 {
 	Relation	rel;			/* opened and locked by the caller */
 	List	   *range_table;	/* with the target's RTE at index 1 */
+	List	   *perminfos;		/* its permissions (16+), or NIL */
 	Node	   *where_clause;	/* implicit-AND list, or NULL */
 	bool		freeze;			/* FREEZE was requested */
 	bool		volatile_defaults;	/* a default expression is volatile */

@@ -492,6 +492,7 @@ on_header(void *arg, const uint8 *msg, size_t len)
 	start_load(load);
 	insert_options.rel = load->options->rel;
 	insert_options.range_table = load->options->range_table;
+	insert_options.perminfos = load->options->perminfos;
 	insert_options.where_clause = load->options->where_clause;
 	insert_options.freeze = load->options->freeze;
 	insert_options.volatile_defaults = load->volatile_defaults;

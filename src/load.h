@@ -26,6 +26,7 @@ typedef struct ZcLoadOptions
 	Relation	rel;			/* opened and locked by the caller */
 	List	   *attnums;		/* the table columns the stream fills */
 	List	   *range_table;	/* the target's RTE at index 1 */
+	List	   *perminfos;		/* its permissions (16+), or NIL */
 	Node	   *where_clause;	/* implicit-AND list, or NULL */
 	bool		freeze;
 	int			progress_type;	/* PROGRESS_COPY_TYPE_* */

@@ -35,6 +35,7 @@
 #include "utils/rls.h"
 
 #include "citus.h"
+#include "compat.h"
 #include "target.h"
 
 /* Transform a COPY FROM ... WHERE clause, as DoCopy() does. */
@@ -62,7 +63,7 @@ check_schema_usage(Relation rel)
 	Oid			nspid = RelationGetNamespace(rel);
 	AclResult	aclresult;
 
-	aclresult = pg_namespace_aclcheck(nspid, GetUserId(), ACL_USAGE);
+	aclresult = zc_namespace_aclcheck(nspid, GetUserId(), ACL_USAGE);
 	if (aclresult != ACLCHECK_OK)
 		aclcheck_error(aclresult, OBJECT_SCHEMA, get_namespace_name(nspid));
 }
@@ -73,15 +74,15 @@ zc_target_prepare(ParseState *pstate, Relation rel, List *attlist,
 				  Node *where, ZcLoadOptions *options)
 {
 	ParseNamespaceItem *nsitem;
-	RangeTblEntry *rte;
+	ZcPermInfo *perms;
 	ListCell   *lc;
 
 	check_schema_usage(rel);
 
 	nsitem = addRangeTableEntryForRelation(pstate, rel, RowExclusiveLock,
 										   NULL, false, false);
-	rte = nsitem->p_rte;
-	rte->requiredPerms = ACL_INSERT;
+	perms = ZC_NSITEM_PERMS(nsitem);
+	perms->requiredPerms = ACL_INSERT;
 
 	if (where != NULL)
 		options->where_clause = transform_where(pstate, nsitem, where);
@@ -91,11 +92,11 @@ zc_target_prepare(ParseState *pstate, Relation rel, List *attlist,
 	{
 		int			attno = lfirst_int(lc) - FirstLowInvalidHeapAttributeNumber;
 
-		rte->insertedCols = bms_add_member(rte->insertedCols, attno);
+		perms->insertedCols = bms_add_member(perms->insertedCols, attno);
 	}
-	ExecCheckRTPerms(pstate->p_rtable, true);
+	zc_check_perms(pstate->p_rtable, perms);
 
-	if (check_enable_rls(rte->relid, InvalidOid, false) == RLS_ENABLED)
+	if (check_enable_rls(RelationGetRelid(rel), InvalidOid, false) == RLS_ENABLED)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("COPY FROM not supported with row-level security"),
@@ -106,6 +107,7 @@ zc_target_prepare(ParseState *pstate, Relation rel, List *attlist,
 
 	options->rel = rel;
 	options->range_table = pstate->p_rtable;
+	options->perminfos = ZC_PSTATE_PERMINFOS(pstate);
 
 	/* its rows live in shards: citus.c routes the load there */
 	options->citus = zc_citus_check(options);
