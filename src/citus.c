@@ -75,6 +75,7 @@
 #include "utils/typcache.h"
 
 #include "citus.h"
+#include "compat.h"
 #include "convert.h"
 #include "stream.h"
 #include "substream.h"
@@ -894,7 +895,7 @@ remote_error_row(ZcCitusLoad *load, ZcPlacement *p, const char *context,
 }
 
 /* Report the error result res of the COPY on placement p. */
-static void pg_attribute_noreturn()
+pg_noreturn static void
 report_remote_error(ZcCitusLoad *load, ZcPlacement *p, PGresult *res)
 {
 	char	   *sqlstate = api.PQresultErrorField(res, PG_DIAG_SQLSTATE);
@@ -945,7 +946,7 @@ report_remote_error(ZcCitusLoad *load, ZcPlacement *p, PGresult *res)
  * The COPY on p's connection failed while data was sent: report the
  * worker's error if it sent one, the connection's otherwise.
  */
-static void pg_attribute_noreturn()
+pg_noreturn static void
 report_send_failure(ZcCitusLoad *load, ZcPlacement *p)
 {
 	PGresult   *res = api.GetRemoteCommandResult(p->conn->conn, true);

@@ -17,14 +17,25 @@
 #define ZCIMPORT_COMPAT_H
 
 #include "access/genam.h"
+#include "access/stratnum.h"
 #include "catalog/index.h"
 #include "executor/executor.h"
 #include "utils/acl.h"
 #include "utils/rel.h"
+#include "utils/sortsupport.h"
 
 #if PG_VERSION_NUM >= 160000
 #include "catalog/pg_namespace_d.h"
 #include "varatt.h"				/* SET_VARSIZE and friends left postgres.h */
+#endif
+
+/*
+ * A function that does not return: 18 replaced the postfix
+ * pg_attribute_noreturn() with the prefix pg_noreturn (C11's _Noreturn),
+ * which GCC and Clang also take as a prefix attribute before it.
+ */
+#ifndef pg_noreturn
+#define pg_noreturn pg_attribute_noreturn()
 #endif
 
 /*
@@ -114,14 +125,36 @@ zc_reindex_index(Oid indexid, char persistence, ReindexParams *params)
 #endif
 }
 
-/* Check that an INSERT can write rri: 17 added the MERGE actions. */
+/*
+ * Check that an INSERT can write rri: 17 added the MERGE actions, 18 the ON
+ * CONFLICT action.
+ */
 static inline void
 zc_check_valid_insert_rel(ResultRelInfo *rri)
 {
-#if PG_VERSION_NUM >= 170000
+#if PG_VERSION_NUM >= 180000
+	CheckValidResultRel(rri, CMD_INSERT, ONCONFLICT_NONE, NIL);
+#elif PG_VERSION_NUM >= 170000
 	CheckValidResultRel(rri, CMD_INSERT, NIL);
 #else
 	CheckValidResultRel(rri, CMD_INSERT);
+#endif
+}
+
+/*
+ * Sort support for an index's first column, ascending or (desc) descending:
+ * 18 takes the direction as a flag rather than a btree strategy number.
+ */
+static inline void
+zc_sort_support_from_index(Relation index, bool desc, SortSupport ssup)
+{
+#if PG_VERSION_NUM >= 180000
+	PrepareSortSupportFromIndexRel(index, desc, ssup);
+#else
+	PrepareSortSupportFromIndexRel(index,
+								   desc ? BTGreaterStrategyNumber :
+								   BTLessStrategyNumber,
+								   ssup);
 #endif
 }
 

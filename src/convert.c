@@ -55,8 +55,7 @@ mark_position(ZcConverter *cv, uint64 row)
 }
 
 /* Report a value that does not fit the column's type. */
-static void
-pg_attribute_noreturn()
+pg_noreturn static void
 report_out_of_range(ZcConverter *cv, uint64 row, const char *value)
 {
 	mark_position(cv, row);
@@ -68,8 +67,7 @@ report_out_of_range(ZcConverter *cv, uint64 row, const char *value)
 }
 
 /* Report a float that cannot become an integer (NaN, inf, fraction). */
-static void
-pg_attribute_noreturn()
+pg_noreturn static void
 report_not_integral(ZcConverter *cv, uint64 row, double v)
 {
 	char		buf[64];
@@ -87,8 +85,7 @@ report_not_integral(ZcConverter *cv, uint64 row, double v)
 }
 
 /* Report a signed integer out of range. */
-static void
-pg_attribute_noreturn()
+pg_noreturn static void
 report_int_range(ZcConverter *cv, uint64 row, int64 v)
 {
 	char		buf[32];
@@ -98,8 +95,7 @@ report_int_range(ZcConverter *cv, uint64 row, int64 v)
 }
 
 /* Report an unsigned integer out of range. */
-static void
-pg_attribute_noreturn()
+pg_noreturn static void
 report_uint_range(ZcConverter *cv, uint64 row, uint64 v)
 {
 	char		buf[32];
@@ -109,8 +105,7 @@ report_uint_range(ZcConverter *cv, uint64 row, uint64 v)
 }
 
 /* Report a float out of range of real. */
-static void
-pg_attribute_noreturn()
+pg_noreturn static void
 report_float_range(ZcConverter *cv, uint64 row, double v)
 {
 	char		buf[64];
@@ -120,8 +115,7 @@ report_float_range(ZcConverter *cv, uint64 row, double v)
 }
 
 /* Report a time value outside PostgreSQL's range. */
-static void
-pg_attribute_noreturn()
+pg_noreturn static void
 report_time_range(ZcConverter *cv, uint64 row, int64 v)
 {
 	mark_position(cv, row);
@@ -133,8 +127,7 @@ report_time_range(ZcConverter *cv, uint64 row, int64 v)
 }
 
 /* Report a date outside PostgreSQL's range. */
-static void
-pg_attribute_noreturn()
+pg_noreturn static void
 report_date_range(ZcConverter *cv, uint64 row, int32 days)
 {
 	mark_position(cv, row);
@@ -146,8 +139,7 @@ report_date_range(ZcConverter *cv, uint64 row, int32 days)
 }
 
 /* Report a duration that does not fit an interval. */
-static void
-pg_attribute_noreturn()
+pg_noreturn static void
 report_duration_range(ZcConverter *cv, uint64 row, int64 v)
 {
 	mark_position(cv, row);
@@ -159,8 +151,7 @@ report_duration_range(ZcConverter *cv, uint64 row, int64 v)
 }
 
 /* Report a text or bytes value too long for any PostgreSQL value. */
-static void
-pg_attribute_noreturn()
+pg_noreturn static void
 report_too_long(ZcConverter *cv, uint64 row, int64 len)
 {
 	mark_position(cv, row);
@@ -827,8 +818,7 @@ conv_bitbool_to_bool(ZcConverter *cv, const ZcColumnView *view, uint64 first,
 }
 
 /* Report a date64 value outside the target type's range. */
-static void
-pg_attribute_noreturn()
+pg_noreturn static void
 report_date64_range(ZcConverter *cv, uint64 row, int64 ms)
 {
 	mark_position(cv, row);
@@ -883,8 +873,7 @@ ZC_CONVERTER(conv_date64_to_timestamptz, int64, NO_SENTINEL,
 			 values[i] = TimestampTzGetDatum(tstz))
 
 /* Report a time of day outside [0, 24:00:00]. */
-static void
-pg_attribute_noreturn()
+pg_noreturn static void
 report_time_of_day_range(ZcConverter *cv, uint64 row, int64 v)
 {
 	mark_position(cv, row);
@@ -1070,8 +1059,7 @@ decimal_text(const uint8 *p, int nbytes, int scale, char *out)
 }
 
 /* Report a decimal that is not a whole number, for an integer column. */
-static void
-pg_attribute_noreturn()
+pg_noreturn static void
 report_decimal_not_integral(ZcConverter *cv, uint64 row, const char *text)
 {
 	mark_position(cv, row);
@@ -1305,8 +1293,7 @@ what_would_work(const ZcColumnDesc *desc)
 }
 
 /* Report a (wire type, column type) pair that has no converter. */
-static void
-pg_attribute_noreturn()
+pg_noreturn static void
 report_mismatch(int column, const ZcColumnDesc *desc, const char *attname,
 				Oid typid, int32 typmod)
 {

@@ -22,6 +22,7 @@
 #include "miscadmin.h"
 #include "utils/memutils.h"
 
+#include "compat.h"
 #include "copyin.h"
 
 /* Send CopyInResponse: binary format for the whole stream, and flush. */
@@ -41,8 +42,7 @@ zc_copyin_begin(int natts)
 }
 
 /* Report a connection that went away in the middle of COPY. */
-static void
-pg_attribute_noreturn()
+pg_noreturn static void
 report_lost_connection(void)
 {
 	ereport(ERROR,

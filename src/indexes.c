@@ -225,10 +225,8 @@ setup_compact(ZcSortedIndex *s, MemoryContext context)
 	s->ssup.ssup_nulls_first = (option & INDOPTION_NULLS_FIRST) != 0;
 	s->ssup.ssup_attno = 1;
 	s->ssup.abbreviate = false;
-	PrepareSortSupportFromIndexRel(s->index,
-								   (option & INDOPTION_DESC) ?
-								   BTGreaterStrategyNumber : BTLessStrategyNumber,
-								   &s->ssup);
+	zc_sort_support_from_index(s->index, (option & INDOPTION_DESC) != 0,
+							   &s->ssup);
 }
 
 /* The memory one sorted entry of index takes, roughly. */

@@ -22,6 +22,7 @@
 
 #include <stdio.h>
 
+#include "compat.h"
 #include "stream.h"
 
 typedef struct ZcInput ZcInput;
@@ -75,6 +76,6 @@ extern void zc_input_drive(ZcInput *input, ZcDecoder *dec,
 						   const ZcStreamHandler *handler);
 
 /* Report a decoder error, with its message as the detail, as it is. */
-extern void zc_report_stream_error(const ZcError *err) pg_attribute_noreturn();
+pg_noreturn extern void zc_report_stream_error(const ZcError *err);
 
 #endif							/* ZCIMPORT_INPUT_H */
