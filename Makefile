@@ -87,10 +87,10 @@ python-ext: venv
 # AddressSanitizer and UBSan.
 TEST_CFLAGS = -std=c11 -O1 -g -Wall -Wextra -Werror -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=all -Isrc
-test/c/test_stream: test/c/test_stream.c test/c/streambuild.c test/c/streambuild.h src/stream.c src/stream.h
+test/c/test_stream: test/c/test_stream.c test/c/check.h test/c/streambuild.c test/c/streambuild.h src/stream.c src/stream.h
 	$(CC) $(TEST_CFLAGS) -o $@ test/c/test_stream.c test/c/streambuild.c src/stream.c
 
-test/c/test_substream: test/c/test_substream.c test/c/streambuild.c test/c/streambuild.h \
+test/c/test_substream: test/c/test_substream.c test/c/check.h test/c/streambuild.c test/c/streambuild.h \
 		src/stream.c src/stream.h src/substream.c src/substream.h
 	$(CC) $(TEST_CFLAGS) -o $@ test/c/test_substream.c test/c/streambuild.c src/stream.c src/substream.c
 
