@@ -254,8 +254,8 @@ fname(ZcConverter *cv, const ZcColumnView *view, uint64 first, int count, \
 }
 
 #define NO_SENTINEL false
-#define NAN_SENTINEL isnan(v)
-#define NAT_SENTINEL (v == PG_INT64_MIN)
+#define NAN_SENTINEL zc_float_is_null(v)
+#define NAT_SENTINEL zc_time_is_null(v)
 
 /* bool */
 ZC_CONVERTER(conv_bool_to_bool, uint8, NO_SENTINEL,
@@ -698,7 +698,7 @@ fname(ZcConverter *cv, const ZcColumnView *view, uint64 first, int count, \
 	{ \
 		int64		code = codes[i]; \
 		\
-		if (isnull[i] || code < 0) \
+		if (isnull[i] || zc_code_is_null(code)) \
 		{ \
 			isnull[i] = true; \
 			anynull = true; \

@@ -1410,10 +1410,19 @@ zc_validity_len(const ZcColumnDesc *desc, uint64_t n)
 	return 0;
 }
 
-/* Length of the values (or codes) buffer of n rows; not for varlen types. */
+/* Width of a varlen column's offsets: 8, or 4 for utf8_32 and binary_32. */
 static uint64_t
-values_len(const ZcColumnDesc *desc, uint64_t n)
+offset_width(const ZcColumnDesc *desc)
 {
+	return (desc->type == ZC_T_UTF8_32 || desc->type == ZC_T_BINARY_32) ? 4 : 8;
+}
+
+/* Length of the values, codes or offsets buffer of n rows; see stream.h. */
+uint64_t
+zc_values_len(const ZcColumnDesc *desc, uint64_t n)
+{
+	if (zc_wire_type_is_varlen(desc->type))
+		return (n + 1) * offset_width(desc);
 	if (desc->type == ZC_T_BITBOOL)
 		return (n + 7) / 8;
 	if (desc->type == ZC_T_DICTIONARY)
@@ -1426,13 +1435,6 @@ static bool
 is_varlen(const ZcColumnDesc *desc)
 {
 	return zc_wire_type_is_varlen(desc->type);
-}
-
-/* Width of a varlen column's offsets: 8, or 4 for utf8_32 and binary_32. */
-static uint64_t
-offset_width(const ZcColumnDesc *desc)
-{
-	return (desc->type == ZC_T_UTF8_32 || desc->type == ZC_T_BINARY_32) ? 4 : 8;
 }
 
 /*
@@ -1452,10 +1454,9 @@ batch_min_len(const ZcDecoder *dec, uint64_t n)
 
 		if (desc->nulls != ZC_NULLS_NONE)
 			total += 8 + ZC_ALIGN8(zc_validity_len(desc, n));
+		total += 8 + ZC_ALIGN8(zc_values_len(desc, n));
 		if (is_varlen(desc))
-			total += 8 + ZC_ALIGN8((n + 1) * offset_width(desc)) + 8;
-		else
-			total += 8 + ZC_ALIGN8(values_len(desc, n));
+			total += 8;			/* the data buffer's length prefix */
 	}
 	return total;
 }
@@ -1556,14 +1557,14 @@ walk_column(ZcDecoder *dec, Walk *w, uint32_t c, uint64_t n, size_t *used,
 
 	if (!is_varlen(desc))
 	{
-		st = walk_column_buffer(dec, w, c, BUF_VALUES, values_len(desc, n),
+		st = walk_column_buffer(dec, w, c, BUF_VALUES, zc_values_len(desc, n),
 								n, used, err);
 		view->values = w->data;
 		return st;
 	}
 
-	st = walk_column_buffer(dec, w, c, BUF_OFFSETS,
-							(n + 1) * offset_width(desc), n, used, err);
+	st = walk_column_buffer(dec, w, c, BUF_OFFSETS, zc_values_len(desc, n),
+							n, used, err);
 	if (st != ZC_OK)
 		return st;
 	if (offset_width(desc) == 4)
