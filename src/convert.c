@@ -80,9 +80,7 @@ report_not_integral(ZcConverter *cv, uint64 row, double v)
 			 errmsg("value %s is not an integer",
 					buf),
 			 errdetail("Column \"%s\" is of type %s; a float column loads into it only when every value is a whole number.",
-					   cv->attname, format_type_be(cv->typid)),
-			 isnan(v) ?
-			 errhint("NaN is loaded as NULL unless nan_as_null=False was given.") : 0));
+					   cv->attname, format_type_be(cv->typid))));
 }
 
 /* Report a signed integer out of range. */
@@ -1277,7 +1275,7 @@ what_would_work(const ZcColumnDesc *desc)
 			return "A tz-aware datetime64 column loads into timestamp with time zone, or into timestamp, converted to the session's TimeZone.";
 		case ZC_T_UTF8:
 		case ZC_T_DICTIONARY:
-			return "A string or categorical column loads into text, varchar and char, and through the column type's input function into any other type but boolean, the integer and the floating-point types (numeric takes decimal strings); convert numbers in pandas first, for example with pd.to_numeric().";
+			return "A string or categorical column loads into text, varchar and char, and through the column type's input function into any other type but boolean, the integer and the floating-point types (numeric takes decimal strings); send numbers as a numeric wire type, not as strings.";
 		case ZC_T_BINARY:
 			return "A bytes column loads into bytea.";
 		case ZC_T_DATE32:
