@@ -1,6 +1,10 @@
 --
 -- copy_errors: every error path, and that a failed load leaves no rows
 --
+-- psql's \copy interpolates no variables: its fixture paths are relative to
+-- the source directory, which \cd makes psql's working directory
+\getenv abs_srcdir PG_ABS_SRCDIR
+\cd :abs_srcdir
 SELECT zcimport.version() IS NOT NULL AS loaded;
 CREATE TABLE target (a float8, b int8);
 
