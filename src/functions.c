@@ -41,7 +41,10 @@
 #include "stream.h"
 #include "target.h"
 
-#define ZCIMPORT_VERSION "0.1.0"
+/* the Makefile passes it, from python/zcimport/VERSION */
+#ifndef ZCIMPORT_VERSION
+#error "ZCIMPORT_VERSION is not defined: build with the Makefile"
+#endif
 
 PG_FUNCTION_INFO_V1(zcimport_version);
 PG_FUNCTION_INFO_V1(zcimport_import_bytea);
