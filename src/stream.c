@@ -1103,48 +1103,30 @@ walk_failure(ZcDecoder *dec, const Walk *w, WalkResult r, const char *where,
  * is an error too (offsets[0] >= 0 and monotonicity imply all are >= 0).
  * Once that holds, offsets[n] - offsets[0] cannot overflow.
  */
-static bool
-offsets_valid(const int64_t *offsets, uint64_t n, uint64_t data_len,
-			  bool based)
-{
-	const uint64_t *o = (const uint64_t *) offsets;
-	uint64_t	acc = o[n];
-	uint64_t	i = 0;
-	int			j;
-
-	for (; i + ZC_BLOCK <= n; i += ZC_BLOCK)
-		for (j = 0; j < ZC_BLOCK; j++)
-			acc |= o[i + j] | (o[i + j + 1] - o[i + j]);
-	for (; i < n; i++)
-		acc |= o[i] | (o[i + 1] - o[i]);
-	if ((acc >> 63) != 0)
-		return false;
-	if (based)
-		return (uint64_t) (offsets[n] - offsets[0]) <= data_len;
-	return (uint64_t) offsets[n] <= data_len;
+#define DEFINE_OFFSETS_VALID(NAME, STYPE, UTYPE, SIGN_SHIFT) \
+static bool \
+NAME(const STYPE *offsets, uint64_t n, uint64_t data_len, bool based) \
+{ \
+	const UTYPE *o = (const UTYPE *) offsets; \
+	UTYPE		acc = o[n]; \
+	uint64_t	i = 0; \
+	int			j; \
+\
+	for (; i + ZC_BLOCK <= n; i += ZC_BLOCK) \
+		for (j = 0; j < ZC_BLOCK; j++) \
+			acc |= o[i + j] | (o[i + j + 1] - o[i + j]); \
+	for (; i < n; i++) \
+		acc |= o[i] | (o[i + 1] - o[i]); \
+	if ((acc >> (SIGN_SHIFT)) != 0) \
+		return false; \
+	if (based) \
+		return (uint64_t) (offsets[n] - offsets[0]) <= data_len; \
+	return (uint64_t) offsets[n] <= data_len; \
 }
 
-/* The same for the 32-bit offsets of utf8_32 and binary_32. */
-static bool
-offsets32_valid(const int32_t *offsets, uint64_t n, uint64_t data_len,
-				bool based)
-{
-	const uint32_t *o = (const uint32_t *) offsets;
-	uint32_t	acc = o[n];
-	uint64_t	i = 0;
-	int			j;
-
-	for (; i + ZC_BLOCK <= n; i += ZC_BLOCK)
-		for (j = 0; j < ZC_BLOCK; j++)
-			acc |= o[i + j] | (o[i + j + 1] - o[i + j]);
-	for (; i < n; i++)
-		acc |= o[i] | (o[i + 1] - o[i]);
-	if ((acc >> 31) != 0)
-		return false;
-	if (based)
-		return (uint64_t) (offsets[n] - offsets[0]) <= data_len;
-	return (uint64_t) offsets[n] <= data_len;
-}
+/* the 64-bit offsets of utf8 and binary, the 32-bit ones of utf8_32 and binary_32 */
+DEFINE_OFFSETS_VALID(offsets_valid, int64_t, uint64_t, 63)
+DEFINE_OFFSETS_VALID(offsets32_valid, int32_t, uint32_t, 31)
 
 /* Offset i of 64-bit (offsets) or 32-bit (offsets32) offsets. */
 static inline int64_t
@@ -1206,9 +1188,10 @@ offsets_failure(ZcDecoder *dec, const int64_t *offsets,
  */
 #define DEFINE_CODES_VALID(NAME, CTYPE, UTYPE, ADD) \
 static bool \
-NAME(const CTYPE *codes, int nulls, const uint8_t *validity, uint64_t n, \
+NAME(const uint8_t *raw, int nulls, const uint8_t *validity, uint64_t n, \
 	 uint64_t size64) \
 { \
+	const CTYPE *codes = (const CTYPE *) raw; \
 	const UTYPE lim = (UTYPE) size64 + (ADD); \
 	UTYPE		bad = 0; \
 	uint64_t	i; \
@@ -1260,6 +1243,21 @@ DEFINE_CODES_VALID(ucodes16_valid, uint16_t, uint32_t, 0)
 DEFINE_CODES_VALID(ucodes32_valid, uint32_t, uint32_t, 0)
 DEFINE_CODES_VALID(ucodes64_valid, uint64_t, uint64_t, 0)
 
+/* The range check of each index type's codes. */
+typedef bool (*CodesValidFn) (const uint8_t *codes, int nulls,
+							  const uint8_t *validity, uint64_t n,
+							  uint64_t size);
+static const CodesValidFn codes_valid[ZC_T_MAX + 1] = {
+	[ZC_T_INT8] = codes8_valid,
+	[ZC_T_INT16] = codes16_valid,
+	[ZC_T_INT32] = codes32_valid,
+	[ZC_T_INT64] = codes64_valid,
+	[ZC_T_UINT8] = ucodes8_valid,
+	[ZC_T_UINT16] = ucodes16_valid,
+	[ZC_T_UINT32] = ucodes32_valid,
+	[ZC_T_UINT64] = ucodes64_valid,
+};
+
 /* Read dictionary code i of a signed index type of the given width. */
 static int64_t
 read_code(const uint8_t *codes, int width, uint64_t i)
@@ -1294,7 +1292,11 @@ read_ucode(const uint8_t *codes, int width, uint64_t i)
 	}
 }
 
-/* Check the codes of a dictionary column of a complete batch. */
+/*
+ * Check the codes of a dictionary column of a complete batch: every code of
+ * a valid row is -1 (NULL; signed index types only) or an entry of the
+ * column's dictionary.  The descriptor check made index_type an index type.
+ */
 static ZcStatus
 check_codes(ZcDecoder *dec, uint32_t col, uint64_t n, ZcError *err)
 {
@@ -1304,54 +1306,19 @@ check_codes(ZcDecoder *dec, uint32_t col, uint64_t n, ZcError *err)
 	bool		is_unsigned = index_is_unsigned(desc->index_type);
 	int64_t		dsize = dec->dict_sizes[col];
 	uint64_t	size = dsize < 0 ? 0 : (uint64_t) dsize;
-	bool		ok;
+	unsigned long long batchno = (unsigned long long) dec->batches + 1;
 	uint64_t	i;
 	char		label[ZC_LABEL_LEN];
+	char		code_text[24];
 
-	switch (desc->index_type)
-	{
-		case ZC_T_INT8:
-			ok = codes8_valid((const int8_t *) view->values, desc->nulls,
-							  view->validity, n, size);
-			break;
-		case ZC_T_INT16:
-			ok = codes16_valid((const int16_t *) view->values, desc->nulls,
-							   view->validity, n, size);
-			break;
-		case ZC_T_INT32:
-			ok = codes32_valid((const int32_t *) view->values, desc->nulls,
-							   view->validity, n, size);
-			break;
-		case ZC_T_INT64:
-			ok = codes64_valid((const int64_t *) view->values, desc->nulls,
-							   view->validity, n, size);
-			break;
-		case ZC_T_UINT8:
-			ok = ucodes8_valid((const uint8_t *) view->values, desc->nulls,
-							   view->validity, n, size);
-			break;
-		case ZC_T_UINT16:
-			ok = ucodes16_valid((const uint16_t *) view->values, desc->nulls,
-								view->validity, n, size);
-			break;
-		case ZC_T_UINT32:
-			ok = ucodes32_valid((const uint32_t *) view->values, desc->nulls,
-								view->validity, n, size);
-			break;
-		default:
-			ok = ucodes64_valid((const uint64_t *) view->values, desc->nulls,
-								view->validity, n, size);
-			break;
-	}
-	if (ok)
+	if (codes_valid[desc->index_type] (view->values, desc->nulls,
+									   view->validity, n, size))
 		return ZC_OK;
 
 	/* find the first bad code for the message */
 	decoded_column_label(dec, label, col);
 	for (i = 0; i < n; i++)
 	{
-		int64_t		code;
-
 		if (!zc_row_valid(desc, view, i))
 			continue;
 		if (is_unsigned)
@@ -1360,34 +1327,30 @@ check_codes(ZcDecoder *dec, uint32_t col, uint64_t n, ZcError *err)
 
 			if (ucode < size)
 				continue;
-			if (dsize < 0)
-				return fail(dec, err,
-							"%s, batch %llu: dictionary code %llu at row index %llu, but the column has no dictionary yet (unsigned codes have no NULL code)",
-							label, (unsigned long long) dec->batches + 1,
-							(unsigned long long) ucode, (unsigned long long) i);
-			return fail(dec, err,
-						"%s, batch %llu: dictionary code %llu at row index %llu is out of range (the dictionary has %lld entries)",
-						label, (unsigned long long) dec->batches + 1,
-						(unsigned long long) ucode, (unsigned long long) i,
-						(long long) dsize);
+			snprintf(code_text, sizeof(code_text), "%llu",
+					 (unsigned long long) ucode);
 		}
-		code = read_code(view->values, width, i);
-		if (code == -1 || (code >= 0 && (uint64_t) code < size))
-			continue;
-		if (code < -1)
-			return fail(dec, err,
-						"%s, batch %llu: dictionary code %lld at row index %llu is negative (only -1, meaning NULL, may be)",
-						label, (unsigned long long) dec->batches + 1,
-						(long long) code, (unsigned long long) i);
+		else
+		{
+			int64_t		code = read_code(view->values, width, i);
+
+			if (code == -1 || (code >= 0 && (uint64_t) code < size))
+				continue;
+			if (code < -1)
+				return fail(dec, err,
+							"%s, batch %llu: dictionary code %lld at row index %llu is negative (only -1, meaning NULL, may be)",
+							label, batchno, (long long) code,
+							(unsigned long long) i);
+			snprintf(code_text, sizeof(code_text), "%lld", (long long) code);
+		}
 		if (dsize < 0)
 			return fail(dec, err,
-						"%s, batch %llu: dictionary code %lld at row index %llu, but the column has no dictionary yet",
-						label, (unsigned long long) dec->batches + 1,
-						(long long) code, (unsigned long long) i);
+						"%s, batch %llu: dictionary code %s at row index %llu, but the column has no dictionary yet%s",
+						label, batchno, code_text, (unsigned long long) i,
+						is_unsigned ? " (unsigned codes have no NULL code)" : "");
 		return fail(dec, err,
-					"%s, batch %llu: dictionary code %lld at row index %llu is out of range (the dictionary has %lld entries)",
-					label, (unsigned long long) dec->batches + 1,
-					(long long) code, (unsigned long long) i,
+					"%s, batch %llu: dictionary code %s at row index %llu is out of range (the dictionary has %lld entries)",
+					label, batchno, code_text, (unsigned long long) i,
 					(long long) dsize);
 	}
 	return fail(dec, err, "internal error in the stream decoder");
