@@ -311,18 +311,22 @@ zc_row_valid(const ZcColumnDesc *desc, const ZcColumnView *view, uint64_t i)
  * negative dictionary code (-1: the decoder lets no other through) is NULL
  * whatever the flags say, and an unsigned code never is.
  */
+
+/* Is a float32 or float64 value NULL by sentinel (NaN)? */
 static inline bool
 zc_float_is_null(double v)
 {
 	return isnan(v);
 }
 
+/* Is a timestamp, timestamptz or duration value NULL by sentinel (NaT)? */
 static inline bool
 zc_time_is_null(int64_t v)
 {
 	return v == INT64_MIN;
 }
 
+/* Is a dictionary code of a signed index type NULL (negative)? */
 static inline bool
 zc_code_is_null(int64_t code)
 {
