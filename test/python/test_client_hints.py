@@ -125,3 +125,41 @@ def test_psycopg2_error_carries_the_client_hint(dsn):
         assert info.value.__notes__ == ["hint: " + NAN_HINT]
     finally:
         c.close()
+
+
+# _copy.py and _async.py, where psycopg 3 errors are raised, call
+# add_client_hint() once the change described in the commit adding this
+# mark is made there; remove the mark with it.
+_NEEDS_CALL = pytest.mark.xfail(
+    strict=True, reason="add_client_hint() is not yet called in _copy.py / _async.py")
+
+
+@_NEEDS_CALL
+def test_psycopg_error_carries_the_client_hint(conn):
+    import psycopg
+
+    conn.execute("CREATE TEMP TABLE t (a int8)")
+    with pytest.raises(psycopg.errors.InvalidTextRepresentation) as info:
+        zcimport.copy_dataframe(pd.DataFrame({"a": [math.nan]}), "t", conn, nan_as_null=False)
+    assert getattr(info.value, "__notes__", None) == ["hint: " + NAN_HINT]
+
+
+@_NEEDS_CALL
+def test_async_error_carries_the_client_hint(dsn):
+    import asyncio
+
+    import psycopg
+
+    async def load() -> psycopg.Error:
+        async with await psycopg.AsyncConnection.connect(dsn) as c:
+            await c.execute("CREATE TEMP TABLE t (a int8)")
+            try:
+                await zcimport.copy_dataframe_async(pd.DataFrame({"a": [math.nan]}), "t", c,
+                                                    nan_as_null=False)
+            except psycopg.Error as ex:
+                return ex
+        raise AssertionError("the load did not fail")
+
+    ex = asyncio.run(load())
+    assert ex.sqlstate == "22P02"
+    assert getattr(ex, "__notes__", None) == ["hint: " + NAN_HINT]
