@@ -1297,7 +1297,7 @@ what_would_work(const ZcColumnDesc *desc)
 		case ZC_T_DECIMAL256:
 			return "A decimal column loads into numeric, smallint, integer or bigint (whole numbers in range), real, double precision, text, varchar and char.";
 		default:
-			return "Convert the column in pandas, or change the table column's type.";
+			return "Convert the column before sending it, or change the table column's type.";
 	}
 }
 
