@@ -8,7 +8,15 @@
 # The extension is built with PGXS.
 
 EXTENSION = zcimport
-EXTVERSION = 0.1
+# The version is written once, in python/zcimport/VERSION (inside python/, so
+# that pip install ./python, or of a copy of python/ alone, finds it; the
+# Python package reads it there).  The library reports it (zcimport.version(),
+# -DZCIMPORT_VERSION); the extension's SQL version, the install script's name
+# and the control file's default_version, is its major.minor: a patch release
+# changes no SQL object.
+VERSION_FILE = python/zcimport/VERSION
+ZCIMPORT_VERSION := $(strip $(file <$(VERSION_FILE)))
+EXTVERSION := $(word 1,$(subst ., ,$(ZCIMPORT_VERSION))).$(word 2,$(subst ., ,$(ZCIMPORT_VERSION)))
 MODULE_big = pg_zcimport
 # The install script is built from sql/zcimport.sql for this version; the
 # upgrade scripts (sql/zcimport--<from>--<to>.sql) install as they are.
@@ -31,7 +39,8 @@ OBJS = \
 
 # libpq-fe.h, for the types of the libpq calls that citus.c makes through
 # citus.so (the library itself is not linked with libpq)
-PG_CPPFLAGS = -I$(srcdir)/src -I$(includedir)
+PG_CPPFLAGS = -I$(srcdir)/src -I$(includedir) -DZCIMPORT_VERSION='"$(ZCIMPORT_VERSION)"'
+EXTRA_CLEAN = $(EXTENSION).control
 
 # -Wextra's unused-parameter, sign-compare and missing-field-initializers
 # warnings fire inside PostgreSQL's own headers and macros.  Warnings are
@@ -71,6 +80,15 @@ $(OBJS): $(wildcard src/*.h)
 zcimport--$(EXTVERSION).sql: sql/zcimport.sql
 	cp $< $@
 
+# The control file, with the default_version of VERSION_FILE; PGXS installs
+# it with "make install", which builds "all" first.
+all: $(EXTENSION).control
+$(EXTENSION).control: $(EXTENSION).control.in $(VERSION_FILE)
+	sed 's/@EXTVERSION@/$(EXTVERSION)/' $< > $@
+
+# the library reports the version it was built with
+src/functions.o: $(VERSION_FILE)
+
 .PHONY: venv python-ext check-c check-valgrind fuzz fuzz-coverage test demo deps
 
 
@@ -89,10 +107,10 @@ python-ext: venv
 # AddressSanitizer and UBSan.
 TEST_CFLAGS = -std=c11 -O1 -g -Wall -Wextra -Werror -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=all -Isrc
-test/c/test_stream: test/c/test_stream.c test/c/streambuild.c test/c/streambuild.h src/stream.c src/stream.h
+test/c/test_stream: test/c/test_stream.c test/c/check.h test/c/streambuild.c test/c/streambuild.h src/stream.c src/stream.h
 	$(CC) $(TEST_CFLAGS) -o $@ test/c/test_stream.c test/c/streambuild.c src/stream.c
 
-test/c/test_substream: test/c/test_substream.c test/c/streambuild.c test/c/streambuild.h \
+test/c/test_substream: test/c/test_substream.c test/c/check.h test/c/streambuild.c test/c/streambuild.h \
 		src/stream.c src/stream.h src/substream.c src/substream.h
 	$(CC) $(TEST_CFLAGS) -o $@ test/c/test_substream.c test/c/streambuild.c src/stream.c src/substream.c
 

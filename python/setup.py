@@ -2,8 +2,10 @@
 
 The package's metadata is in pyproject.toml (PEP 621).  This file declares
 what pyproject.toml cannot without setuptools' beta [tool.setuptools] table
-(as of setuptools 66): the package, its py.typed marker, and the extension
-module zcimport._wire, built from zcimport/_wire.c and zcimport/_pack.c.
+(as of setuptools 66): the package, its py.typed marker, its version (read
+from zcimport/VERSION, the one place the version of zcimport is written,
+which is installed with the package), and the extension module
+zcimport._wire, built from zcimport/_wire.c and zcimport/_pack.c.
 
     pip install ./python                                  # install
     cd python && python3 setup.py -q build_ext --inplace  # what `make` runs
@@ -13,6 +15,7 @@ that `make` fails on any warning).
 """
 
 import os
+from pathlib import Path
 
 from setuptools import Extension, setup
 
@@ -20,9 +23,12 @@ _CFLAGS = ["-Wall", "-Wextra"]
 if os.environ.get("ZCIMPORT_WERROR", "1") != "0":
     _CFLAGS.append("-Werror")
 
+_VERSION = (Path(__file__).parent / "zcimport" / "VERSION").read_text(encoding="ascii").strip()
+
 setup(
+    version=_VERSION,
     packages=["zcimport"],
-    package_data={"zcimport": ["py.typed"]},
+    package_data={"zcimport": ["py.typed", "VERSION"]},
     include_package_data=False,  # not the C sources next to the modules
     ext_modules=[
         Extension(

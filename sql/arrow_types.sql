@@ -3,7 +3,10 @@
 -- date64, time32, time64, decimal128, decimal256), based offsets and
 -- unsigned dictionary codes; streams from test/fixtures/make_fixtures.py
 --
+-- psql's \copy interpolates no variables: its fixture paths are relative to
+-- the source directory, which \cd makes psql's working directory
 \getenv abs_srcdir PG_ABS_SRCDIR
+\cd :abs_srcdir
 \set fixtures :abs_srcdir '/test/fixtures/'
 SELECT zcimport.version() IS NOT NULL AS loaded;
 SET TimeZone = 'UTC';

@@ -1,6 +1,10 @@
 --
 -- copy_basic: loading streams with \copy, column lists, defaults, batches
 --
+-- psql's \copy interpolates no variables: its fixture paths are relative to
+-- the source directory, which \cd makes psql's working directory
+\getenv abs_srcdir PG_ABS_SRCDIR
+\cd :abs_srcdir
 SELECT zcimport.version() IS NOT NULL AS loaded;
 CREATE TABLE numbers (id int8, x float8, flag bool);
 \copy numbers FROM 'test/fixtures/numbers.zci' WITH (FORMAT zcimport)

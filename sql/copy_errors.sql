@@ -1,6 +1,10 @@
 --
 -- copy_errors: every error path, and that a failed load leaves no rows
 --
+-- psql's \copy interpolates no variables: its fixture paths are relative to
+-- the source directory, which \cd makes psql's working directory
+\getenv abs_srcdir PG_ABS_SRCDIR
+\cd :abs_srcdir
 SELECT zcimport.version() IS NOT NULL AS loaded;
 CREATE TABLE target (a float8, b int8);
 
@@ -59,6 +63,18 @@ CREATE TABLE not_whole (v int8);
 \copy not_whole FROM 'test/fixtures/float_values.zci' WITH (FORMAT zcimport)
 CREATE TABLE nan_int (v int8);
 \copy nan_int FROM 'test/fixtures/nan_kept.zci' WITH (FORMAT zcimport)
+-- their SQLSTATE is what core's COPY gives the same value as text: 22P02
+-- (psql's LAST_ERROR_SQLSTATE is not set by COPY, hence VERBOSITY)
+\set VERBOSITY sqlstate
+\copy not_whole FROM 'test/fixtures/float_values.zci' WITH (FORMAT zcimport)
+COPY not_whole FROM STDIN;
+2.5
+\.
+\copy nan_int FROM 'test/fixtures/nan_kept.zci' WITH (FORMAT zcimport)
+COPY nan_int FROM STDIN;
+NaN
+\.
+\set VERBOSITY default
 CREATE TABLE overflow_numeric (v numeric(2,0));
 \copy overflow_numeric FROM 'test/fixtures/small_values.zci' WITH (FORMAT zcimport)
 

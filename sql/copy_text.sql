@@ -2,6 +2,10 @@
 -- copy_text: strings, categoricals, dates, durations, bytes, decimals and
 -- null columns, into the types they load into, and their errors
 --
+-- psql's \copy interpolates no variables: its fixture paths are relative to
+-- the source directory, which \cd makes psql's working directory
+\getenv abs_srcdir PG_ABS_SRCDIR
+\cd :abs_srcdir
 SELECT zcimport.version() IS NOT NULL AS loaded;
 SET timezone = 'UTC';
 SET IntervalStyle = 'postgres';
@@ -93,7 +97,6 @@ CREATE TABLE mismatch5 (id int4, c bool);
 \copy mismatch5 FROM 'test/fixtures/categories.zci' WITH (FORMAT zcimport)
 
 -- describe shows the new wire types
-\getenv abs_srcdir PG_ABS_SRCDIR
 SELECT * FROM zcimport.describe(pg_read_binary_file(:'abs_srcdir' || '/test/fixtures/categories.zci'));
 SELECT * FROM zcimport.describe(pg_read_binary_file(:'abs_srcdir' || '/test/fixtures/strings.zci'));
 SELECT * FROM zcimport.describe(pg_read_binary_file(:'abs_srcdir' || '/test/fixtures/nothing.zci'));

@@ -1,6 +1,10 @@
 --
 -- copy_types: every wire type into the column types it loads into
 --
+-- psql's \copy interpolates no variables: its fixture paths are relative to
+-- the source directory, which \cd makes psql's working directory
+\getenv abs_srcdir PG_ABS_SRCDIR
+\cd :abs_srcdir
 SELECT zcimport.version() IS NOT NULL AS loaded;
 SET extra_float_digits = 0;
 

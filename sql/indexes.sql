@@ -6,7 +6,10 @@
 -- btree entries in key order; either way the constraints hold as in COPY.
 --
 CREATE EXTENSION IF NOT EXISTS amcheck;
+-- psql's \copy interpolates no variables: its fixture paths are relative to
+-- the source directory, which \cd makes psql's working directory
 \getenv abs_srcdir PG_ABS_SRCDIR
+\cd :abs_srcdir
 \set keyed :abs_srcdir '/test/fixtures/keyed_rows.zci'
 SELECT zcimport.version() IS NOT NULL AS loaded;
 

@@ -2,7 +2,10 @@
 -- trust: loads that crashed the server or put rows where COPY would not,
 -- and the checks that keep a role from reaching what it must not
 --
+-- psql's \copy interpolates no variables: its fixture paths are relative to
+-- the source directory, which \cd makes psql's working directory
 \getenv abs_srcdir PG_ABS_SRCDIR
+\cd :abs_srcdir
 \set fixtures :abs_srcdir '/test/fixtures/'
 SELECT zcimport.version() IS NOT NULL AS loaded;
 

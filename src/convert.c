@@ -79,9 +79,7 @@ report_not_integral(ZcConverter *cv, uint64 row, double v)
 			 errmsg("value %s is not an integer",
 					buf),
 			 errdetail("Column \"%s\" is of type %s; a float column loads into it only when every value is a whole number.",
-					   cv->attname, format_type_be(cv->typid)),
-			 isnan(v) ?
-			 errhint("NaN is loaded as NULL unless nan_as_null=False was given.") : 0));
+					   cv->attname, format_type_be(cv->typid))));
 }
 
 /* Report a signed integer out of range. */
@@ -246,8 +244,8 @@ fname(ZcConverter *cv, const ZcColumnView *view, uint64 first, int count, \
 }
 
 #define NO_SENTINEL false
-#define NAN_SENTINEL isnan(v)
-#define NAT_SENTINEL (v == PG_INT64_MIN)
+#define NAN_SENTINEL zc_float_is_null(v)
+#define NAT_SENTINEL zc_time_is_null(v)
 
 /* bool */
 ZC_CONVERTER(conv_bool_to_bool, uint8, NO_SENTINEL,
@@ -690,7 +688,7 @@ fname(ZcConverter *cv, const ZcColumnView *view, uint64 first, int count, \
 	{ \
 		int64		code = codes[i]; \
 		\
-		if (isnull[i] || code < 0) \
+		if (isnull[i] || zc_code_is_null(code)) \
 		{ \
 			isnull[i] = true; \
 			anynull = true; \
@@ -1266,7 +1264,7 @@ what_would_work(const ZcColumnDesc *desc)
 			return "A tz-aware datetime64 column loads into timestamp with time zone, or into timestamp, converted to the session's TimeZone.";
 		case ZC_T_UTF8:
 		case ZC_T_DICTIONARY:
-			return "A string or categorical column loads into text, varchar and char, and through the column type's input function into any other type but boolean, the integer and the floating-point types (numeric takes decimal strings); convert numbers in pandas first, for example with pd.to_numeric().";
+			return "A string or categorical column loads into text, varchar and char, and through the column type's input function into any other type but boolean, the integer and the floating-point types (numeric takes decimal strings); send numbers as a numeric wire type, not as strings.";
 		case ZC_T_BINARY:
 			return "A bytes column loads into bytea.";
 		case ZC_T_DATE32:
@@ -1288,7 +1286,7 @@ what_would_work(const ZcColumnDesc *desc)
 		case ZC_T_DECIMAL256:
 			return "A decimal column loads into numeric, smallint, integer or bigint (whole numbers in range), real, double precision, text, varchar and char.";
 		default:
-			return "Convert the column in pandas, or change the table column's type.";
+			return "Convert the column before sending it, or change the table column's type.";
 	}
 }
 

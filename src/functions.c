@@ -20,7 +20,6 @@
  */
 #include "postgres.h"
 
-#include <math.h>
 #include <sys/stat.h>
 
 #include "access/table.h"
@@ -42,7 +41,10 @@
 #include "stream.h"
 #include "target.h"
 
-#define ZCIMPORT_VERSION "0.1.0"
+/* the Makefile passes it, from python/zcimport/VERSION */
+#ifndef ZCIMPORT_VERSION
+#error "ZCIMPORT_VERSION is not defined: build with the Makefile"
+#endif
 
 PG_FUNCTION_INFO_V1(zcimport_version);
 PG_FUNCTION_INFO_V1(zcimport_import_bytea);
@@ -145,7 +147,6 @@ static int64
 count_nulls(const ZcColumnDesc *desc, const ZcColumnView *view, uint64 nrows)
 {
 	int64		nulls = 0;
-	bool		sentinel = (desc->flags & ZC_FLAG_SENTINEL_NULL) != 0;
 
 	/* a null column's rows are all NULL, and it has no values to look at */
 	if (desc->type == ZC_T_NULL)
@@ -153,49 +154,9 @@ count_nulls(const ZcColumnDesc *desc, const ZcColumnView *view, uint64 nrows)
 
 	for (uint64 i = 0; i < nrows; i++)
 	{
-		bool		null;
-
 		if (i % ZC_DESCRIBE_INTERRUPT_ROWS == 0)
 			CHECK_FOR_INTERRUPTS();
-		null = !zc_row_valid(desc, view, i);
-
-		if (!null && sentinel)
-		{
-			switch (desc->type)
-			{
-				case ZC_T_FLOAT32:
-					null = isnan(((const float *) view->values)[i]);
-					break;
-				case ZC_T_FLOAT64:
-					null = isnan(((const double *) view->values)[i]);
-					break;
-				default:
-					null = ((const int64 *) view->values)[i] == PG_INT64_MIN;
-					break;
-			}
-		}
-		if (!null && desc->type == ZC_T_DICTIONARY)
-		{
-			switch (desc->index_type)
-			{
-				case ZC_T_INT8:
-					null = ((const int8 *) view->values)[i] < 0;
-					break;
-				case ZC_T_INT16:
-					null = ((const int16 *) view->values)[i] < 0;
-					break;
-				case ZC_T_INT32:
-					null = ((const int32 *) view->values)[i] < 0;
-					break;
-				case ZC_T_INT64:
-					null = ((const int64 *) view->values)[i] < 0;
-					break;
-				default:
-					/* unsigned codes have no NULL code */
-					break;
-			}
-		}
-		nulls += null;
+		nulls += zc_row_is_null(desc, view, i);
 	}
 	return nulls;
 }
@@ -204,19 +165,8 @@ count_nulls(const ZcColumnDesc *desc, const ZcColumnView *view, uint64 nrows)
 static int64
 column_bytes(const ZcColumnDesc *desc, const ZcColumnView *view, uint64 nrows)
 {
-	int64		bytes = zc_validity_len(desc, nrows);
-
-	if (desc->type == ZC_T_UTF8 || desc->type == ZC_T_BINARY)
-		bytes += (nrows + 1) * sizeof(int64) + view->data_len;
-	else if (desc->type == ZC_T_UTF8_32 || desc->type == ZC_T_BINARY_32)
-		bytes += (nrows + 1) * sizeof(int32) + view->data_len;
-	else if (desc->type == ZC_T_BITBOOL)
-		bytes += (nrows + 7) / 8;
-	else if (desc->type == ZC_T_DICTIONARY)
-		bytes += nrows * zc_wire_type_width(desc->index_type);
-	else
-		bytes += nrows * zc_wire_type_width(desc->type);
-	return bytes;
+	return (int64) (zc_validity_len(desc, nrows) +
+					zc_values_len(desc, nrows) + view->data_len);
 }
 
 /* Allocator for the decoder: palloc0. */

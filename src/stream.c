@@ -532,95 +532,85 @@ bad_magic(ZcDecoder *dec, const uint8_t *buf, size_t len, size_t *used,
 }
 
 /*
- * Validate one column descriptor at buf[pos ..] of a complete header of
- * header_len bytes.  On success *next is where the next descriptor starts.
+ * Read the fixed part of the column descriptor at d into desc (type, null
+ * encoding, flags, unit, index and value types, name and time zone lengths,
+ * and the decimal precision and scale); name and tz are left unset.
+ */
+static void
+read_descriptor(const uint8_t *d, ZcColumnDesc *desc)
+{
+	desc->type = d[0];
+	desc->nulls = d[1];
+	desc->flags = d[2];
+	desc->unit = d[3];
+	desc->index_type = d[4];
+	desc->value_type = d[5];
+	desc->precision = type_is_decimal(d[0]) ? d[4] : 0;
+	desc->scale = type_is_decimal(d[0]) ? (int8_t) d[5] : 0;
+	desc->name_len = read_u16(d + 6);
+	desc->tz_len = read_u16(d + 8);
+}
+
+/*
+ * Check a descriptor's wire type, null encoding and flags (bytes 0 to 2,
+ * the descriptor being at byte offset at).  *tname is the type's name.
  */
 static ZcStatus
-check_descriptor(ZcDecoder *dec, const uint8_t *buf, uint32_t header_len,
-				 uint32_t index, uint64_t pos, uint64_t *next, ZcError *err)
+check_type_and_flags(ZcDecoder *dec, const ZcColumnDesc *desc,
+					 const char *label, uint64_t at, const char **tname,
+					 ZcError *err)
 {
-	char		label[ZC_LABEL_LEN];
-	uint64_t	at = dec->offset + pos;
-	const uint8_t *d = buf + pos;
-	uint8_t		type,
-				nulls,
-				flags,
-				unit,
-				index_type,
-				value_type;
-	uint16_t	name_len,
-				tz_len,
-				reserved;
-	uint64_t	end;
-	size_t		bad;
-	const char *tname;
-
-	if (pos + ZC_DESC_FIXED_LEN > header_len)
-		return fail(dec, err,
-					"header length %lu disagrees with the column descriptors: the descriptor of column %lu at byte offset %llu does not fit in it",
-					(unsigned long) header_len, (unsigned long) index + 1,
-					(unsigned long long) at);
-
-	type = d[0];
-	nulls = d[1];
-	flags = d[2];
-	unit = d[3];
-	index_type = d[4];
-	value_type = d[5];
-	name_len = read_u16(d + 6);
-	tz_len = read_u16(d + 8);
-	reserved = read_u16(d + 10);
-
-	/* quote the name if it is there */
-	if (name_len <= ZC_MAX_NAME_LEN &&
-		pos + ZC_DESC_FIXED_LEN + name_len <= header_len)
-		column_label(label, index, d + ZC_DESC_FIXED_LEN, name_len);
-	else
-		column_label(label, index, NULL, 0);
-
-	if (type < 1 || type > ZC_T_MAX)
+	if (desc->type < 1 || desc->type > ZC_T_MAX)
 		return fail(dec, err,
 					"%s: unrecognized wire type %u in its descriptor at byte offset %llu",
-					label, type, (unsigned long long) at);
-	tname = zc_wire_type_name(type);
+					label, desc->type, (unsigned long long) at);
+	*tname = zc_wire_type_name(desc->type);
 
-	if (nulls > ZC_NULLS_BYTEMASK)
+	if (desc->nulls > ZC_NULLS_BYTEMASK)
 		return fail(dec, err,
 					"%s: unrecognized null encoding %u in its descriptor at byte offset %llu",
-					label, nulls, (unsigned long long) at + 1);
+					label, desc->nulls, (unsigned long long) at + 1);
 
-	if ((flags & ~(ZC_FLAG_SENTINEL_NULL | ZC_FLAG_BASED_OFFSETS)) != 0)
+	if ((desc->flags & ~(ZC_FLAG_SENTINEL_NULL | ZC_FLAG_BASED_OFFSETS)) != 0)
 		return fail(dec, err,
 					"%s: unrecognized flags 0x%02x in its descriptor at byte offset %llu",
-					label, flags, (unsigned long long) at + 2);
-	if ((flags & ZC_FLAG_SENTINEL_NULL) && !type_has_sentinel(type))
+					label, desc->flags, (unsigned long long) at + 2);
+	if ((desc->flags & ZC_FLAG_SENTINEL_NULL) && !type_has_sentinel(desc->type))
 		return fail(dec, err,
 					"%s: the sentinel-is-null flag is not allowed for type %s (only for float32, float64, timestamp, timestamptz and duration)",
-					label, tname);
-	if ((flags & ZC_FLAG_BASED_OFFSETS) && !zc_wire_type_is_varlen(type))
+					label, *tname);
+	if ((desc->flags & ZC_FLAG_BASED_OFFSETS) &&
+		!zc_wire_type_is_varlen(desc->type))
 		return fail(dec, err,
 					"%s: the based-offsets flag is not allowed for type %s (only for utf8, binary, utf8_32 and binary_32)",
-					label, tname);
+					label, *tname);
+	return ZC_OK;
+}
 
-	if (type == ZC_T_TIME32)
+/* Check a descriptor's time unit (byte 3) against its type. */
+static ZcStatus
+check_unit(ZcDecoder *dec, const ZcColumnDesc *desc, const char *label,
+		   const char *tname, uint64_t at, ZcError *err)
+{
+	uint8_t		unit = desc->unit;
+	const char *uname = zc_time_unit_name(unit) ? zc_time_unit_name(unit) :
+		"unrecognized";
+
+	if (desc->type == ZC_T_TIME32)
 	{
 		if (unit != ZC_UNIT_S && unit != ZC_UNIT_MS)
 			return fail(dec, err,
 						"%s: time unit %u (%s) is not allowed for a time32 column (only 0, s, or 1, ms) in its descriptor at byte offset %llu",
-						label, unit,
-						zc_time_unit_name(unit) ? zc_time_unit_name(unit) : "unrecognized",
-						(unsigned long long) at + 3);
+						label, unit, uname, (unsigned long long) at + 3);
 	}
-	else if (type == ZC_T_TIME64)
+	else if (desc->type == ZC_T_TIME64)
 	{
 		if (unit != ZC_UNIT_US && unit != ZC_UNIT_NS)
 			return fail(dec, err,
 						"%s: time unit %u (%s) is not allowed for a time64 column (only 2, us, or 3, ns) in its descriptor at byte offset %llu",
-						label, unit,
-						zc_time_unit_name(unit) ? zc_time_unit_name(unit) : "unrecognized",
-						(unsigned long long) at + 3);
+						label, unit, uname, (unsigned long long) at + 3);
 	}
-	else if (type_has_unit(type))
+	else if (type_has_unit(desc->type))
 	{
 		if (unit > ZC_UNIT_NS)
 			return fail(dec, err,
@@ -631,88 +621,162 @@ check_descriptor(ZcDecoder *dec, const uint8_t *buf, uint32_t header_len,
 		return fail(dec, err,
 					"%s: time unit %u is set for type %s (only timestamp, timestamptz, duration, time32 and time64 have a unit)",
 					label, unit, tname);
+	return ZC_OK;
+}
 
-	if (type_is_decimal(type))
+/*
+ * Check bytes 4 and 5 of a descriptor: a decimal's precision (its scale is
+ * any signed 8-bit value), a dictionary's index and value types, and zero
+ * for every other type.
+ */
+static ZcStatus
+check_type_params(ZcDecoder *dec, const ZcColumnDesc *desc,
+				  const char *label, const char *tname, uint64_t at,
+				  ZcError *err)
+{
+	if (type_is_decimal(desc->type))
 	{
-		int			maxp = type == ZC_T_DECIMAL128 ?
+		int			maxp = desc->type == ZC_T_DECIMAL128 ?
 			ZC_DECIMAL128_MAX_PRECISION : ZC_DECIMAL256_MAX_PRECISION;
 
-		/* byte 5, the scale, is any signed 8-bit value */
-		if (index_type < 1 || index_type > maxp)
+		if (desc->index_type < 1 || desc->index_type > maxp)
 			return fail(dec, err,
 						"%s: precision %u of a %s column is out of range (1 to %d) in its descriptor at byte offset %llu",
-						label, index_type, tname, maxp,
+						label, desc->index_type, tname, maxp,
 						(unsigned long long) at + 4);
 	}
-	else if (type == ZC_T_DICTIONARY)
+	else if (desc->type == ZC_T_DICTIONARY)
 	{
-		if (!type_is_index(index_type))
+		if (!type_is_index(desc->index_type))
 			return fail(dec, err,
 						"%s: dictionary index type %u (%s) is not int8, int16, int32, int64, uint8, uint16, uint32 or uint64",
-						label, index_type, type_name_or_unrecognized(index_type));
-		if (value_type != ZC_T_UTF8)
+						label, desc->index_type,
+						type_name_or_unrecognized(desc->index_type));
+		if (desc->value_type != ZC_T_UTF8)
 			return fail(dec, err,
 						"%s: dictionary value type %u (%s) is not utf8",
-						label, value_type, type_name_or_unrecognized(value_type));
+						label, desc->value_type,
+						type_name_or_unrecognized(desc->value_type));
 	}
 	else
 	{
-		if (index_type != 0)
+		if (desc->index_type != 0)
 			return fail(dec, err,
 						"%s: index type %u is set for type %s (only dictionary has one)",
-						label, index_type, tname);
-		if (value_type != 0)
+						label, desc->index_type, tname);
+		if (desc->value_type != 0)
 			return fail(dec, err,
 						"%s: value type %u is set for type %s (only dictionary has one)",
-						label, value_type, tname);
+						label, desc->value_type, tname);
 	}
+	return ZC_OK;
+}
 
-	if (name_len > ZC_MAX_NAME_LEN)
+/*
+ * Check the name and time zone that follow the fixed part of a descriptor
+ * at buf[pos ..]: their lengths (against the limits and header_len), then
+ * their bytes, then the padding up to the next multiple of 8.
+ */
+static ZcStatus
+check_descriptor_strings(ZcDecoder *dec, const uint8_t *buf,
+						 uint32_t header_len, uint64_t pos,
+						 const ZcColumnDesc *desc, const char *label,
+						 const char *tname, ZcError *err)
+{
+	uint64_t	at = dec->offset + pos;
+	const uint8_t *name = buf + pos + ZC_DESC_FIXED_LEN;
+	const uint8_t *tz = name + desc->name_len;
+	uint64_t	end = pos + ZC_DESC_FIXED_LEN + desc->name_len + desc->tz_len;
+	size_t		bad;
+
+	if (desc->name_len > ZC_MAX_NAME_LEN)
 		return fail(dec, err,
 					"%s: name length %u exceeds the limit of %d bytes",
-					label, name_len, ZC_MAX_NAME_LEN);
-	if (tz_len > ZC_MAX_TZ_LEN)
+					label, desc->name_len, ZC_MAX_NAME_LEN);
+	if (desc->tz_len > ZC_MAX_TZ_LEN)
 		return fail(dec, err,
 					"%s: time zone length %u exceeds the limit of %d bytes",
-					label, tz_len, ZC_MAX_TZ_LEN);
-	if (tz_len != 0 && type != ZC_T_TIMESTAMPTZ)
+					label, desc->tz_len, ZC_MAX_TZ_LEN);
+	if (desc->tz_len != 0 && desc->type != ZC_T_TIMESTAMPTZ)
 		return fail(dec, err,
 					"%s: a time zone is set for type %s (only timestamptz has one)",
 					label, tname);
-	if (reserved != 0)
+	if (read_u16(buf + pos + 10) != 0)
 		return fail(dec, err,
 					"%s: non-zero reserved field in its descriptor at byte offset %llu",
 					label, (unsigned long long) at + 10);
 
-	end = pos + ZC_DESC_FIXED_LEN + name_len + tz_len;
 	if (end > header_len)
 		return fail(dec, err,
 					"header length %lu disagrees with the column descriptors: the name and time zone of %s run past it",
 					(unsigned long) header_len, label);
-	if (memchr(d + ZC_DESC_FIXED_LEN, 0, name_len) != NULL)
+	if (memchr(name, 0, desc->name_len) != NULL)
 		return fail(dec, err, "%s: the column name contains a NUL byte",
 					label);
-	if (!utf8_valid(d + ZC_DESC_FIXED_LEN, name_len, &bad))
+	if (!utf8_valid(name, desc->name_len, &bad))
 		return fail(dec, err,
 					"%s: the column name is not valid UTF-8 (byte 0x%02x at byte offset %llu)",
-					label, d[ZC_DESC_FIXED_LEN + bad],
+					label, name[bad],
 					(unsigned long long) at + ZC_DESC_FIXED_LEN + bad);
-	if (memchr(d + ZC_DESC_FIXED_LEN + name_len, 0, tz_len) != NULL)
+	if (memchr(tz, 0, desc->tz_len) != NULL)
 		return fail(dec, err, "%s: the time zone name contains a NUL byte",
 					label);
-	if (!printable_ascii(d + ZC_DESC_FIXED_LEN + name_len, tz_len, &bad))
+	if (!printable_ascii(tz, desc->tz_len, &bad))
 		return fail(dec, err,
 					"%s: the time zone name has a byte that is not printable ASCII (0x%02x at byte offset %llu)",
-					label, d[ZC_DESC_FIXED_LEN + name_len + bad],
-					(unsigned long long) at + ZC_DESC_FIXED_LEN + name_len + bad);
+					label, tz[bad],
+					(unsigned long long) at + ZC_DESC_FIXED_LEN + desc->name_len + bad);
 
 	/* header_len is a multiple of 8, so the padding fits too */
 	if (!all_zero(buf + end, ZC_ALIGN8(end) - end))
 		return fail(dec, err,
 					"%s: non-zero padding after its descriptor at byte offset %llu",
 					label, (unsigned long long) (dec->offset + end));
+	return ZC_OK;
+}
 
-	*next = ZC_ALIGN8(end);
+/*
+ * Validate one column descriptor at buf[pos ..] of a complete header of
+ * header_len bytes.  On success *next is where the next descriptor starts.
+ */
+static ZcStatus
+check_descriptor(ZcDecoder *dec, const uint8_t *buf, uint32_t header_len,
+				 uint32_t index, uint64_t pos, uint64_t *next, ZcError *err)
+{
+	char		label[ZC_LABEL_LEN];
+	ZcColumnDesc desc;
+	const char *tname = NULL;
+	ZcStatus	st;
+
+	if (pos + ZC_DESC_FIXED_LEN > header_len)
+		return fail(dec, err,
+					"header length %lu disagrees with the column descriptors: the descriptor of column %lu at byte offset %llu does not fit in it",
+					(unsigned long) header_len, (unsigned long) index + 1,
+					(unsigned long long) (dec->offset + pos));
+	read_descriptor(buf + pos, &desc);
+
+	/* quote the name if it is there */
+	if (desc.name_len <= ZC_MAX_NAME_LEN &&
+		pos + ZC_DESC_FIXED_LEN + desc.name_len <= header_len)
+		column_label(label, index, buf + pos + ZC_DESC_FIXED_LEN,
+					 desc.name_len);
+	else
+		column_label(label, index, NULL, 0);
+
+	st = check_type_and_flags(dec, &desc, label, dec->offset + pos, &tname,
+							  err);
+	if (st == ZC_OK)
+		st = check_unit(dec, &desc, label, tname, dec->offset + pos, err);
+	if (st == ZC_OK)
+		st = check_type_params(dec, &desc, label, tname, dec->offset + pos,
+							   err);
+	if (st == ZC_OK)
+		st = check_descriptor_strings(dec, buf, header_len, pos, &desc, label,
+									  tname, err);
+	if (st != ZC_OK)
+		return st;
+
+	*next = ZC_ALIGN8(pos + ZC_DESC_FIXED_LEN + desc.name_len + desc.tz_len);
 	return ZC_OK;
 }
 
@@ -729,33 +793,27 @@ copy_string(char **space, const uint8_t *src, size_t n)
 	return s;
 }
 
-/* Decode the header: the fixed part, then all column descriptors. */
+/*
+ * Check the fixed part of the header at buf[0 .. len): the magic number (on
+ * whatever prefix has arrived), version, byte order, flags, column count,
+ * header length and reserved field.  Sets *ncolumns and *header_len; returns
+ * ZC_NEED_MORE with *used set while the fixed part is incomplete.
+ */
 static ZcStatus
-decode_header(ZcDecoder *dec, const uint8_t *buf, size_t len, size_t *used,
-			  ZcEvent *event, ZcError *err)
+check_header_fixed(ZcDecoder *dec, const uint8_t *buf, size_t len,
+				   size_t *used, uint32_t *ncolumns, uint32_t *header_len,
+				   ZcError *err)
 {
 	size_t		n = len < ZC_MAGIC_LEN ? len : ZC_MAGIC_LEN;
 	uint16_t	version;
-	uint32_t	ncolumns;
-	uint32_t	header_len;
 	uint32_t	min_len;
 	uint64_t	limit;
-	uint64_t	pos;
-	uint64_t	strings;
-	size_t		cols_size,
-				views_size,
-				sizes_size;
-	char	   *space;
-	uint32_t	i;
-	ZcStatus	st;
 
 	if (len == 0)
 	{
 		*used = ZC_HEADER_FIXED_LEN;
 		return ZC_NEED_MORE;
 	}
-
-	/* the magic number is checked on whatever prefix has arrived */
 	if (memcmp(buf, zc_magic, n) != 0)
 		return bad_magic(dec, buf, len, used, err);
 	if (len < ZC_HEADER_FIXED_LEN)
@@ -777,35 +835,117 @@ decode_header(ZcDecoder *dec, const uint8_t *buf, size_t len, size_t *used,
 		return fail(dec, err,
 					"non-zero flags 0x%02x in the stream header at byte offset 11",
 					buf[11]);
-	ncolumns = read_u32(buf + 12);
-	if (ncolumns == 0)
+	*ncolumns = read_u32(buf + 12);
+	if (*ncolumns == 0)
 		return fail(dec, err, "the stream header declares no columns");
-	if (ncolumns > ZC_MAX_COLUMNS)
+	if (*ncolumns > ZC_MAX_COLUMNS)
 		return fail(dec, err,
 					"the stream header declares %lu columns, more than the limit of %d",
-					(unsigned long) ncolumns, ZC_MAX_COLUMNS);
-	header_len = read_u32(buf + 16);
-	if (header_len % 8 != 0)
+					(unsigned long) *ncolumns, ZC_MAX_COLUMNS);
+	*header_len = read_u32(buf + 16);
+	if (*header_len % 8 != 0)
 		return fail(dec, err,
 					"header length %lu is not a multiple of 8",
-					(unsigned long) header_len);
+					(unsigned long) *header_len);
 	limit = dec->max_message_len < ZC_MAX_HEADER_LEN ?
 		dec->max_message_len : ZC_MAX_HEADER_LEN;
-	if (header_len > limit)
+	if (*header_len > limit)
 		return fail(dec, err,
 					"header length %lu exceeds the limit of %llu bytes",
-					(unsigned long) header_len, (unsigned long long) limit);
+					(unsigned long) *header_len, (unsigned long long) limit);
 	/* every descriptor takes at least 16 bytes with its padding */
-	min_len = ZC_HEADER_FIXED_LEN + ncolumns * ZC_ALIGN8(ZC_DESC_FIXED_LEN);
-	if (header_len < min_len)
+	min_len = ZC_HEADER_FIXED_LEN + *ncolumns * ZC_ALIGN8(ZC_DESC_FIXED_LEN);
+	if (*header_len < min_len)
 		return fail(dec, err,
 					"header length %lu is too small for %lu column descriptors (at least %lu bytes)",
-					(unsigned long) header_len, (unsigned long) ncolumns,
+					(unsigned long) *header_len, (unsigned long) *ncolumns,
 					(unsigned long) min_len);
 	if (read_u32(buf + 20) != 0)
 		return fail(dec, err,
 					"non-zero reserved field in the stream header at byte offset 20");
+	return ZC_OK;
+}
 
+/*
+ * Validate every descriptor of a complete header, and check that they fill
+ * it exactly.  *strings is the bytes their names and time zones take with a
+ * terminator each.
+ */
+static ZcStatus
+check_descriptors(ZcDecoder *dec, const uint8_t *buf, uint32_t ncolumns,
+				  uint32_t header_len, uint64_t *strings, ZcError *err)
+{
+	uint64_t	pos = ZC_HEADER_FIXED_LEN;
+	uint64_t	next = pos;
+	uint32_t	i;
+	ZcStatus	st;
+
+	*strings = 0;
+	for (i = 0; i < ncolumns; i++)
+	{
+		st = check_descriptor(dec, buf, header_len, i, pos, &next, err);
+		if (st != ZC_OK)
+			return st;
+		*strings += read_u16(buf + pos + 6) + read_u16(buf + pos + 8) + 2;
+		pos = next;
+	}
+	if (pos != header_len)
+		return fail(dec, err,
+					"header length %lu disagrees with the column descriptors, which end at byte offset %llu",
+					(unsigned long) header_len, (unsigned long long) pos);
+	return ZC_OK;
+}
+
+/*
+ * Allocate, in one block, the column descriptors, views and dictionary
+ * sizes of ncolumns columns and strings bytes of names and time zones.
+ * Returns where the strings go, or NULL after reporting the failure.
+ */
+static char *
+alloc_columns(ZcDecoder *dec, uint32_t ncolumns, uint64_t strings,
+			  ZcError *err)
+{
+	size_t		cols_size = ZC_ALIGN8(sizeof(ZcColumnDesc) * (size_t) ncolumns);
+	size_t		views_size = ZC_ALIGN8(sizeof(ZcColumnView) * (size_t) ncolumns);
+	size_t		sizes_size = sizeof(int64_t) * (size_t) ncolumns;
+	char	   *space;
+
+	if (dec->alloc == NULL)
+	{
+		fail(dec, err, "the stream decoder has no allocator");
+		return NULL;
+	}
+	space = dec->alloc(dec->alloc_arg,
+					   cols_size + views_size + sizes_size + (size_t) strings);
+	if (space == NULL)
+	{
+		fail(dec, err, "out of memory for %lu column descriptors",
+			 (unsigned long) ncolumns);
+		return NULL;
+	}
+	dec->columns = (ZcColumnDesc *) space;
+	dec->views = (ZcColumnView *) (space + cols_size);
+	dec->dict_sizes = (int64_t *) (space + cols_size + views_size);
+	memset(dec->views, 0, sizeof(ZcColumnView) * (size_t) ncolumns);
+	return space + cols_size + views_size + sizes_size;
+}
+
+/* Decode the header: the fixed part, then all column descriptors. */
+static ZcStatus
+decode_header(ZcDecoder *dec, const uint8_t *buf, size_t len, size_t *used,
+			  ZcEvent *event, ZcError *err)
+{
+	uint32_t	ncolumns = 0;
+	uint32_t	header_len = 0;
+	uint64_t	strings;
+	uint64_t	pos;
+	char	   *space;
+	uint32_t	i;
+	ZcStatus	st;
+
+	st = check_header_fixed(dec, buf, len, used, &ncolumns, &header_len, err);
+	if (st != ZC_OK)
+		return st;
 	if (len < header_len)
 	{
 		*used = header_len;
@@ -813,46 +953,12 @@ decode_header(ZcDecoder *dec, const uint8_t *buf, size_t len, size_t *used,
 	}
 
 	/* validate every descriptor before allocating anything */
-	pos = ZC_HEADER_FIXED_LEN;
-	strings = 0;
-	for (i = 0; i < ncolumns; i++)
-	{
-		st = check_descriptor(dec, buf, header_len, i, pos, &pos, err);
-		if (st != ZC_OK)
-			return st;
-	}
-	if (pos != header_len)
-		return fail(dec, err,
-					"header length %lu disagrees with the column descriptors, which end at byte offset %llu",
-					(unsigned long) header_len, (unsigned long long) pos);
-
-	/* names and time zones, each with a terminator */
-	pos = ZC_HEADER_FIXED_LEN;
-	for (i = 0; i < ncolumns; i++)
-	{
-		uint64_t	dlen = ZC_DESC_FIXED_LEN + read_u16(buf + pos + 6) +
-			read_u16(buf + pos + 8);
-
-		strings += dlen - ZC_DESC_FIXED_LEN + 2;
-		pos += ZC_ALIGN8(dlen);
-	}
-
-	cols_size = ZC_ALIGN8(sizeof(ZcColumnDesc) * (size_t) ncolumns);
-	views_size = ZC_ALIGN8(sizeof(ZcColumnView) * (size_t) ncolumns);
-	sizes_size = sizeof(int64_t) * (size_t) ncolumns;
-	if (dec->alloc == NULL)
-		return fail(dec, err, "the stream decoder has no allocator");
-	space = dec->alloc(dec->alloc_arg,
-					   cols_size + views_size + sizes_size + (size_t) strings);
+	st = check_descriptors(dec, buf, ncolumns, header_len, &strings, err);
+	if (st != ZC_OK)
+		return st;
+	space = alloc_columns(dec, ncolumns, strings, err);
 	if (space == NULL)
-		return fail(dec, err, "out of memory for %lu column descriptors",
-					(unsigned long) ncolumns);
-
-	dec->columns = (ZcColumnDesc *) space;
-	dec->views = (ZcColumnView *) (space + cols_size);
-	dec->dict_sizes = (int64_t *) (space + cols_size + views_size);
-	space += cols_size + views_size + sizes_size;
-	memset(dec->views, 0, sizeof(ZcColumnView) * (size_t) ncolumns);
+		return ZC_ERROR;
 
 	pos = ZC_HEADER_FIXED_LEN;
 	for (i = 0; i < ncolumns; i++)
@@ -860,16 +966,7 @@ decode_header(ZcDecoder *dec, const uint8_t *buf, size_t len, size_t *used,
 		const uint8_t *d = buf + pos;
 		ZcColumnDesc *desc = &dec->columns[i];
 
-		desc->type = d[0];
-		desc->nulls = d[1];
-		desc->flags = d[2];
-		desc->unit = d[3];
-		desc->index_type = d[4];
-		desc->value_type = d[5];
-		desc->precision = type_is_decimal(d[0]) ? d[4] : 0;
-		desc->scale = type_is_decimal(d[0]) ? (int8_t) d[5] : 0;
-		desc->name_len = read_u16(d + 6);
-		desc->tz_len = read_u16(d + 8);
+		read_descriptor(d, desc);
 		desc->name = copy_string(&space, d + ZC_DESC_FIXED_LEN,
 								 desc->name_len);
 		desc->tz = copy_string(&space, d + ZC_DESC_FIXED_LEN + desc->name_len,
@@ -891,6 +988,21 @@ decode_header(ZcDecoder *dec, const uint8_t *buf, size_t len, size_t *used,
  * Buffers of messages
  * ---------------------------------------------------------------------------
  */
+
+/* Start a walk of the message at buf[0 .. len) after its fixed part. */
+static void
+walk_init(Walk *w, const uint8_t *buf, size_t len, uint64_t limit,
+		  uint64_t min_len)
+{
+	w->buf = buf;
+	w->len = len;
+	w->limit = limit;
+	w->pos = ZC_MESSAGE_FIXED_LEN;
+	w->min_len = min_len;
+	w->last_at = 0;
+	w->last_len = 0;
+	w->data = NULL;
+}
 
 /*
  * Walk the buffer whose length prefix is at w->pos.  expected is the length
@@ -991,48 +1103,30 @@ walk_failure(ZcDecoder *dec, const Walk *w, WalkResult r, const char *where,
  * is an error too (offsets[0] >= 0 and monotonicity imply all are >= 0).
  * Once that holds, offsets[n] - offsets[0] cannot overflow.
  */
-static bool
-offsets_valid(const int64_t *offsets, uint64_t n, uint64_t data_len,
-			  bool based)
-{
-	const uint64_t *o = (const uint64_t *) offsets;
-	uint64_t	acc = o[n];
-	uint64_t	i = 0;
-	int			j;
-
-	for (; i + ZC_BLOCK <= n; i += ZC_BLOCK)
-		for (j = 0; j < ZC_BLOCK; j++)
-			acc |= o[i + j] | (o[i + j + 1] - o[i + j]);
-	for (; i < n; i++)
-		acc |= o[i] | (o[i + 1] - o[i]);
-	if ((acc >> 63) != 0)
-		return false;
-	if (based)
-		return (uint64_t) (offsets[n] - offsets[0]) <= data_len;
-	return (uint64_t) offsets[n] <= data_len;
+#define DEFINE_OFFSETS_VALID(NAME, STYPE, UTYPE, SIGN_SHIFT) \
+static bool \
+NAME(const STYPE *offsets, uint64_t n, uint64_t data_len, bool based) \
+{ \
+	const UTYPE *o = (const UTYPE *) offsets; \
+	UTYPE		acc = o[n]; \
+	uint64_t	i = 0; \
+	int			j; \
+\
+	for (; i + ZC_BLOCK <= n; i += ZC_BLOCK) \
+		for (j = 0; j < ZC_BLOCK; j++) \
+			acc |= o[i + j] | (o[i + j + 1] - o[i + j]); \
+	for (; i < n; i++) \
+		acc |= o[i] | (o[i + 1] - o[i]); \
+	if ((acc >> (SIGN_SHIFT)) != 0) \
+		return false; \
+	if (based) \
+		return (uint64_t) (offsets[n] - offsets[0]) <= data_len; \
+	return (uint64_t) offsets[n] <= data_len; \
 }
 
-/* The same for the 32-bit offsets of utf8_32 and binary_32. */
-static bool
-offsets32_valid(const int32_t *offsets, uint64_t n, uint64_t data_len,
-				bool based)
-{
-	const uint32_t *o = (const uint32_t *) offsets;
-	uint32_t	acc = o[n];
-	uint64_t	i = 0;
-	int			j;
-
-	for (; i + ZC_BLOCK <= n; i += ZC_BLOCK)
-		for (j = 0; j < ZC_BLOCK; j++)
-			acc |= o[i + j] | (o[i + j + 1] - o[i + j]);
-	for (; i < n; i++)
-		acc |= o[i] | (o[i + 1] - o[i]);
-	if ((acc >> 31) != 0)
-		return false;
-	if (based)
-		return (uint64_t) (offsets[n] - offsets[0]) <= data_len;
-	return (uint64_t) offsets[n] <= data_len;
-}
+/* the 64-bit offsets of utf8 and binary, the 32-bit ones of utf8_32 and binary_32 */
+DEFINE_OFFSETS_VALID(offsets_valid, int64_t, uint64_t, 63)
+DEFINE_OFFSETS_VALID(offsets32_valid, int32_t, uint32_t, 31)
 
 /* Offset i of 64-bit (offsets) or 32-bit (offsets32) offsets. */
 static inline int64_t
@@ -1094,9 +1188,10 @@ offsets_failure(ZcDecoder *dec, const int64_t *offsets,
  */
 #define DEFINE_CODES_VALID(NAME, CTYPE, UTYPE, ADD) \
 static bool \
-NAME(const CTYPE *codes, int nulls, const uint8_t *validity, uint64_t n, \
+NAME(const uint8_t *raw, int nulls, const uint8_t *validity, uint64_t n, \
 	 uint64_t size64) \
 { \
+	const CTYPE *codes = (const CTYPE *) raw; \
 	const UTYPE lim = (UTYPE) size64 + (ADD); \
 	UTYPE		bad = 0; \
 	uint64_t	i; \
@@ -1148,6 +1243,21 @@ DEFINE_CODES_VALID(ucodes16_valid, uint16_t, uint32_t, 0)
 DEFINE_CODES_VALID(ucodes32_valid, uint32_t, uint32_t, 0)
 DEFINE_CODES_VALID(ucodes64_valid, uint64_t, uint64_t, 0)
 
+/* The range check of each index type's codes. */
+typedef bool (*CodesValidFn) (const uint8_t *codes, int nulls,
+							  const uint8_t *validity, uint64_t n,
+							  uint64_t size);
+static const CodesValidFn codes_valid[ZC_T_MAX + 1] = {
+	[ZC_T_INT8] = codes8_valid,
+	[ZC_T_INT16] = codes16_valid,
+	[ZC_T_INT32] = codes32_valid,
+	[ZC_T_INT64] = codes64_valid,
+	[ZC_T_UINT8] = ucodes8_valid,
+	[ZC_T_UINT16] = ucodes16_valid,
+	[ZC_T_UINT32] = ucodes32_valid,
+	[ZC_T_UINT64] = ucodes64_valid,
+};
+
 /* Read dictionary code i of a signed index type of the given width. */
 static int64_t
 read_code(const uint8_t *codes, int width, uint64_t i)
@@ -1182,7 +1292,11 @@ read_ucode(const uint8_t *codes, int width, uint64_t i)
 	}
 }
 
-/* Check the codes of a dictionary column of a complete batch. */
+/*
+ * Check the codes of a dictionary column of a complete batch: every code of
+ * a valid row is -1 (NULL; signed index types only) or an entry of the
+ * column's dictionary.  The descriptor check made index_type an index type.
+ */
 static ZcStatus
 check_codes(ZcDecoder *dec, uint32_t col, uint64_t n, ZcError *err)
 {
@@ -1192,54 +1306,19 @@ check_codes(ZcDecoder *dec, uint32_t col, uint64_t n, ZcError *err)
 	bool		is_unsigned = index_is_unsigned(desc->index_type);
 	int64_t		dsize = dec->dict_sizes[col];
 	uint64_t	size = dsize < 0 ? 0 : (uint64_t) dsize;
-	bool		ok;
+	unsigned long long batchno = (unsigned long long) dec->batches + 1;
 	uint64_t	i;
 	char		label[ZC_LABEL_LEN];
+	char		code_text[24];
 
-	switch (desc->index_type)
-	{
-		case ZC_T_INT8:
-			ok = codes8_valid((const int8_t *) view->values, desc->nulls,
-							  view->validity, n, size);
-			break;
-		case ZC_T_INT16:
-			ok = codes16_valid((const int16_t *) view->values, desc->nulls,
-							   view->validity, n, size);
-			break;
-		case ZC_T_INT32:
-			ok = codes32_valid((const int32_t *) view->values, desc->nulls,
-							   view->validity, n, size);
-			break;
-		case ZC_T_INT64:
-			ok = codes64_valid((const int64_t *) view->values, desc->nulls,
-							   view->validity, n, size);
-			break;
-		case ZC_T_UINT8:
-			ok = ucodes8_valid((const uint8_t *) view->values, desc->nulls,
-							   view->validity, n, size);
-			break;
-		case ZC_T_UINT16:
-			ok = ucodes16_valid((const uint16_t *) view->values, desc->nulls,
-								view->validity, n, size);
-			break;
-		case ZC_T_UINT32:
-			ok = ucodes32_valid((const uint32_t *) view->values, desc->nulls,
-								view->validity, n, size);
-			break;
-		default:
-			ok = ucodes64_valid((const uint64_t *) view->values, desc->nulls,
-								view->validity, n, size);
-			break;
-	}
-	if (ok)
+	if (codes_valid[desc->index_type] (view->values, desc->nulls,
+									   view->validity, n, size))
 		return ZC_OK;
 
 	/* find the first bad code for the message */
 	decoded_column_label(dec, label, col);
 	for (i = 0; i < n; i++)
 	{
-		int64_t		code;
-
 		if (!zc_row_valid(desc, view, i))
 			continue;
 		if (is_unsigned)
@@ -1248,34 +1327,30 @@ check_codes(ZcDecoder *dec, uint32_t col, uint64_t n, ZcError *err)
 
 			if (ucode < size)
 				continue;
-			if (dsize < 0)
-				return fail(dec, err,
-							"%s, batch %llu: dictionary code %llu at row index %llu, but the column has no dictionary yet (unsigned codes have no NULL code)",
-							label, (unsigned long long) dec->batches + 1,
-							(unsigned long long) ucode, (unsigned long long) i);
-			return fail(dec, err,
-						"%s, batch %llu: dictionary code %llu at row index %llu is out of range (the dictionary has %lld entries)",
-						label, (unsigned long long) dec->batches + 1,
-						(unsigned long long) ucode, (unsigned long long) i,
-						(long long) dsize);
+			snprintf(code_text, sizeof(code_text), "%llu",
+					 (unsigned long long) ucode);
 		}
-		code = read_code(view->values, width, i);
-		if (code == -1 || (code >= 0 && (uint64_t) code < size))
-			continue;
-		if (code < -1)
-			return fail(dec, err,
-						"%s, batch %llu: dictionary code %lld at row index %llu is negative (only -1, meaning NULL, may be)",
-						label, (unsigned long long) dec->batches + 1,
-						(long long) code, (unsigned long long) i);
+		else
+		{
+			int64_t		code = read_code(view->values, width, i);
+
+			if (code == -1 || (code >= 0 && (uint64_t) code < size))
+				continue;
+			if (code < -1)
+				return fail(dec, err,
+							"%s, batch %llu: dictionary code %lld at row index %llu is negative (only -1, meaning NULL, may be)",
+							label, batchno, (long long) code,
+							(unsigned long long) i);
+			snprintf(code_text, sizeof(code_text), "%lld", (long long) code);
+		}
 		if (dsize < 0)
 			return fail(dec, err,
-						"%s, batch %llu: dictionary code %lld at row index %llu, but the column has no dictionary yet",
-						label, (unsigned long long) dec->batches + 1,
-						(long long) code, (unsigned long long) i);
+						"%s, batch %llu: dictionary code %s at row index %llu, but the column has no dictionary yet%s",
+						label, batchno, code_text, (unsigned long long) i,
+						is_unsigned ? " (unsigned codes have no NULL code)" : "");
 		return fail(dec, err,
-					"%s, batch %llu: dictionary code %lld at row index %llu is out of range (the dictionary has %lld entries)",
-					label, (unsigned long long) dec->batches + 1,
-					(long long) code, (unsigned long long) i,
+					"%s, batch %llu: dictionary code %s at row index %llu is out of range (the dictionary has %lld entries)",
+					label, batchno, code_text, (unsigned long long) i,
 					(long long) dsize);
 	}
 	return fail(dec, err, "internal error in the stream decoder");
@@ -1298,10 +1373,19 @@ zc_validity_len(const ZcColumnDesc *desc, uint64_t n)
 	return 0;
 }
 
-/* Length of the values (or codes) buffer of n rows; not for varlen types. */
+/* Width of a varlen column's offsets: 8, or 4 for utf8_32 and binary_32. */
 static uint64_t
-values_len(const ZcColumnDesc *desc, uint64_t n)
+offset_width(const ZcColumnDesc *desc)
 {
+	return (desc->type == ZC_T_UTF8_32 || desc->type == ZC_T_BINARY_32) ? 4 : 8;
+}
+
+/* Length of the values, codes or offsets buffer of n rows; see stream.h. */
+uint64_t
+zc_values_len(const ZcColumnDesc *desc, uint64_t n)
+{
+	if (zc_wire_type_is_varlen(desc->type))
+		return (n + 1) * offset_width(desc);
 	if (desc->type == ZC_T_BITBOOL)
 		return (n + 7) / 8;
 	if (desc->type == ZC_T_DICTIONARY)
@@ -1314,13 +1398,6 @@ static bool
 is_varlen(const ZcColumnDesc *desc)
 {
 	return zc_wire_type_is_varlen(desc->type);
-}
-
-/* Width of a varlen column's offsets: 8, or 4 for utf8_32 and binary_32. */
-static uint64_t
-offset_width(const ZcColumnDesc *desc)
-{
-	return (desc->type == ZC_T_UTF8_32 || desc->type == ZC_T_BINARY_32) ? 4 : 8;
 }
 
 /*
@@ -1340,32 +1417,178 @@ batch_min_len(const ZcDecoder *dec, uint64_t n)
 
 		if (desc->nulls != ZC_NULLS_NONE)
 			total += 8 + ZC_ALIGN8(zc_validity_len(desc, n));
+		total += 8 + ZC_ALIGN8(zc_values_len(desc, n));
 		if (is_varlen(desc))
-			total += 8 + ZC_ALIGN8((n + 1) * offset_width(desc)) + 8;
-		else
-			total += 8 + ZC_ALIGN8(values_len(desc, n));
+			total += 8;			/* the data buffer's length prefix */
 	}
 	return total;
 }
 
+/* The buffers of a batch's column, as its walker names them in errors. */
+typedef enum ColumnBuffer
+{
+	BUF_VALIDITY,				/* validity bitmap or null byte mask */
+	BUF_OFFSETS,				/* offsets of a varlen column */
+	BUF_DATA,					/* data of a varlen column */
+	BUF_VALUES					/* values, or a dictionary's codes */
+} ColumnBuffer;
+
 /*
- * Decode a batch message whose fixed part is at buf[0 .. 16).  First walk
- * the length prefixes of all buffers (O(columns)); only when the whole batch
- * is there, check offsets and dictionary codes (O(rows)).  The views are
- * filled in as the walk goes, so they are meaningful only after ZC_OK.
+ * The one failure formatter of the batch walker: turn a failed walk of
+ * buffer which of column c, in a batch of n rows, into an error (or a
+ * NEED_MORE), saying which buffer and why its length was expected.
  */
 static ZcStatus
-decode_batch(ZcDecoder *dec, const uint8_t *buf, size_t len, size_t *used,
-			 ZcEvent *event, ZcError *err)
+column_walk_failure(ZcDecoder *dec, const Walk *w, WalkResult r, uint32_t c,
+					ColumnBuffer which, uint64_t expected, uint64_t n,
+					size_t *used, ZcError *err)
 {
-	uint64_t	n = read_u64(buf + 8);
-	unsigned long long batchno = (unsigned long long) dec->batches + 1;
-	Walk		w;
-	WalkResult	r;
-	uint32_t	c;
+	const ZcColumnDesc *desc = &dec->columns[c];
+	bool		dict = desc->type == ZC_T_DICTIONARY;
+	const char *what;
 	char		label[ZC_LABEL_LEN];
 	char		where[ZC_LABEL_LEN + 32];
 	char		why[96];
+
+	if (r == WALK_MORE)
+		return walk_failure(dec, w, r, "", "", 0, "", used, err);
+
+	switch (which)
+	{
+		case BUF_VALIDITY:
+			what = desc->nulls == ZC_NULLS_BITMAP ?
+				"validity bitmap" : "null byte mask";
+			snprintf(why, sizeof(why), "%llu rows", (unsigned long long) n);
+			break;
+		case BUF_OFFSETS:
+		case BUF_DATA:
+			what = which == BUF_OFFSETS ? "offsets" : "data";
+			snprintf(why, sizeof(why), "%llu rows need %llu offsets of %d bytes",
+					 (unsigned long long) n, (unsigned long long) n + 1,
+					 (int) offset_width(desc));
+			break;
+		default:
+			what = dict ? "codes" : "values";
+			snprintf(why, sizeof(why), "%llu rows of %s%s",
+					 (unsigned long long) n,
+					 dict ? "dictionary codes of type " : "",
+					 zc_wire_type_name(dict ? desc->index_type : desc->type));
+			break;
+	}
+	snprintf(where, sizeof(where), "%s, batch %llu",
+			 decoded_column_label(dec, label, c),
+			 (unsigned long long) dec->batches + 1);
+	return walk_failure(dec, w, r, where, what, expected, why, used, err);
+}
+
+/*
+ * Walk buffer which of column c, of the expected length (or ANY_LENGTH);
+ * on ZC_OK w->data and w->last_len are its bytes.
+ */
+static ZcStatus
+walk_column_buffer(ZcDecoder *dec, Walk *w, uint32_t c, ColumnBuffer which,
+				   uint64_t expected, uint64_t n, size_t *used, ZcError *err)
+{
+	WalkResult	r = walk_buffer(w, expected);
+
+	if (r == WALK_OK)
+		return ZC_OK;
+	return column_walk_failure(dec, w, r, c, which, expected, n, used, err);
+}
+
+/*
+ * Walk the length prefixes of column c's buffers in a batch of n rows,
+ * filling in its view: O(1).
+ */
+static ZcStatus
+walk_column(ZcDecoder *dec, Walk *w, uint32_t c, uint64_t n, size_t *used,
+			ZcError *err)
+{
+	const ZcColumnDesc *desc = &dec->columns[c];
+	ZcColumnView *view = &dec->views[c];
+	ZcStatus	st;
+
+	memset(view, 0, sizeof(*view));
+	if (desc->nulls != ZC_NULLS_NONE)
+	{
+		st = walk_column_buffer(dec, w, c, BUF_VALIDITY,
+								zc_validity_len(desc, n), n, used, err);
+		if (st != ZC_OK)
+			return st;
+		view->validity = w->data;
+	}
+
+	if (!is_varlen(desc))
+	{
+		st = walk_column_buffer(dec, w, c, BUF_VALUES, zc_values_len(desc, n),
+								n, used, err);
+		view->values = w->data;
+		return st;
+	}
+
+	st = walk_column_buffer(dec, w, c, BUF_OFFSETS, zc_values_len(desc, n),
+							n, used, err);
+	if (st != ZC_OK)
+		return st;
+	if (offset_width(desc) == 4)
+		view->offsets32 = (const int32_t *) w->data;
+	else
+		view->offsets = (const int64_t *) w->data;
+	st = walk_column_buffer(dec, w, c, BUF_DATA, ANY_LENGTH, n, used, err);
+	view->data = w->data;
+	view->data_len = w->last_len;
+	return st;
+}
+
+/*
+ * Check the offsets of varlen column c of a complete batch of n rows at
+ * buf, and set its data_base: O(rows).
+ */
+static ZcStatus
+check_offsets(ZcDecoder *dec, const uint8_t *buf, uint32_t c, uint64_t n,
+			  ZcError *err)
+{
+	const ZcColumnDesc *desc = &dec->columns[c];
+	ZcColumnView *view = &dec->views[c];
+	bool		based = (desc->flags & ZC_FLAG_BASED_OFFSETS) != 0;
+	bool		ok;
+	const uint8_t *obuf;
+	char		label[ZC_LABEL_LEN];
+	char		where[ZC_LABEL_LEN + 32];
+
+	if (view->offsets32 != NULL)
+	{
+		ok = offsets32_valid(view->offsets32, n, view->data_len, based);
+		obuf = (const uint8_t *) view->offsets32;
+	}
+	else
+	{
+		ok = offsets_valid(view->offsets, n, view->data_len, based);
+		obuf = (const uint8_t *) view->offsets;
+	}
+	if (!ok)
+	{
+		snprintf(where, sizeof(where), "%s, batch %llu",
+				 decoded_column_label(dec, label, c),
+				 (unsigned long long) dec->batches + 1);
+		return offsets_failure(dec, view->offsets, view->offsets32, n,
+							   view->data_len, based, where,
+							   dec->offset + (uint64_t) (obuf - buf) - 8, err);
+	}
+	if (based)
+		view->data_base = offset_at(view->offsets, view->offsets32, 0);
+	return ZC_OK;
+}
+
+/*
+ * Check the fixed part of a batch message at buf[0 .. 16) with n rows, and
+ * start the walk of its buffers.
+ */
+static ZcStatus
+start_batch(ZcDecoder *dec, const uint8_t *buf, size_t len, uint64_t n,
+			Walk *w, ZcError *err)
+{
+	unsigned long long batchno = (unsigned long long) dec->batches + 1;
 
 	if (read_u32(buf + 4) != 0)
 		return fail(dec, err,
@@ -1381,157 +1604,45 @@ decode_batch(ZcDecoder *dec, const uint8_t *buf, size_t len, size_t *used,
 					"batch %llu at byte offset %llu: the stream has too many rows",
 					batchno, (unsigned long long) dec->offset);
 
-	w.buf = buf;
-	w.len = len;
-	w.limit = dec->max_message_len;
-	w.pos = ZC_MESSAGE_FIXED_LEN;
-	w.min_len = batch_min_len(dec, n);
-	w.last_at = 0;
-	w.last_len = 0;
-	w.data = NULL;
-	if (w.min_len > w.limit)
+	walk_init(w, buf, len, dec->max_message_len, batch_min_len(dec, n));
+	if (w->min_len > w->limit)
 		return fail(dec, err,
 					"batch %llu at byte offset %llu has %llu rows, which take at least %llu bytes, more than the limit of %llu bytes per message",
 					batchno, (unsigned long long) dec->offset,
-					(unsigned long long) n, (unsigned long long) w.min_len,
-					(unsigned long long) w.limit);
+					(unsigned long long) n, (unsigned long long) w->min_len,
+					(unsigned long long) w->limit);
+	return ZC_OK;
+}
 
-	/* walk the length prefixes: O(columns) */
-	for (c = 0; c < dec->ncolumns; c++)
-	{
-		const ZcColumnDesc *desc = &dec->columns[c];
-		ZcColumnView *view = &dec->views[c];
-		uint64_t	expected;
-		const char *what;
+/*
+ * Decode a batch message whose fixed part is at buf[0 .. 16).  First walk
+ * the length prefixes of all buffers (O(columns)); only when the whole batch
+ * is there, check offsets and dictionary codes (O(rows)).  The views are
+ * filled in as the walk goes, so they are meaningful only after ZC_OK.
+ */
+static ZcStatus
+decode_batch(ZcDecoder *dec, const uint8_t *buf, size_t len, size_t *used,
+			 ZcEvent *event, ZcError *err)
+{
+	uint64_t	n = read_u64(buf + 8);
+	Walk		w;
+	uint32_t	c;
+	ZcStatus	st;
 
-		view->validity = NULL;
-		view->values = NULL;
-		view->offsets = NULL;
-		view->offsets32 = NULL;
-		view->data = NULL;
-		view->data_len = 0;
-		view->data_base = 0;
-
-		if (desc->nulls != ZC_NULLS_NONE)
-		{
-			expected = zc_validity_len(desc, n);
-			r = walk_buffer(&w, expected);
-			if (r != WALK_OK)
-			{
-				what = desc->nulls == ZC_NULLS_BITMAP ?
-					"validity bitmap" : "null byte mask";
-				if (r == WALK_MORE)
-					return walk_failure(dec, &w, r, "", what, 0, "", used,
-										err);
-				snprintf(where, sizeof(where), "%s, batch %llu",
-						 decoded_column_label(dec, label, c), batchno);
-				snprintf(why, sizeof(why), "%llu rows",
-						 (unsigned long long) n);
-				return walk_failure(dec, &w, r, where, what, expected, why,
-									used, err);
-			}
-			view->validity = w.data;
-		}
-
-		if (is_varlen(desc))
-		{
-			expected = (n + 1) * offset_width(desc);
-			r = walk_buffer(&w, expected);
-			if (r == WALK_OK)
-			{
-				if (offset_width(desc) == 4)
-					view->offsets32 = (const int32_t *) w.data;
-				else
-					view->offsets = (const int64_t *) w.data;
-				expected = ANY_LENGTH;
-				r = walk_buffer(&w, expected);
-				what = "data";
-			}
-			else
-				what = "offsets";
-			if (r != WALK_OK)
-			{
-				if (r == WALK_MORE)
-					return walk_failure(dec, &w, r, "", what, 0, "", used,
-										err);
-				snprintf(where, sizeof(where), "%s, batch %llu",
-						 decoded_column_label(dec, label, c), batchno);
-				snprintf(why, sizeof(why), "%llu rows need %llu offsets of %d bytes",
-						 (unsigned long long) n,
-						 (unsigned long long) n + 1,
-						 (int) offset_width(desc));
-				return walk_failure(dec, &w, r, where, what, expected, why,
-									used, err);
-			}
-			view->data = w.data;
-			view->data_len = w.last_len;
-		}
-		else
-		{
-			expected = values_len(desc, n);
-			r = walk_buffer(&w, expected);
-			if (r != WALK_OK)
-			{
-				bool		dict = desc->type == ZC_T_DICTIONARY;
-
-				what = dict ? "codes" : "values";
-				if (r == WALK_MORE)
-					return walk_failure(dec, &w, r, "", what, 0, "", used,
-										err);
-				snprintf(where, sizeof(where), "%s, batch %llu",
-						 decoded_column_label(dec, label, c), batchno);
-				snprintf(why, sizeof(why), "%llu rows of %s%s",
-						 (unsigned long long) n,
-						 dict ? "dictionary codes of type " : "",
-						 zc_wire_type_name(dict ? desc->index_type : desc->type));
-				return walk_failure(dec, &w, r, where, what, expected, why,
-									used, err);
-			}
-			view->values = w.data;
-		}
-	}
+	st = start_batch(dec, buf, len, n, &w, err);
+	for (c = 0; st == ZC_OK && c < dec->ncolumns; c++)
+		st = walk_column(dec, &w, c, n, used, err);
 
 	/* the whole batch is here: check offsets and codes, O(rows) */
-	for (c = 0; c < dec->ncolumns; c++)
+	for (c = 0; st == ZC_OK && c < dec->ncolumns; c++)
 	{
-		const ZcColumnDesc *desc = &dec->columns[c];
-		ZcColumnView *view = &dec->views[c];
-
-		if (is_varlen(desc))
-		{
-			bool		based = (desc->flags & ZC_FLAG_BASED_OFFSETS) != 0;
-			bool		ok;
-			const uint8_t *obuf;
-
-			if (view->offsets32 != NULL)
-			{
-				ok = offsets32_valid(view->offsets32, n, view->data_len, based);
-				obuf = (const uint8_t *) view->offsets32;
-			}
-			else
-			{
-				ok = offsets_valid(view->offsets, n, view->data_len, based);
-				obuf = (const uint8_t *) view->offsets;
-			}
-			if (!ok)
-			{
-				snprintf(where, sizeof(where), "%s, batch %llu",
-						 decoded_column_label(dec, label, c), batchno);
-				return offsets_failure(dec, view->offsets, view->offsets32,
-									   n, view->data_len, based, where,
-									   dec->offset + (uint64_t) (obuf - buf) - 8,
-									   err);
-			}
-			if (based)
-				view->data_base = view->offsets32 != NULL ?
-					view->offsets32[0] : view->offsets[0];
-		}
-		else if (desc->type == ZC_T_DICTIONARY)
-		{
-			if (check_codes(dec, c, n, err) != ZC_OK)
-				return ZC_ERROR;
-		}
+		if (is_varlen(&dec->columns[c]))
+			st = check_offsets(dec, buf, c, n, err);
+		else if (dec->columns[c].type == ZC_T_DICTIONARY)
+			st = check_codes(dec, c, n, err);
 	}
+	if (st != ZC_OK)
+		return st;
 
 	dec->batch_rows = n;
 	dec->batches++;
@@ -1579,14 +1690,8 @@ decode_dictionary(ZcDecoder *dec, const uint8_t *buf, size_t len,
 					(unsigned long long) dec->offset, label,
 					(unsigned long long) m, ZC_MAX_COUNT);
 
-	w.buf = buf;
-	w.len = len;
-	w.limit = dec->max_message_len;
-	w.pos = ZC_MESSAGE_FIXED_LEN;
-	w.min_len = ZC_MESSAGE_FIXED_LEN + 8 + (m + 1) * 8 + 8;
-	w.last_at = 0;
-	w.last_len = 0;
-	w.data = NULL;
+	walk_init(&w, buf, len, dec->max_message_len,
+			  ZC_MESSAGE_FIXED_LEN + 8 + (m + 1) * 8 + 8);
 	if (w.min_len > w.limit)
 		return fail(dec, err,
 					"dictionary message at byte offset %llu for %s has %llu entries, which take at least %llu bytes, more than the limit of %llu bytes per message",

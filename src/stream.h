@@ -18,6 +18,7 @@
 #ifndef ZCIMPORT_STREAM_H
 #define ZCIMPORT_STREAM_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -303,7 +304,87 @@ zc_row_valid(const ZcColumnDesc *desc, const ZcColumnView *view, uint64_t i)
 	return true;
 }
 
+/*
+ * The null tests of values, one per wire type, shared by the converters
+ * and describe().  With ZC_FLAG_SENTINEL_NULL a float's NaN and a
+ * timestamp's, timestamptz's or duration's INT64_MIN (NaT) are NULL; a
+ * negative dictionary code (-1: the decoder lets no other through) is NULL
+ * whatever the flags say, and an unsigned code never is.
+ */
+
+/* Is a float32 or float64 value NULL by sentinel (NaN)? */
+static inline bool
+zc_float_is_null(double v)
+{
+	return isnan(v);
+}
+
+/* Is a timestamp, timestamptz or duration value NULL by sentinel (NaT)? */
+static inline bool
+zc_time_is_null(int64_t v)
+{
+	return v == INT64_MIN;
+}
+
+/* Is a dictionary code of a signed index type NULL (negative)? */
+static inline bool
+zc_code_is_null(int64_t code)
+{
+	return code < 0;
+}
+
+/*
+ * Is row i of a decoded batch's column NULL: every row of a null column,
+ * a row its null encoding marks, or a value that is NULL by the tests
+ * above?
+ */
+static inline bool
+zc_row_is_null(const ZcColumnDesc *desc, const ZcColumnView *view, uint64_t i)
+{
+	bool		sentinel = (desc->flags & ZC_FLAG_SENTINEL_NULL) != 0;
+
+	if (desc->type == ZC_T_NULL)
+		return true;
+	if (!zc_row_valid(desc, view, i))
+		return true;
+	switch (desc->type)
+	{
+		case ZC_T_FLOAT32:
+			return sentinel && zc_float_is_null(((const float *) view->values)[i]);
+		case ZC_T_FLOAT64:
+			return sentinel && zc_float_is_null(((const double *) view->values)[i]);
+		case ZC_T_TIMESTAMP:
+		case ZC_T_TIMESTAMPTZ:
+		case ZC_T_DURATION:
+			return sentinel && zc_time_is_null(((const int64_t *) view->values)[i]);
+		case ZC_T_DICTIONARY:
+			switch (desc->index_type)
+			{
+				case ZC_T_INT8:
+					return zc_code_is_null(((const int8_t *) view->values)[i]);
+				case ZC_T_INT16:
+					return zc_code_is_null(((const int16_t *) view->values)[i]);
+				case ZC_T_INT32:
+					return zc_code_is_null(((const int32_t *) view->values)[i]);
+				case ZC_T_INT64:
+					return zc_code_is_null(((const int64_t *) view->values)[i]);
+				default:
+					return false;	/* unsigned codes have no NULL code */
+			}
+		default:
+			return false;
+	}
+}
+
 /* Length of a column's validity buffer of n rows, 0 when it has none. */
 extern uint64_t zc_validity_len(const ZcColumnDesc *desc, uint64_t n);
+
+/*
+ * Length of a column's values buffer of n rows: its fixed-width values,
+ * dictionary codes or the bits of a bitbool column, or the n + 1 offsets of
+ * a varlen column (whose data buffer is view->data_len bytes).  0 for a
+ * null column.
+ */
+extern uint64_t zc_values_len(const ZcColumnDesc *desc, uint64_t n);
 
 #endif							/* ZCIMPORT_STREAM_H */

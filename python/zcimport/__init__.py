@@ -55,6 +55,7 @@ to be copied, or when a connection cannot use the zero-copy socket path).
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import IO, Any, Mapping, Optional, Union
 
 import pandas as pd
@@ -74,7 +75,10 @@ from ._progress import Progress
 from ._format import NullEncoding, TimeUnit, WireType
 from ._plan import ColumnPlan, ColumnsArg, Plan, default_batch_rows
 
-__version__ = "0.1.0"
+#: The version of zcimport, server and client: the one place it is written
+#: is zcimport/VERSION, next to this file (pyproject.toml's version and the
+#: extension's, through the top-level Makefile, come from it too).
+__version__ = (Path(__file__).with_name("VERSION")).read_text(encoding="ascii").strip()
 
 #: What the functions accept as a frame: a DataFrame, a mapping of column
 #: names to 1-D arrays (NumPy arrays, pandas arrays or Series, pyarrow

@@ -14,7 +14,7 @@ by :mod:`zcimport._copy` and by the package.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence, Tuple, Union
+from typing import Any, Callable, Optional, Sequence, Tuple, Union
 
 import psycopg
 from psycopg import sql
@@ -59,6 +59,39 @@ def extension_missing_message(dbname: str, sqlstate: str, error: str, *, in_tran
     elif in_transaction:
         msg += "; the check ran in a savepoint, the current transaction is still usable"
     return msg
+
+
+def client_hint(sqlstate: Optional[str], message: Optional[str]) -> Optional[str]:
+    """The Python client's hint for a server error, or None.
+
+    The server's hints hold for any client; the ones that name this
+    package's options or pandas are given here, from the error's SQLSTATE
+    and primary message (psycopg's ``diag.message_primary``, psycopg2's
+    ``diag.message_primary``).
+    """
+    if not message:
+        return None
+    if sqlstate == "22P02" and message.startswith("value NaN is not an integer"):
+        return "NaN is loaded as NULL unless nan_as_null=False was given."
+    if sqlstate == "42804" and (" but the stream sends utf8 for it" in message
+                                or " but the stream sends dictionary[" in message):
+        return "Convert numbers in pandas first, for example with pd.to_numeric()."
+    return None
+
+
+def add_client_hint(ex: BaseException) -> BaseException:
+    """Add :func:`client_hint` to a driver error as a note (``__notes__``), once.
+
+    Works for psycopg 3 (``sqlstate``) and psycopg2 (``pgcode``) errors;
+    returns ex, so that ``raise add_client_hint(ex)`` reads.
+    """
+    diag = getattr(ex, "diag", None)
+    state = getattr(ex, "sqlstate", None) or getattr(ex, "pgcode", None)
+    hint = client_hint(state, getattr(diag, "message_primary", None))
+    note = f"hint: {hint}" if hint else None
+    if note is not None and note not in getattr(ex, "__notes__", ()):
+        ex.add_note(note)
+    return ex
 
 
 def table_identifier(table: TableArg) -> sql.Composable:

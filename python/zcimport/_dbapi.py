@@ -65,6 +65,7 @@ from ._base import (
     Prepare,
     ProgressFn,
     TableArg,
+    add_client_hint,
     extension_missing_message,
 )
 from ._ddl import Execute, dbapi_execute, split_table_name, table_tuple
@@ -406,13 +407,14 @@ def _load_psycopg2(conn: Any, plan: Plan, stmt: str, batch_rows: int,
     with conn.cursor() as cur:
         try:
             cur.copy_expert(stmt, reader, size=READ_BYTES)
-        except psycopg2.Error:
+        except psycopg2.Error as ex:
             # An exception in read() (a packing error, KeyboardInterrupt, a
             # progress callback) made psycopg2 send CopyFail: raise it, not
             # psycopg2's "COPY from stdin failed" (which is its __context__).
             # The transaction is aborted either way.
             if reader.error is not None:
                 raise reader.error
+            add_client_hint(ex)  # the hints that name Python options (_base.client_hint)
             raise
         rows = cur.rowcount
     log.debug("zcimport: loaded %d rows (%d bytes) via %s", rows, reader.bytes_read,

@@ -709,6 +709,8 @@ _CONNECTION_STATES = ("08", "28", "3D", "57P01", "57P02", "57P03")
 
 
 def _server_message(ex: Any, table: Optional[str]) -> str:
+    from ._base import client_hint
+
     diag = getattr(ex, "diag", None)
     primary = getattr(diag, "message_primary", None) or str(ex)
     parts = [primary]
@@ -722,6 +724,9 @@ def _server_message(ex: Any, table: Optional[str]) -> str:
         parts.append(context.splitlines()[0])
     if hint:
         parts.append("hint: " + hint)
+    client = client_hint(ex.sqlstate, primary)
+    if client:
+        parts.append("hint: " + client)
     if ex.sqlstate == "42P01" and table is not None:
         parts.append("use --create to create the table")
     msg = "; ".join(_one_line(p) for p in parts)

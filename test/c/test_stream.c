@@ -24,84 +24,19 @@
 #include <string.h>
 #include <time.h>
 
+#include "check.h"
 #include "stream.h"
 #include "streambuild.h"
 
-static int	n_checks;
-static int	n_failed;
 static bool verbose;
 static long view_errors;		/* bad views seen by hash_batch/hash_dict */
 static long bad_messages;		/* error messages that fail message_ok() */
 
-/* Count a check; report it if it failed. */
-static bool
-check_at(bool ok, const char *file, int line, const char *fmt,...)
-{
-	va_list		ap;
-
-	n_checks++;
-	if (ok)
-		return true;
-	n_failed++;
-	fprintf(stderr, "%s:%d: check failed: ", file, line);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return false;
-}
-
-#define CHECK(cond) check_at((cond), __FILE__, __LINE__, "%s", #cond)
-#define CHECKF(cond, ...) check_at((cond), __FILE__, __LINE__, __VA_ARGS__)
-#define CHECK_EQ(a, b) \
-	check_at((uint64_t) (a) == (uint64_t) (b), __FILE__, __LINE__, \
-			 "%s == %s (%llu != %llu)", #a, #b, \
-			 (unsigned long long) (a), (unsigned long long) (b))
-
 
 /* ---------------------------------------------------------------------------
- * Plumbing: an arena allocator, exact copies, running a decoder
+ * Plumbing: allocators, exact copies, running a decoder
  * ---------------------------------------------------------------------------
  */
-
-typedef struct Arena
-{
-	void	  **ptrs;
-	size_t		n;
-	size_t		cap;
-} Arena;
-
-/* ZcAllocFn that remembers every block for arena_free(). */
-static void *
-arena_alloc(void *arg, size_t size)
-{
-	Arena	   *a = arg;
-	void	   *p;
-
-	if (a->n == a->cap)
-	{
-		a->cap = a->cap ? a->cap * 2 : 8;
-		a->ptrs = realloc(a->ptrs, a->cap * sizeof(void *));
-		if (a->ptrs == NULL)
-			abort();
-	}
-	p = malloc(size ? size : 1);
-	a->ptrs[a->n++] = p;
-	return p;
-}
-
-/* Free every block of the arena. */
-static void
-arena_free(Arena *a)
-{
-	size_t		i;
-
-	for (i = 0; i < a->n; i++)
-		free(a->ptrs[i]);
-	free(a->ptrs);
-	a->ptrs = NULL;
-	a->n = a->cap = 0;
-}
 
 /* An allocator that always fails. */
 static void *

@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "stream.h"
 #include "streambuild.h"
 #include "substream.h"
@@ -49,36 +50,9 @@
 #define MAX_COLUMNS				40
 #define MAX_SHARDS				5
 
-static int	n_checks;
-static int	n_failed;
 static uint64_t rng_state;
 static uint64_t rows_checked;
 static uint64_t subbatches;
-
-/* Count a check; report it if it failed. */
-static bool
-check_at(bool ok, const char *file, int line, const char *fmt,...)
-{
-	va_list		ap;
-
-	n_checks++;
-	if (ok)
-		return true;
-	n_failed++;
-	fprintf(stderr, "%s:%d: check failed: ", file, line);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return false;
-}
-
-#define CHECK(cond) check_at((cond), __FILE__, __LINE__, "%s", #cond)
-#define CHECKF(cond, ...) check_at((cond), __FILE__, __LINE__, __VA_ARGS__)
-#define CHECK_EQ(a, b) \
-	check_at((uint64_t) (a) == (uint64_t) (b), __FILE__, __LINE__, \
-			 "%s == %s (%llu != %llu)", #a, #b, \
-			 (unsigned long long) (a), (unsigned long long) (b))
 
 
 /* ---------------------------------------------------------------------------
@@ -112,44 +86,6 @@ xmalloc(size_t n)
 	if (p == NULL)
 		abort();
 	return p;
-}
-
-typedef struct Arena
-{
-	void	  **ptrs;
-	size_t		n;
-	size_t		cap;
-} Arena;
-
-/* ZcAllocFn that remembers every block for arena_free(). */
-static void *
-arena_alloc(void *arg, size_t size)
-{
-	Arena	   *a = arg;
-	void	   *p;
-
-	if (a->n == a->cap)
-	{
-		a->cap = a->cap ? a->cap * 2 : 8;
-		a->ptrs = realloc(a->ptrs, a->cap * sizeof(void *));
-		if (a->ptrs == NULL)
-			abort();
-	}
-	p = xmalloc(size);
-	a->ptrs[a->n++] = p;
-	return p;
-}
-
-/* Free every block of the arena. */
-static void
-arena_free(Arena *a)
-{
-	size_t		i;
-
-	for (i = 0; i < a->n; i++)
-		free(a->ptrs[i]);
-	free(a->ptrs);
-	memset(a, 0, sizeof(*a));
 }
 
 /* An exactly-sized heap copy of p[0 .. n), so that ASan sees over-reads. */

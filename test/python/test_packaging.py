@@ -30,6 +30,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON_DIR = REPO / "python"
+#: The version of zcimport, written once (see the top-level Makefile).
+VERSION = (PYTHON_DIR / "zcimport" / "VERSION").read_text().strip()
 #: The interpreter the running environment was made from (a venv's base).
 BASE_PYTHON = getattr(sys, "_base_executable", None) or sys.executable
 
@@ -103,7 +105,7 @@ def test_import_uses_the_installed_copy_and_its_c_module(installed):
     assert not info["file"].startswith(str(REPO))
     assert bytes.fromhex(info["frame"]) == b"d\x00\x00\x00\x09abcde"
     assert (info["sent"], info["has_data"], info["owed"]) == (5, False, 0)
-    assert info["version"] == "0.1.0"
+    assert info["version"] == VERSION
 
 
 def test_installed_package_has_every_module_and_py_typed(installed):
@@ -145,7 +147,7 @@ def test_metadata_comes_from_pyproject(installed):
                           "requires": metadata.requires("zcimport"),
                           "extras": m.get_all("Provides-Extra"), "eps": eps}))
     """)
-    assert info["name"] == "zcimport" and info["version"] == "0.1.0"
+    assert info["name"] == "zcimport" and info["version"] == VERSION
     assert info["requires_python"] == ">=3.11"
     # "psycopg (>=3.1.8)" or "psycopg>=3.1.8", 'extra == "x"' or "extra == 'x'"
     requires = {re.sub(r"[\s()]", "", r).replace('"', "'") for r in info["requires"]}
