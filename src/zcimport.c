@@ -20,7 +20,12 @@
 #include "hook.h"
 #include "indexes.h"
 
+/* 18 records the library's name and version, shown by pg_get_loaded_modules() */
+#ifdef PG_MODULE_MAGIC_EXT
+PG_MODULE_MAGIC_EXT(.name = "zcimport", .version = ZCIMPORT_VERSION);
+#else
 PG_MODULE_MAGIC;
+#endif
 
 void		_PG_init(void);
 

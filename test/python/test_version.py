@@ -12,6 +12,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 import zcimport
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,3 +46,14 @@ def test_server_reports_the_same_version(conn):
         " (SELECT default_version FROM pg_catalog.pg_available_extensions WHERE name = 'zcimport'),"
         " (SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'zcimport')").fetchone()
     assert row == (VERSION, EXTVERSION, EXTVERSION)
+
+
+def test_loaded_module_reports_the_version(conn):
+    """PostgreSQL 18 lists loaded libraries with PG_MODULE_MAGIC_EXT's name and version."""
+    if conn.info.server_version < 180000:
+        pytest.skip(f"pg_get_loaded_modules() is new in PostgreSQL 18 (server {conn.info.server_version})")
+    conn.execute("SELECT zcimport.version()")  # loads the library in this backend
+    rows = conn.execute(
+        "SELECT module_name, version FROM pg_catalog.pg_get_loaded_modules()"
+        " WHERE file_name = 'pg_zcimport.so'").fetchall()
+    assert rows == [("zcimport", VERSION)]
