@@ -15,13 +15,9 @@ COPY target FROM PROGRAM 'cat' WITH (FORMAT zcimport);
 
 -- options other than FREEZE are refused; repeated options conflict
 COPY target FROM STDIN WITH (FORMAT zcimport, DELIMITER ',');
-\.
 COPY target FROM STDIN WITH (FORMAT zcimport, HEADER);
-\.
 COPY target FROM STDIN WITH (FORMAT zcimport, FREEZE, FREEZE false);
-\.
 COPY target FROM STDIN WITH (FORMAT zcimport, FORMAT zcimport);
-\.
 -- FREEZE needs a table created or truncated in this transaction
 \copy target FROM 'test/fixtures/batches.zci' WITH (FORMAT zcimport, FREEZE)
 
