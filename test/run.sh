@@ -10,8 +10,9 @@
 #        oldest   the lower bounds python/pyproject.toml declares
 #      Each is a virtual environment made with pip by test/venv.sh.  The
 #      randomized slices run whole in the first and a quarter in the others
-#      (ZC_TEST_SCALE); the server suites (pytest marker server_side) run
-#      in the first environment only.
+#      (ZC_TEST_SCALE); the server suites (pytest marker server_side) and
+#      the slow packaging and memory tests (marker once) run in the first
+#      environment only.
 #   4. pg_regress: the SQL surface and the server's error paths
 # The cluster is started here and stopped (and deleted) on exit.  The last
 # lines repeat each runner's summary line.  Exits non-zero if any failed.
@@ -71,14 +72,15 @@ for env in $ZC_PY_ENVS; do
 	# the randomized slices: whole in the first environment, a quarter in
 	# the others; the server suites (marker server_side: mutation fuzzing,
 	# indexes, hook order, Citus) only in the first, as the server they
-	# test is the same in each
+	# test is the same in each, and so are the slow packaging and memory
+	# tests (marker once)
 	if [ "$env" = "${ZC_PY_ENVS%% *}" ]; then
 		scale=1
 		select=()
 	else
 		scale=0.25
-		select=(-m "not server_side")
-		echo "pytest ($env): the server_side suites ran in the first environment; deselected here"
+		select=(-m "not server_side and not once")
+		echo "pytest ($env): the server_side and once tests ran in the first environment; deselected here"
 	fi
 	t0=$SECONDS
 	out=$(ZC_TEST_SCALE=$scale PYTHONPATH=python ".venv/$env/bin/python" -m pytest test/python "${select[@]}" -q -p no:cacheprovider -rs --durations=12 2>&1); rc=$?

@@ -29,11 +29,16 @@ if sys.path[:1] != [_PYTHON_DIR]:
 
 
 def pytest_configure(config: Any) -> None:
-    """Register the ``server_side`` marker (see test/run.sh)."""
+    """Register the ``server_side`` and ``once`` markers (see test/run.sh)."""
     config.addinivalue_line(
         "markers",
         "server_side: a suite that exercises the server, not the Python stack; make test runs it"
         " in the first Python environment only (-m 'not server_side' in the others)")
+    config.addinivalue_line(
+        "markers",
+        "once: a slow test of packaging or resources (pip installs, the CLI's peak memory)"
+        " rather than of results; make test runs it in the first Python environment only,"
+        " and the others check the same code paths' results")
 
 
 @pytest.fixture(scope="session")

@@ -614,6 +614,7 @@ def test_a_later_chunk_with_a_bad_date(tmp_path, dsn, autoconn, table):
     assert_error(r, 6, "column 'd'", "cannot be parsed as dates", "not a date")
 
 
+@pytest.mark.once
 @pytest.mark.parametrize("engine", ["pandas", pytest.param("pyarrow", marks=pytest.mark.skipif(
     not HAVE_PYARROW, reason="pyarrow is not installed"))])
 def test_chunked_load_memory_stays_bounded(tmp_path, dsn, table, engine):

@@ -28,6 +28,9 @@ from typing import Any, Dict, Iterator
 
 import pytest
 
+#: pip installs take a while, and test the package, not the environment's libraries
+pytestmark = pytest.mark.once
+
 REPO = Path(__file__).resolve().parents[2]
 PYTHON_DIR = REPO / "python"
 #: The version of zcimport, written once (see the top-level Makefile).
