@@ -15,7 +15,7 @@ import psycopg
 from ._copy import ProgressArg, transport as _transport
 from ._encode import dump_plan as _dump_plan
 from ._plan import ColumnsArg, Plan, make_plan as _make_plan, resolve_batch_rows as _resolve_batch_rows
-from ._progress import Progress, make_progress as _make_progress
+from ._progress import progress_bar as _progress_bar
 
 #: What the functions accept as a frame: a DataFrame, a mapping of column
 #: names to 1-D arrays (NumPy arrays, pandas arrays or Series, pyarrow
@@ -52,16 +52,11 @@ def dump(
     """
     the_plan = _make_plan(df, columns=columns, nan_as_null=nan_as_null)
     batch = _resolve_batch_rows(the_plan, batch_rows)
-    bar = _make_progress(progress, total_rows=the_plan.rows) \
-        if isinstance(progress, bool) else progress
-    try:
+    with _progress_bar(progress, total_rows=the_plan.rows) as bar:
         if isinstance(file, (str, os.PathLike)):
             with open(file, "wb") as f:
                 return _dump_plan(the_plan, f, batch, bar)
         return _dump_plan(the_plan, file, batch, bar)  # rows: known once sent (streams)
-    finally:
-        if isinstance(progress, bool) and isinstance(bar, Progress):
-            bar.close()
 
 
 def plan(
