@@ -55,25 +55,23 @@ from psycopg.copy import AsyncLibpqWriter
 
 from ._copy import (
     ExtensionNotInstalledError,
+    LoadRequest,
     ProgressArg,
     TableArg,
     WriterCore,
     _answer_as_context,
-    _create_hook,
     _reporter,
-    _table_text,
     check_extension_gen,
-    load_gen,
+    load_request,
+    plan_load_gen,
     stream_gen,
     table_identifier,
 )
-from ._ddl import check_if_exists
 from ._drive import CopyStream, in_thread, run_async, wait_readable
-from ._encode import Part, iter_chunks
+from ._encode import Part
 from ._libpq import CopyEnd, copy_fail_message
-from ._plan import ColumnsArg, Plan, make_plan, resolve_batch_rows
-from ._progress import progress_bar
-from ._upsert import ConflictColumnsArg, Upsert, check_on_conflict, make_upsert
+from ._plan import ColumnsArg, Plan
+from ._upsert import ConflictColumnsArg, Upsert
 
 log = logging.getLogger("zcimport")
 
@@ -209,10 +207,8 @@ async def load_async(
     afterwards; the INSERT's row count is then returned.
     """
     # Packing a batch of strings takes a while: do it off the event loop.
-    gen = load_gen(conn, table, [c.name for c in plan], lambda: iter_chunks(plan, batch_rows),
-                   freeze=freeze, prepare=prepare, report=report, upsert=upsert,
-                   what=f"{plan.rows} rows, {len(plan)} columns, batches of {batch_rows} rows"
-                        " (asyncio)", pack_in_thread=not plan.zero_copy)
+    gen = plan_load_gen(conn, plan, table, batch_rows, freeze, prepare=prepare, report=report,
+                        upsert=upsert, pack_in_thread=not plan.zero_copy)
     return await run_async(gen, conn, copy_stream=_copy_stream)
 
 
@@ -327,11 +323,11 @@ async def copy_dataframe_async(
             with CopyFail (nothing is loaded) and the connection's
             transaction is in error.
     """
-    check_if_exists(create, if_exists)
-    keys = check_on_conflict(on_conflict, conflict_columns, freeze=freeze, create=create)
-    the_plan = make_plan(df, columns=columns, nan_as_null=nan_as_null)
-    batch = resolve_batch_rows(the_plan, batch_rows)
-    table_identifier(table)  # validate before connecting
+    req = load_request(df, table, columns=columns, batch_rows=batch_rows,
+                       nan_as_null=nan_as_null, freeze=freeze, create=create,
+                       if_exists=if_exists, progress=progress, on_conflict=on_conflict,
+                       conflict_columns=conflict_columns)
+    table_identifier(table)  # not a psycopg2.sql object
     if isinstance(conn, psycopg.Connection):
         raise TypeError("a synchronous psycopg Connection: use zcimport.copy_dataframe(...)")
     if not isinstance(conn, (str, psycopg.AsyncConnection)):
@@ -339,20 +335,19 @@ async def copy_dataframe_async(
             "conn must be a psycopg 3 AsyncConnection or a connection string,"
             f" not {type(conn).__module__}.{type(conn).__name__}"
         )
+    if isinstance(conn, str):
+        async with await psycopg.AsyncConnection.connect(conn) as own:
+            return await load_request_async(req, own)
+    return await load_request_async(req, conn)
 
-    async def run(c: "psycopg.AsyncConnection[Any]", report: Optional[Report]) -> int:
-        prepare = _create_hook(c, table, the_plan, if_exists, keys) if create else None
-        upsert = make_upsert(_table_text(c, table), [p.name for p in the_plan], on_conflict,
-                             keys)
-        if (create or upsert is not None) and c.autocommit:
-            async with c.transaction():
-                return await load_async(c, the_plan, table, batch, freeze,
-                                        report=report, prepare=prepare, upsert=upsert)
-        return await load_async(c, the_plan, table, batch, freeze,
-                                report=report, prepare=prepare, upsert=upsert)
 
-    with progress_bar(progress, total_rows=the_plan.rows) as bar:
-        if isinstance(conn, str):
-            async with await psycopg.AsyncConnection.connect(conn) as own:
-                return await run(own, _reporter(bar))
-        return await run(conn, _reporter(bar))
+async def load_request_async(req: LoadRequest, conn: "psycopg.AsyncConnection[Any]") -> int:
+    """Run a load (:class:`zcimport._copy.LoadRequest`) on an AsyncConnection, in its
+    current transaction (in a transaction block of its own on an autocommit
+    connection, when it runs DDL or an upsert)."""
+    with req.progress_bar() as bar:
+        gen, block = req.gen(conn, _reporter(bar), pack_in_thread=not req.plan.zero_copy)
+        if block and conn.autocommit:
+            async with conn.transaction():
+                return await run_async(gen, conn, copy_stream=_copy_stream)
+        return await run_async(gen, conn, copy_stream=_copy_stream)

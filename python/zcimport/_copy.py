@@ -866,23 +866,10 @@ def _copy_stream(conn: "psycopg.Connection[Any]", op: CopyStream) -> Tuple[int, 
                        report=op.report)
 
 
-def _prepare_and_copy(
-    conn: "psycopg.Connection[Any]",
-    table: TableArg,
-    names: Optional[Sequence[str]],
-    chunks: Callable[[], Iterable[Sequence[Part]]],
-    *,
-    freeze: bool,
-    prepare: Optional[Prepare],
-    report: Optional[Callable[[int, int], None]],
-    what: str,
-    upsert: Optional[Upsert] = None,
-) -> int:
-    """:func:`load_gen` on a psycopg ``Connection``, through Ctrl-C (see :func:`_settle`)."""
+def _run_load(conn: "psycopg.Connection[Any]", gen: Gen[int]) -> int:
+    """Run a :func:`load_gen` on a psycopg ``Connection``, through Ctrl-C (see :func:`_settle`)."""
     try:
-        return run(load_gen(conn, table, names, chunks, freeze=freeze, prepare=prepare,
-                            report=report, what=what, upsert=upsert), conn,
-                   copy_stream=_copy_stream)
+        return run(gen, conn, copy_stream=_copy_stream)
     except KeyboardInterrupt:
         _settle(conn)  # nothing to do unless a query before or after the COPY was interrupted
         raise
@@ -938,11 +925,19 @@ def load(
     Returns the rows loaded (the COPY command tag's count; for an upsert,
     the INSERT's).
     """
-    report = _reporter(progress)
-    return _prepare_and_copy(
-        conn, table, [c.name for c in plan], lambda: iter_chunks(plan, batch_rows),
-        freeze=freeze, prepare=prepare, report=report, upsert=upsert,
-        what=f"{plan.rows} rows, {len(plan)} columns, batches of {batch_rows} rows")
+    return _run_load(conn, plan_load_gen(conn, plan, table, batch_rows, freeze,
+                                         prepare=prepare, report=_reporter(progress),
+                                         upsert=upsert))
+
+
+def plan_load_gen(conn: Any, plan: Plan, table: TableArg, batch_rows: int, freeze: bool, *,
+                  prepare: Optional[Prepare], report: Optional[Callable[[int, int], None]],
+                  upsert: Optional[Upsert], pack_in_thread: bool = False) -> Gen[int]:
+    """:func:`load_gen` for a planned frame, in batches of batch_rows."""
+    return load_gen(conn, table, [c.name for c in plan], lambda: iter_chunks(plan, batch_rows),
+                    freeze=freeze, prepare=prepare, report=report, upsert=upsert,
+                    what=f"{plan.rows} rows, {len(plan)} columns, batches of {batch_rows} rows",
+                    pack_in_thread=pack_in_thread)
 
 
 def load_frames(
@@ -1041,10 +1036,10 @@ def _load_stream(
                                conflict_columns) if create else None
         upsert = make_upsert(_table_text(conn, table), stream.names, on_conflict,
                              conflict_columns)
-        return _in_transaction(conn, create or upsert is not None, lambda: _prepare_and_copy(
-            conn, table, stream.names, stream.chunks, freeze=freeze, prepare=prepare,
-            report=_reporter(bar), upsert=upsert,
-            what=f"a stream of frames, {len(stream.names)} columns"))
+        return _in_transaction(conn, create or upsert is not None, lambda: _run_load(
+            conn, load_gen(conn, table, stream.names, stream.chunks, freeze=freeze,
+                           prepare=prepare, report=_reporter(bar), upsert=upsert,
+                           what=f"a stream of frames, {len(stream.names)} columns")))
 
 
 def load_zci(
@@ -1109,14 +1104,61 @@ def load_zci(
     prepare = None if create_columns is None else CreateTable(
         _table_text(conn, table), create_columns, if_exists, keys)
     return _in_transaction(conn, create_columns is not None or upsert is not None, lambda: (
-        _prepare_and_copy(conn, table, stmt_names, counted, freeze=freeze, prepare=prepare,
-                          report=report, what="a stream of bytes", upsert=upsert)))
+        _run_load(conn, load_gen(conn, table, stmt_names, counted, freeze=freeze,
+                                 prepare=prepare, report=report, what="a stream of bytes",
+                                 upsert=upsert))))
 
 
-def copy_dataframe(
+class LoadRequest:
+    """A frame's load, checked and planned, before any connection is used.
+
+    What :func:`zcimport.copy_dataframe` and
+    :func:`zcimport.copy_dataframe_async` share: :func:`load_request` makes
+    one from their arguments (raising their ValueError and TypeError before
+    anything is sent); :func:`load_request_sync`, :func:`load_other` and
+    :func:`zcimport._async.load_request_async` run it.
+    """
+
+    def __init__(self, plan: Plan, table: TableArg, batch_rows: int, *, freeze: bool,
+                 create: bool, if_exists: str, progress: ProgressArg,
+                 on_conflict: Optional[str], keys: Optional[Sequence[str]]) -> None:
+        self.plan = plan
+        self.table = table
+        self.batch_rows = batch_rows
+        self.freeze = freeze
+        self.create = create
+        self.if_exists = if_exists
+        self.progress = progress
+        self.on_conflict = on_conflict
+        #: The conflict columns of an upsert (None: the primary key).
+        self.keys = keys
+
+    def steps(self, conn: Any) -> Tuple[Optional[CreateTable], Optional[Upsert]]:
+        """The DDL of ``create=`` and the upsert of ``on_conflict=``, on conn (None: none)."""
+        prepare = _create_hook(conn, self.table, self.plan, self.if_exists,
+                               self.keys) if self.create else None
+        upsert = make_upsert(_table_text(conn, self.table), [c.name for c in self.plan],
+                             self.on_conflict, self.keys)
+        return prepare, upsert
+
+    def gen(self, conn: Any, report: Optional[Callable[[int, int], None]], *,
+            pack_in_thread: bool = False) -> Tuple[Gen[int], bool]:
+        """The load on a psycopg 3 connection (:func:`plan_load_gen`), and whether it
+        needs a transaction block (DDL or an upsert: several statements)."""
+        prepare, upsert = self.steps(conn)
+        gen = plan_load_gen(conn, self.plan, self.table, self.batch_rows, self.freeze,
+                            prepare=prepare, report=report, upsert=upsert,
+                            pack_in_thread=pack_in_thread)
+        return gen, self.create or upsert is not None
+
+    def progress_bar(self) -> Any:
+        """``with`` it: what to report progress to (see :func:`zcimport._progress.progress_bar`)."""
+        return progress_bar(self.progress, total_rows=self.plan.rows)
+
+
+def load_request(
     df: Any,
     table: TableArg,
-    conn: Any,
     *,
     columns: ColumnsArg = None,
     batch_rows: Optional[int] = None,
@@ -1127,37 +1169,24 @@ def copy_dataframe(
     progress: ProgressArg = False,
     on_conflict: Optional[str] = None,
     conflict_columns: ConflictColumnsArg = None,
-) -> int:
-    """See :func:`zcimport.copy_dataframe`."""
+) -> LoadRequest:
+    """Check the arguments of :func:`zcimport.copy_dataframe` and plan the frame."""
     check_if_exists(create, if_exists)
     keys = check_on_conflict(on_conflict, conflict_columns, freeze=freeze, create=create)
     the_plan = make_plan(df, columns=columns, nan_as_null=nan_as_null)
     batch = resolve_batch_rows(the_plan, batch_rows)
     if not _is_other_sql(table):
         table_identifier(table)  # validate before connecting
-    names = [c.name for c in the_plan]
+    return LoadRequest(the_plan, table, batch, freeze=freeze, create=create,
+                       if_exists=if_exists, progress=progress, on_conflict=on_conflict,
+                       keys=keys)
 
-    def run(c: "psycopg.Connection[Any]") -> int:
-        with progress_bar(progress, total_rows=the_plan.rows) as bar:
-            prepare = _create_hook(c, table, the_plan, if_exists, keys) if create else None
-            upsert = make_upsert(_table_text(c, table), names, on_conflict, keys)
-            return _in_transaction(c, create or upsert is not None, lambda: load(
-                c, the_plan, table, batch, freeze, progress=bar, prepare=prepare,
-                upsert=upsert))
 
-    if isinstance(conn, str):
-        with psycopg.connect(conn) as own:
-            return run(own)
-    if isinstance(conn, psycopg.Connection):
-        return run(conn)
-    rows = _load_other(the_plan, table, conn, batch, freeze, create, if_exists, progress,
-                       on_conflict, keys)
-    if rows is not None:
-        return rows
-    raise TypeError(
-        "conn must be a psycopg 3 Connection or a connection string,"
-        f" not {type(conn).__module__}.{type(conn).__name__}"
-    )
+def load_request_sync(req: LoadRequest, conn: "psycopg.Connection[Any]") -> int:
+    """Run a load on a psycopg ``Connection``, in its current transaction."""
+    with req.progress_bar() as bar:
+        gen, block = req.gen(conn, _reporter(bar))
+        return _in_transaction(conn, block, lambda: _run_load(conn, gen))
 
 
 def _is_other_sql(table: Any) -> bool:
@@ -1165,19 +1194,17 @@ def _is_other_sql(table: Any) -> bool:
     return type(table).__module__.startswith("psycopg2")
 
 
-def _load_other(plan: Plan, table: Any, conn: Any, batch: int, freeze: bool, create: bool,
-                if_exists: str, progress: ProgressArg, on_conflict: Optional[str] = None,
-                conflict_columns: Optional[Sequence[str]] = None) -> Optional[int]:
+def load_other(req: LoadRequest, conn: Any) -> Optional[int]:
     """Load through psycopg2 or SQLAlchemy (:func:`load_with_driver`); None for other objects."""
-    prepare = None if not create else CreateTable(table, column_types(plan), if_exists,
-                                                  conflict_columns)
-    upsert = make_upsert(table, [c.name for c in plan], on_conflict, conflict_columns) \
+    prepare = None if not req.create else CreateTable(req.table, column_types(req.plan),
+                                                      req.if_exists, req.keys)
+    upsert = make_upsert(req.table, [c.name for c in req.plan], req.on_conflict, req.keys) \
         if _dbapi.is_psycopg2(conn) or _dbapi.sqlalchemy_kind(conn) is not None else None
-    with progress_bar(progress, total_rows=plan.rows) as bar:
+    with req.progress_bar() as bar:
         report = _reporter(bar)
         # the driver's reader calls update(rows, nbytes) for every chunk
         rows = load_with_driver(
-            plan, table, conn, batch_rows=batch, freeze=freeze,
+            req.plan, req.table, conn, batch_rows=req.batch_rows, freeze=req.freeze,
             progress=SimpleNamespace(update=report) if report is not None else None,
             prepare=prepare, upsert=upsert)
     return None if rows is None else int(rows)

@@ -131,19 +131,47 @@ Gen = Generator[Op, Any, T]
 Run = Callable[..., Tuple[List[Any], int]]
 
 
+class _Steps:
+    """A generator of operations, stepped: what both drivers do between operations.
+
+    ``next()`` resumes the generator with the last result (``give``) or
+    exception (``throw``) and returns its next operation, or None once it
+    has returned (its value is then ``value``).  Each of ``give`` and
+    ``throw`` sets what is sent in one assignment: an interruption between
+    an operation and the next step leaves one or the other.
+    """
+
+    def __init__(self, gen: "Gen[Any]") -> None:
+        self._gen = gen
+        self._resume: Callable[[Any], Op] = gen.send
+        self._arg: Any = None
+        self.value: Any = None
+
+    def next(self) -> Optional[Op]:
+        try:
+            return self._resume(self._arg)
+        except StopIteration as stop:
+            self.value = stop.value
+            return None
+
+    def give(self, result: Any) -> None:
+        self._arg, self._resume = result, self._gen.send
+
+    def throw(self, ex: BaseException) -> None:
+        self._arg, self._resume = ex, self._gen.throw
+
+
 def _drive(gen: "Gen[T]", perform: Callable[[Op], Any]) -> T:
     """Drive gen to its end, performing each operation with perform."""
-    send: Callable[[Any], Op] = gen.send
-    arg: Any = None
-    while True:
+    steps = _Steps(gen)
+    op = steps.next()
+    while op is not None:
         try:
-            op = send(arg)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-        try:
-            arg, send = perform(op), gen.send
+            steps.give(perform(op))
         except BaseException as ex:  # noqa: B902 - thrown in at the yield
-            arg, send = ex, gen.throw
+            steps.throw(ex)
+        op = steps.next()
+    return steps.value  # type: ignore[no-any-return]
 
 
 def run_queries(gen: "Gen[T]", run_query: Run) -> T:
@@ -312,17 +340,15 @@ async def _perform_async(op: Op, conn: Any, copy: Any,
 async def run_async(gen: "Gen[T]", conn: Any, copy: Any = None,
                     copy_stream: Optional[Callable[..., Awaitable[Any]]] = None) -> T:
     """Drive gen to its end on a psycopg ``AsyncConnection``: as :func:`run`, awaited."""
-    send: Callable[[Any], Op] = gen.send
-    arg: Any = None
-    while True:
+    steps = _Steps(gen)
+    op = steps.next()
+    while op is not None:
         try:
-            op = send(arg)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-        try:
-            arg, send = await _perform_async(op, conn, copy, copy_stream), gen.send
+            steps.give(await _perform_async(op, conn, copy, copy_stream))
         except BaseException as ex:  # noqa: B902 - thrown in at the yield
-            arg, send = ex, gen.throw
+            steps.throw(ex)
+        op = steps.next()
+    return steps.value  # type: ignore[no-any-return]
 
 
 __all__ = ["Call", "Close", "CopyStream", "Gen", "Hook", "Op", "PgWait", "Query", "Readable",
