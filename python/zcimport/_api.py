@@ -231,13 +231,7 @@ def plan(
         a readable ``str()`` and ``to_frame()``.
 
     Raises:
-        TypeError: a column has a dtype that is not supported, or an
-            object column holds values of an unsupported or mixed kind
-            (the message names the column and the row).
-        ValueError: a value cannot be sent (a signaling NaN Decimal, a
-            value JSON cannot encode...); UnicodeEncodeError (a
-            ValueError) for a string with a lone surrogate.  These are
-            raised while planning, before anything is sent.
+        TypeError, ValueError: as for :func:`copy_dataframe`, while planning.
     """
     desc = _describe_transport(conn) if conn is not None else None
     return _make_plan(df, columns=columns, nan_as_null=nan_as_null, transport=desc)

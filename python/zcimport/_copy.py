@@ -15,6 +15,7 @@ has reported an error.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import functools
 import logging
 import os
@@ -1109,6 +1110,7 @@ def load_zci(
                                  upsert=upsert))))
 
 
+@dataclasses.dataclass
 class LoadRequest:
     """A frame's load, checked and planned, before any connection is used.
 
@@ -1119,19 +1121,16 @@ class LoadRequest:
     :func:`zcimport._async.load_request_async` run it.
     """
 
-    def __init__(self, plan: Plan, table: TableArg, batch_rows: int, *, freeze: bool,
-                 create: bool, if_exists: str, progress: ProgressArg,
-                 on_conflict: Optional[str], keys: Optional[Sequence[str]]) -> None:
-        self.plan = plan
-        self.table = table
-        self.batch_rows = batch_rows
-        self.freeze = freeze
-        self.create = create
-        self.if_exists = if_exists
-        self.progress = progress
-        self.on_conflict = on_conflict
-        #: The conflict columns of an upsert (None: the primary key).
-        self.keys = keys
+    plan: Plan
+    table: TableArg
+    batch_rows: int
+    freeze: bool
+    create: bool
+    if_exists: str
+    progress: ProgressArg
+    on_conflict: Optional[str]
+    #: The conflict columns of an upsert (None: the primary key).
+    keys: Optional[Sequence[str]]
 
     def steps(self, conn: Any) -> Tuple[Optional[CreateTable], Optional[Upsert]]:
         """The DDL of ``create=`` and the upsert of ``on_conflict=``, on conn (None: none)."""
@@ -1177,9 +1176,8 @@ def load_request(
     batch = resolve_batch_rows(the_plan, batch_rows)
     if not _is_other_sql(table):
         table_identifier(table)  # validate before connecting
-    return LoadRequest(the_plan, table, batch, freeze=freeze, create=create,
-                       if_exists=if_exists, progress=progress, on_conflict=on_conflict,
-                       keys=keys)
+    return LoadRequest(the_plan, table, batch, freeze, create, if_exists, progress, on_conflict,
+                       keys)
 
 
 def load_request_sync(req: LoadRequest, conn: "psycopg.Connection[Any]") -> int:
