@@ -55,7 +55,8 @@ to be copied, or when a connection cannot use the zero-copy socket path).
 from __future__ import annotations
 
 from ._api import FrameArg, copy_dataframe, dump, plan
-from ._copy import ExtensionNotInstalledError, ProgressArg, TableArg
+from ._base import ExtensionNotInstalledError, TableArg
+from ._copy import ProgressArg
 from ._async import copy_dataframe_async
 from ._ddl import IF_EXISTS, TableExistsError
 from ._upsert import ON_CONFLICT, ConflictColumnsArg, NoConflictTargetError

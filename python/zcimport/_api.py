@@ -12,9 +12,9 @@ from typing import IO, Any, Optional, Union
 
 import psycopg
 
+from ._base import TableArg
 from ._copy import (
     ProgressArg,
-    TableArg,
     load_other,
     load_request,
     load_request_sync,

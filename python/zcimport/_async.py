@@ -53,11 +53,10 @@ from psycopg import errors as pg_errors
 from psycopg import pq, waiting
 from psycopg.copy import AsyncLibpqWriter
 
+from ._base import ExtensionNotInstalledError, TableArg, table_identifier
 from ._copy import (
-    ExtensionNotInstalledError,
     LoadRequest,
     ProgressArg,
-    TableArg,
     WriterCore,
     _answer_as_context,
     _reporter,
@@ -65,7 +64,6 @@ from ._copy import (
     load_request,
     plan_load_gen,
     stream_gen,
-    table_identifier,
 )
 from ._drive import CopyStream, in_thread, run_async, wait_readable
 from ._encode import Part

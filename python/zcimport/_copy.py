@@ -73,6 +73,9 @@ try:
 except ImportError:  # pragma: no cover - the C module is not built
     _wire = None  # type: ignore[assignment]
 
+#: The C module is built (else only the libpq path is usable).
+_WIRE_BUILT = _wire is not None
+
 log = logging.getLogger("zcimport")
 
 #: Payload bytes per CopyData message on the socket path.  The stream's
@@ -101,7 +104,8 @@ def _gss_enc_in_use(pgconn: Any) -> Optional[bool]:
     try:
         from psycopg.pq import _pq_ctypes
 
-        fn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)(("PQgssEncInUse", _pq_ctypes.pq))
+        libpq = getattr(_pq_ctypes, "pq")  # the ctypes CDLL
+        fn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)(("PQgssEncInUse", libpq))
     except (ImportError, AttributeError):  # pragma: no cover - libpq < 12
         return None
     ptr = pgconn.pgconn_ptr
@@ -113,7 +117,7 @@ def _gss_enc_in_use(pgconn: Any) -> Optional[bool]:
 def transport(conn: "psycopg.Connection[Any]", server_gss: Optional[bool] = None) -> Tuple[bool, str]:
     """(raw socket usable, description) for this connection."""
     pgconn = conn.pgconn
-    if _wire is None:
+    if not _WIRE_BUILT:
         return False, "libpq (the zcimport._wire C module is not built)"
     if FORCE_LIBPQ:
         return False, "libpq (forced)"
@@ -735,7 +739,7 @@ def stream_gen(writer: WriterCore, chunks: Iterable[Sequence[Part]],
 
 def send_stream(
     conn: "psycopg.Connection[Any]",
-    stmt: sql.Composable,
+    stmt: sql.Composed,
     chunks: Iterable[Sequence[Part]],
     *,
     raw: bool,
@@ -810,7 +814,7 @@ def _answer_as_context(ex: BaseException, writer: "RawSendState") -> None:
 
 
 def copy_statement_of(table: TableArg, names: Optional[Sequence[str]],
-                      freeze: bool = False) -> sql.Composable:
+                      freeze: bool = False) -> sql.Composed:
     """:func:`copy_statement`; without a column list when names is None."""
     if names is not None:
         return copy_statement(table, names, freeze)
