@@ -53,7 +53,7 @@ class ZcimportAccessor:
         Returns:
             The number of rows loaded.
         """
-        from ._copy import copy_dataframe
+        from ._api import copy_dataframe
 
         return int(copy_dataframe(self._df, table, conn, **options))
 

@@ -15,9 +15,10 @@ has reported an error.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
+import functools
 import logging
 import os
-import select
 import time
 from types import SimpleNamespace
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
@@ -41,22 +42,39 @@ from ._ddl import (
     Execute,
     check_if_exists,
     column_types,
-    prepare_table,
-    psycopg_execute,
+    execute_as_run,
+    prepare_table_gen,
     render,
     split_table_name,
     table_name,
 )
+from ._drive import (
+    Call,
+    Close,
+    CopyStream,
+    Gen,
+    Hook,
+    PgWait,
+    Query,
+    Readable,
+    Rollback,
+    Write,
+    run,
+    run_queries,
+)
 from ._encode import Chunk, FrameStream, Part, iter_chunks
 from ._libpq import CopyEnd, ErrorWatch, copy_fail_message, pieces, put_gen, wait_through_interrupts
 from ._plan import ColumnsArg, Plan, make_plan, resolve_batch_rows
-from ._progress import Progress, make_progress, reporter
-from ._upsert import ConflictColumnsArg, Upsert, check_on_conflict, make_upsert, psycopg_run
+from ._progress import Progress, progress_bar, reporter
+from ._upsert import ConflictColumnsArg, Upsert, check_on_conflict, make_upsert
 
 try:
     from . import _wire
 except ImportError:  # pragma: no cover - the C module is not built
     _wire = None  # type: ignore[assignment]
+
+#: The C module is built (else only the libpq path is usable).
+_WIRE_BUILT = _wire is not None
 
 log = logging.getLogger("zcimport")
 
@@ -86,7 +104,8 @@ def _gss_enc_in_use(pgconn: Any) -> Optional[bool]:
     try:
         from psycopg.pq import _pq_ctypes
 
-        fn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)(("PQgssEncInUse", _pq_ctypes.pq))
+        libpq = getattr(_pq_ctypes, "pq")  # the ctypes CDLL
+        fn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)(("PQgssEncInUse", libpq))
     except (ImportError, AttributeError):  # pragma: no cover - libpq < 12
         return None
     ptr = pgconn.pgconn_ptr
@@ -98,7 +117,7 @@ def _gss_enc_in_use(pgconn: Any) -> Optional[bool]:
 def transport(conn: "psycopg.Connection[Any]", server_gss: Optional[bool] = None) -> Tuple[bool, str]:
     """(raw socket usable, description) for this connection."""
     pgconn = conn.pgconn
-    if _wire is None:
+    if not _WIRE_BUILT:
         return False, "libpq (the zcimport._wire C module is not built)"
     if FORCE_LIBPQ:
         return False, "libpq (forced)"
@@ -233,14 +252,17 @@ class ServerInput:
                 msg, self._msg = bytes(self._msg), None
                 self._dispatch(msg[:1], msg[5:])
 
-    def complete(self) -> None:
-        """Block until an async message read in part has been read whole."""
-        poller = select.poll()
-        poller.register(self._fd, select.POLLIN)
+    def complete_gen(self) -> Gen[None]:
+        """Until an async message read in part has been read whole (a generator
+        of :mod:`zcimport._drive` operations)."""
         while self._msg is not None:
             self.drain()
             if self._msg is not None:
-                poller.poll(100)
+                yield Readable(self._fd, 0.1)
+
+    def complete(self) -> None:
+        """Block until an async message read in part has been read whole."""
+        run(self.complete_gen(), None)
 
     def _dispatch(self, kind: bytes, body: bytes) -> None:
         if kind == b"N":
@@ -273,16 +295,22 @@ def byte_views(parts: Sequence[Part]) -> Iterator[memoryview]:
         yield view
 
 
-class RawSendState:
-    """What the sync and async raw-socket writers decide alike.
+class WriterCore:
+    """The COPY writer's logic, written once for the sync and async writers.
 
-    A writer calls ``_wire.send_copy_data`` in a loop (directly, or in a
-    worker thread) and hands each result to :meth:`_after_send`, which
-    counts the bytes, reads the server's notices, and decides whether to
-    go on (and with what), to stop because the server reported an error
-    (never in the middle of a CopyData message), or to return.  The
-    writer sets ``bytes_sent``, ``stopped``, ``_input``, ``_call`` and
-    ``_broken``.
+    The methods ending in ``_gen`` are generators of
+    :mod:`zcimport._drive` operations: :class:`ZcWriter` runs them with
+    :func:`zcimport._drive.run`, :class:`zcimport._async.AsyncZcWriter`
+    with :func:`zcimport._drive.run_async`.  A subclass is also a psycopg
+    ``LibpqWriter`` (``AsyncLibpqWriter``), which gives ``connection``,
+    ``cursor`` and ``_pgconn``.
+
+    The raw path calls ``_wire.send_copy_data`` (a :class:`Call`: in place,
+    or in a worker thread) in a loop and hands each result to
+    :meth:`_after_send`, which counts the bytes, reads the server's
+    notices, and decides whether to go on (and with what), to stop because
+    the server reported an error (never in the middle of a CopyData
+    message), or to return.
 
     Before each call the writer stores, in one assignment, the parts it
     passes and the progress list the call fills in (``_call``): whatever
@@ -296,13 +324,108 @@ class RawSendState:
     COPY as an invalid stream.)
     """
 
-    bytes_sent: int
-    stopped: bool
-    _input: Optional["ServerInput"]
-    _broken: Optional[BaseException]
+    connection: Any
+    cursor: Any
+    _pgconn: Any
     #: (parts, [sent, owed]) of the last send_copy_data call: its parts
     #: and the progress it reported (or [0, in_message] before it has).
     _call: Tuple[Sequence[Part], List[int]] = ((), [0, 0])
+
+    def _setup(self, raw: Optional[bool], transport_desc: str, max_message: Optional[int],
+               slice_bytes: Optional[int]) -> None:
+        if raw is None:
+            raw, transport_desc = transport(self.connection)
+        self.raw: bool = raw
+        self.transport: str = transport_desc
+        self.max_message: int = MESSAGE_BYTES if max_message is None else max_message
+        #: Bytes handed to one send_copy_data call at the most (None: no limit).
+        self.slice_bytes: Optional[int] = slice_bytes
+        #: The server reported something other than notices; nothing more is sent.
+        self.stopped = False
+        #: Payload bytes written (both paths).
+        self.bytes_sent = 0
+        self._input: Optional[ServerInput] = None
+        self._call = ((), [0, 0])
+        self._broken: Optional[BaseException] = None
+        self._watch: Optional[ErrorWatch] = None
+        #: :meth:`finish` has been called.
+        self.finishing = False
+        #: The server's error that ended the COPY, once ``finish`` has read it.
+        self.end_error: Optional[BaseException] = None
+        if not raw:
+            log.info("zcimport: sending COPY data through libpq, which copies it: %s",
+                     transport_desc)
+
+    # -- sending
+
+    def _send_gen(self, parts: Sequence[Part]) -> Gen[bool]:
+        """Send the concatenation of parts; False once the writer has stopped."""
+        if self.stopped:
+            return False
+        if not self.raw:
+            return (yield from self._send_libpq_gen(parts))
+        return (yield from self._send_raw_gen(list(parts), 0, stop_on_error=True))
+
+    def _send_libpq_gen(self, parts: Sequence[Part]) -> Gen[bool]:
+        if self._watch is None:
+            self._watch = ErrorWatch(self._pgconn)
+        watch = self._watch
+        for piece in pieces(byte_views(parts)):
+            watch.poll()
+            while watch.suspected:  # pause until it is confirmed or explained
+                if watch.confirmed():
+                    return self._stop()
+                yield Readable(watch.fd, watch.remaining())
+                watch.poll()
+            yield PgWait(put_gen(self._pgconn, piece, watch))
+            self.bytes_sent += piece.nbytes
+        return True
+
+    def _send_raw_gen(self, parts: List[Part], in_message: int, *,
+                      stop_on_error: bool) -> Gen[bool]:
+        if self._input is None:
+            # libpq must have nothing of its own queued before our bytes.
+            yield PgWait(_flush_gen(self._pgconn))
+            self._input = ServerInput(self._pgconn)
+        remaining = sum(memoryview(p).nbytes for p in parts)
+        while True:
+            # at most slice_bytes per call (but a message's rest whole)
+            n = remaining if self.slice_bytes is None else max(
+                in_message, min(remaining, self.slice_bytes))
+            piece = parts if n >= remaining else _take(parts, n)
+            if not (yield from self._send_piece_gen(piece, in_message, stop_on_error)):
+                return False
+            remaining -= n
+            if remaining <= 0:
+                return True
+            parts = _skip(parts, n)
+            in_message = 0
+
+    def _send_piece_gen(self, parts: List[Part], in_message: int,
+                        stop_on_error: bool) -> Gen[bool]:
+        assert self._input is not None
+        fd = self._pgconn.socket
+        error_pending = False
+        while True:
+            # what is true if the call fails before it sends anything; one
+            # assignment, so that an interruption sees the old or the new
+            progress = [0, in_message]
+            self._call = (parts, progress)
+            call = functools.partial(
+                _wire.send_copy_data, fd, parts, max_message=self.max_message,
+                in_message=in_message, progress=progress, watch_input=not error_pending)
+            try:
+                sent, has_data, owed = yield Call(call)
+            except GeneratorExit:
+                raise
+            except BaseException as ex:  # the progress list says what was sent
+                self._interrupted(ex, progress[0])
+                raise
+            result, parts, in_message, error_pending = self._after_send(
+                parts, sent, has_data, owed, error_pending, stop_on_error)
+            if result is not None:
+                self._call = ((), [0, 0])  # at a boundary; drop the parts
+                return result
 
     @property
     def _owed(self) -> int:
@@ -364,8 +487,78 @@ class RawSendState:
         if isinstance(ex, (OSError, psycopg.OperationalError)):
             self._broken = ex  # the connection is gone or unusable
 
+    # -- ending
 
-class ZcWriter(RawSendState, LibpqWriter):
+    def _finish_gen(self) -> Gen[None]:
+        """Before CopyDone/CopyFail: complete a half-sent message and a half-read one."""
+        self.finishing = True
+        if self._broken is not None:
+            yield from self._close_gen(
+                f"the connection broke while sending COPY data: {self._broken}")
+        rest, owed = self._owed_parts()
+        if owed:
+            # Interrupted inside a CopyData message (e.g. KeyboardInterrupt):
+            # complete it with the rest of its bytes, to keep the protocol in
+            # sync and the stream well-formed; exc is set, so CopyFail
+            # follows and the server answers QueryCanceled.
+            self._call = ((), [0, 0])
+            try:
+                yield from self._send_raw_gen(rest, owed, stop_on_error=False)
+            except GeneratorExit:
+                raise
+            except BaseException as ex:
+                yield from self._close_gen(
+                    f"COPY was interrupted inside a message and could not be completed: {ex}")
+            del rest
+        if self._input is not None and self._input.in_message:
+            try:
+                # libpq must start reading at a boundary
+                yield from self._input.complete_gen()
+            except GeneratorExit:
+                raise
+            except BaseException as ex:
+                yield from self._close_gen(f"could not read a message from the server: {ex}")
+        if self._watch is not None:
+            self._watch.close()
+
+    def _close_gen(self, message: str) -> Gen[None]:
+        yield Close(message)
+        raise psycopg.OperationalError(message)
+
+    def _conclude(self, end: CopyEnd, encoding: str, exc: Optional[BaseException],
+                  interrupt: Optional[BaseException]) -> None:
+        """After CopyDone (CopyFail if exc): the COPY's result, or its error raised.
+
+        ``interrupt``: a KeyboardInterrupt or CancelledError that came while
+        the end was awaited; it is raised last, with the server's error, if
+        any, as its ``__context__``.
+        """
+        outcome = end.outcome(encoding)
+        if isinstance(outcome, BaseException):
+            self.end_error = outcome
+            if interrupt is not None:
+                try:
+                    raise outcome
+                except psycopg.Error:
+                    raise interrupt  # noqa: B904 - the server's answer is its context
+            if exc is None:
+                raise outcome
+            # CopyFail: exc ended the COPY and leaves the copy block as it
+            # is; the server's answer (QueryCanceled, or an error it had
+            # reported before) becomes its __context__ in send_stream.  Not
+            # raised here: psycopg 3.3 would log it and drop it, 3.1 would
+            # raise it in exc's place.
+            return
+        self.cursor._results = [outcome]  # as LibpqWriter.finish: the COPY's rowcount
+        if interrupt is not None:
+            raise interrupt
+
+
+#: The name of older releases.
+RawSendState = WriterCore
+
+
+class ZcWriter(WriterCore, LibpqWriter):
     """A psycopg COPY writer that sends buffers without copying them.
 
     ``write(data)`` (what ``Copy.write`` calls) and ``send(parts)`` both go
@@ -399,6 +592,8 @@ class ZcWriter(RawSendState, LibpqWriter):
     a well-formed prefix of the stream and answers QueryCanceled; if the
     socket fails (EPIPE...), the connection is closed and
     ``psycopg.OperationalError`` raised.
+
+    The logic is :class:`WriterCore`'s, run with blocking calls.
     """
 
     def __init__(
@@ -410,26 +605,7 @@ class ZcWriter(RawSendState, LibpqWriter):
         max_message: Optional[int] = None,
     ) -> None:
         super().__init__(cursor)
-        if raw is None:
-            raw, transport_desc = transport(self.connection)
-        self.raw: bool = raw
-        self.transport: str = transport_desc
-        self.max_message = MESSAGE_BYTES if max_message is None else max_message
-        #: The server reported something other than notices; nothing more is sent.
-        self.stopped = False
-        #: Payload bytes written (both paths).
-        self.bytes_sent = 0
-        self._input: Optional[ServerInput] = None
-        self._call = ((), [0, 0])
-        self._broken: Optional[BaseException] = None
-        self._watch: Optional[ErrorWatch] = None
-        #: :meth:`finish` has been called.
-        self.finishing = False
-        #: The server's error that ended the COPY, once :meth:`finish` has read it.
-        self.end_error: Optional[BaseException] = None
-        if not raw:
-            log.info("zcimport: sending COPY data through libpq, which copies it: %s",
-                     transport_desc)
+        self._setup(raw, transport_desc, max_message, None)
 
     def write(self, data: Any) -> None:
         """Send one buffer (used by ``Copy.write``)."""
@@ -437,76 +613,11 @@ class ZcWriter(RawSendState, LibpqWriter):
 
     def send(self, parts: Sequence[Part]) -> bool:
         """Send the concatenation of parts; False once the writer has stopped."""
-        if self.stopped:
-            return False
-        if not self.raw:
-            return self._send_libpq(parts)
-        return self._send_raw(list(parts), 0, stop_on_error=True)
-
-    def _send_libpq(self, parts: Sequence[Part]) -> bool:
-        if self._watch is None:
-            self._watch = ErrorWatch(self._pgconn)
-        watch = self._watch
-        for piece in pieces(byte_views(parts)):
-            watch.poll()
-            while watch.suspected:  # pause until it is confirmed or explained
-                if watch.confirmed():
-                    return self._stop()
-                select.select([watch.fd], [], [], watch.remaining())
-                watch.poll()
-            self.connection.wait(put_gen(self._pgconn, piece, watch))
-            self.bytes_sent += piece.nbytes
-        return True
-
-    def _send_raw(self, parts: List[Part], in_message: int, *, stop_on_error: bool) -> bool:
-        if self._input is None:
-            # libpq must have nothing of its own queued before our bytes.
-            self.connection.wait(_flush_gen(self._pgconn))
-            self._input = ServerInput(self._pgconn)
-        fd = self._pgconn.socket
-        error_pending = False
-        while True:
-            # what is true if the call fails before it sends anything; one
-            # assignment, so that an interruption sees the old or the new
-            progress = [0, in_message]
-            self._call = (parts, progress)
-            try:
-                sent, has_data, owed = _wire.send_copy_data(
-                    fd, parts, max_message=self.max_message, in_message=in_message,
-                    progress=progress, watch_input=not error_pending)
-            except BaseException as ex:
-                self._interrupted(ex, progress[0])
-                raise
-            result, parts, in_message, error_pending = self._after_send(
-                parts, sent, has_data, owed, error_pending, stop_on_error)
-            if result is not None:
-                self._call = ((), [0, 0])  # at a boundary; drop the parts
-                return result
+        return run(self._send_gen(parts), self.connection)
 
     def finish(self, exc: Optional[BaseException] = None) -> None:
         """End the COPY: CopyDone (or CopyFail if exc) and read the result."""
-        self.finishing = True
-        if self._broken is not None:
-            self._close(f"the connection broke while sending COPY data: {self._broken}")
-        rest, owed = self._owed_parts()
-        if owed:
-            # Interrupted inside a CopyData message (e.g. KeyboardInterrupt):
-            # complete it with the rest of its bytes, to keep the protocol in
-            # sync and the stream well-formed; exc is set, so CopyFail
-            # follows and the server answers QueryCanceled.
-            self._call = ((), [0, 0])
-            try:
-                self._send_raw(rest, owed, stop_on_error=False)
-            except BaseException as ex:
-                self._close(f"COPY was interrupted inside a message and could not be completed: {ex}")
-            del rest
-        if self._input is not None and self._input.in_message:
-            try:
-                self._input.complete()  # libpq must start reading at a boundary
-            except BaseException as ex:
-                self._close(f"could not read a message from the server: {ex}")
-        if self._watch is not None:
-            self._watch.close()
+        run(self._finish_gen(), self.connection)
         self._end_copy(exc)
 
     def _end_copy(self, exc: Optional[BaseException]) -> None:
@@ -515,33 +626,11 @@ class ZcWriter(RawSendState, LibpqWriter):
         end = CopyEnd(self._pgconn, copy_fail_message(encoding, exc))
         interrupt = wait_through_interrupts(self.connection, end, cancel=exc is None,
                                             on_give_up=self._give_up)
-        outcome = end.outcome(encoding)
-        if isinstance(outcome, BaseException):
-            self.end_error = outcome
-            if interrupt is not None:
-                try:
-                    raise outcome
-                except psycopg.Error:
-                    raise interrupt  # noqa: B904 - the server's answer is its context
-            if exc is None:
-                raise outcome
-            # CopyFail: exc ended the COPY and leaves the copy block as it
-            # is; the server's answer (QueryCanceled, or an error it had
-            # reported before) becomes its __context__ in send_stream.  Not
-            # raised here: psycopg 3.3 would log it and drop it, 3.1 would
-            # raise it in exc's place.
-            return
-        self.cursor._results = [outcome]  # as LibpqWriter.finish: the COPY's rowcount
-        if interrupt is not None:
-            raise interrupt
+        self._conclude(end, encoding, exc, interrupt)
 
     def _give_up(self, message: str) -> None:
         log.warning("zcimport: closing the connection: %s", message)
         self.connection.close()
-
-    def _close(self, message: str) -> None:
-        self._give_up(message)
-        raise psycopg.OperationalError(message)
 
 
 # --------------------------------------------------------------------------
@@ -558,6 +647,26 @@ _PROBE = sql.SQL(
 )
 
 
+def check_extension_gen(info: Any) -> Gen[Tuple[str, bool]]:
+    """:func:`check_extension` as a generator of :mod:`zcimport._drive`
+    operations; ``info`` is the connection's ``info``."""
+    status = info.transaction_status
+    try:
+        rows, _ = yield Query(_PROBE, savepoint=status == pq.TransactionStatus.INTRANS)
+    except psycopg.Error as ex:
+        if ex.sqlstate not in MISSING_EXTENSION_SQLSTATES:
+            raise
+        after = info.transaction_status
+        if status == pq.TransactionStatus.IDLE and after == pq.TransactionStatus.INERROR:
+            yield Rollback()  # the transaction held nothing but the check
+            after = info.transaction_status
+        raise ExtensionNotInstalledError(extension_missing_message(
+            info.dbname, str(ex.sqlstate), str(ex),
+            in_transaction=status == pq.TransactionStatus.INTRANS,
+            aborted=after == pq.TransactionStatus.INERROR)) from ex
+    return str(rows[0][0]), bool(rows[0][1])
+
+
 def check_extension(conn: "psycopg.Connection[Any]") -> Tuple[str, bool]:
     """Run ``SELECT zcimport.version()``, which loads the server library.
 
@@ -566,26 +675,7 @@ def check_extension(conn: "psycopg.Connection[Any]") -> Tuple[str, bool]:
     transaction usable.  Raises :class:`ExtensionNotInstalledError` when the
     extension is missing.
     """
-    status = conn.info.transaction_status
-    try:
-        if status == pq.TransactionStatus.INTRANS:
-            with conn.transaction():
-                row = conn.execute(_PROBE).fetchone()
-        else:
-            row = conn.execute(_PROBE).fetchone()
-    except psycopg.Error as ex:
-        if ex.sqlstate not in MISSING_EXTENSION_SQLSTATES:
-            raise
-        after = conn.info.transaction_status
-        if status == pq.TransactionStatus.IDLE and after == pq.TransactionStatus.INERROR:
-            conn.rollback()  # the transaction held nothing but the check
-            after = conn.info.transaction_status
-        raise ExtensionNotInstalledError(extension_missing_message(
-            conn.info.dbname, str(ex.sqlstate), str(ex),
-            in_transaction=status == pq.TransactionStatus.INTRANS,
-            aborted=after == pq.TransactionStatus.INERROR)) from ex
-    assert row is not None
-    return str(row[0]), bool(row[1])
+    return run(check_extension_gen(conn.info), conn)
 
 
 #: What ``progress=`` of the loading functions accepts: ``True``/``False``
@@ -610,9 +700,46 @@ def _chunk_bytes(chunk: Sequence[Part]) -> int:
     return sum(memoryview(p).nbytes for p in chunk)
 
 
+def stream_gen(writer: WriterCore, chunks: Iterable[Sequence[Part]],
+               report: Optional[Callable[[int, int], None]] = None,
+               pack_in_thread: bool = False) -> Gen[None]:
+    """Send a stream's chunks in an open COPY (a generator of :mod:`zcimport._drive`
+    operations, run with the ``Copy`` for :class:`zcimport._drive.Write`).
+
+    The first chunk (the header) goes through ``Copy.write``, so that psycopg
+    knows data was sent and does not append PostgreSQL's binary trailer; the
+    others through the writer, until it stops.  ``report(rows, nbytes)`` is
+    called after each chunk has been handed to the connection (``rows`` is
+    the chunk's ``rows`` attribute: a batch's row count, else 0).
+    ``pack_in_thread``: the next chunk is made off the event loop (packing
+    strings takes a while; asyncio driver only).
+    """
+    it = iter(chunks)
+    first = next(it, None)
+    if first is None:
+        return
+    for part in first:
+        yield Write(part)
+    if report is not None:
+        report(getattr(first, "rows", 0), _chunk_bytes(first))
+    del first
+    while True:
+        chunk = yield Call(functools.partial(next, it, None), in_thread=pack_in_thread)
+        if chunk is None:
+            break
+        rows = getattr(chunk, "rows", 0)
+        n = _chunk_bytes(chunk) if report is not None else 0
+        sent = yield from writer._send_gen(chunk)
+        del chunk  # release a packed batch before the next one is packed
+        if not sent:
+            break
+        if report is not None:
+            report(rows, n)
+
+
 def send_stream(
     conn: "psycopg.Connection[Any]",
-    stmt: sql.Composable,
+    stmt: sql.Composed,
     chunks: Iterable[Sequence[Part]],
     *,
     raw: bool,
@@ -632,27 +759,8 @@ def send_stream(
         writer = ZcWriter(cur, raw=raw, transport_desc=transport_desc)
         try:
             with cur.copy(stmt, writer=writer) as copy:
-                it = iter(chunks)
                 try:
-                    first = next(it, None)
-                    if first is not None:
-                        for part in first:
-                            copy.write(part)
-                        if report is not None:
-                            report(getattr(first, "rows", 0), _chunk_bytes(first))
-                        del first
-                        while True:
-                            chunk = next(it, None)
-                            if chunk is None:
-                                break
-                            rows = getattr(chunk, "rows", 0)
-                            n = _chunk_bytes(chunk) if report is not None else 0
-                            sent = writer.send(chunk)
-                            del chunk  # release a packed batch before the next one is packed
-                            if not sent:
-                                break
-                            if report is not None:
-                                report(rows, n)
+                    run(stream_gen(writer, chunks, report), conn, copy)
                 except BaseException as ex:
                     # the client's own errors (a frame that does not fit the
                     # stream, a value that cannot be packed, a failing
@@ -705,10 +813,19 @@ def _answer_as_context(ex: BaseException, writer: "RawSendState") -> None:
         ex.__context__ = answer
 
 
-def _prepare_and_copy(
-    conn: "psycopg.Connection[Any]",
+def copy_statement_of(table: TableArg, names: Optional[Sequence[str]],
+                      freeze: bool = False) -> sql.Composed:
+    """:func:`copy_statement`; without a column list when names is None."""
+    if names is not None:
+        return copy_statement(table, names, freeze)
+    options = "FORMAT zcimport, FREEZE" if freeze else "FORMAT zcimport"
+    return sql.SQL("COPY {} FROM STDIN WITH (" + options + ")").format(table_identifier(table))
+
+
+def load_gen(
+    conn: Any,
     table: TableArg,
-    names: Sequence[str],
+    names: Optional[Sequence[str]],
     chunks: Callable[[], Iterable[Sequence[Part]]],
     *,
     freeze: bool,
@@ -716,32 +833,51 @@ def _prepare_and_copy(
     report: Optional[Callable[[int, int], None]],
     what: str,
     upsert: Optional[Upsert] = None,
-) -> int:
-    try:
-        version, server_gss = check_extension(conn)
-        raw, desc = transport(conn, server_gss)
-        stmt = copy_statement(table, names, freeze)
-        log.debug("zcimport: server library %s; %s, via %s", version, what, desc)
-        t0 = time.perf_counter()
-        if prepare is not None:
-            prepare(psycopg_execute(conn))
-        if upsert is not None:
-            # the COPY goes into a staging table (zcimport._upsert)
-            upsert.start(psycopg_run(conn))
-            stmt = copy_statement(upsert.stage_table, names, freeze)
-    except KeyboardInterrupt:
-        _settle(conn)
-        raise
-    rows, nbytes = send_stream(conn, stmt, chunks(), raw=raw, transport_desc=desc, report=report)
-    elapsed = time.perf_counter() - t0
-    log.debug("zcimport: loaded %d rows (%d bytes) in %.3f s via %s", rows, nbytes, elapsed, desc)
+    pack_in_thread: bool = False,
+) -> Gen[int]:
+    """A load, as a generator of :mod:`zcimport._drive` operations.
+
+    The extension check, ``prepare`` (a :class:`CreateTable`, whose
+    statements are yielded, or any hook called with an ``execute``
+    function), an upsert's first statements, the COPY of ``chunks()``
+    (:class:`zcimport._drive.CopyStream`), an upsert's INSERT.  ``conn`` is
+    only read (its transport).  Returns the rows loaded (the COPY's count;
+    for an upsert, the INSERT's).
+    """
+    version, server_gss = yield from check_extension_gen(conn.info)
+    raw, desc = transport(conn, server_gss)
+    stmt = copy_statement_of(table, names, freeze)
+    log.debug("zcimport: server library %s; %s, via %s", version, what, desc)
+    t0 = time.perf_counter()
+    if isinstance(prepare, CreateTable):
+        yield from prepare.gen()
+    elif prepare is not None:
+        yield Hook(prepare)
     if upsert is not None:
-        try:
-            rows = upsert.finish(psycopg_run(conn), rows)
-        except KeyboardInterrupt:
-            _settle(conn)
-            raise
-    return rows
+        # the COPY goes into a staging table (zcimport._upsert)
+        assert names is not None
+        yield from upsert.start_gen()
+        stmt = copy_statement(upsert.stage_table, names, freeze)
+    rows, nbytes = yield CopyStream(stmt, chunks(), raw, desc, report, pack_in_thread)
+    log.debug("zcimport: loaded %d rows (%d bytes) in %.3f s via %s", rows, nbytes,
+              time.perf_counter() - t0, desc)
+    if upsert is not None:
+        rows = yield from upsert.finish_gen(rows)
+    return int(rows)
+
+
+def _copy_stream(conn: "psycopg.Connection[Any]", op: CopyStream) -> Tuple[int, int]:
+    return send_stream(conn, op.stmt, op.chunks, raw=op.raw, transport_desc=op.transport,
+                       report=op.report)
+
+
+def _run_load(conn: "psycopg.Connection[Any]", gen: Gen[int]) -> int:
+    """Run a :func:`load_gen` on a psycopg ``Connection``, through Ctrl-C (see :func:`_settle`)."""
+    try:
+        return run(gen, conn, copy_stream=_copy_stream)
+    except KeyboardInterrupt:
+        _settle(conn)  # nothing to do unless a query before or after the COPY was interrupted
+        raise
 
 
 def _settle(conn: "psycopg.Connection[Any]") -> None:
@@ -794,11 +930,19 @@ def load(
     Returns the rows loaded (the COPY command tag's count; for an upsert,
     the INSERT's).
     """
-    report = _reporter(progress)
-    return _prepare_and_copy(
-        conn, table, [c.name for c in plan], lambda: iter_chunks(plan, batch_rows),
-        freeze=freeze, prepare=prepare, report=report, upsert=upsert,
-        what=f"{plan.rows} rows, {len(plan)} columns, batches of {batch_rows} rows")
+    return _run_load(conn, plan_load_gen(conn, plan, table, batch_rows, freeze,
+                                         prepare=prepare, report=_reporter(progress),
+                                         upsert=upsert))
+
+
+def plan_load_gen(conn: Any, plan: Plan, table: TableArg, batch_rows: int, freeze: bool, *,
+                  prepare: Optional[Prepare], report: Optional[Callable[[int, int], None]],
+                  upsert: Optional[Upsert], pack_in_thread: bool = False) -> Gen[int]:
+    """:func:`load_gen` for a planned frame, in batches of batch_rows."""
+    return load_gen(conn, table, [c.name for c in plan], lambda: iter_chunks(plan, batch_rows),
+                    freeze=freeze, prepare=prepare, report=report, upsert=upsert,
+                    what=f"{plan.rows} rows, {len(plan)} columns, batches of {batch_rows} rows",
+                    pack_in_thread=pack_in_thread)
 
 
 def load_frames(
@@ -842,7 +986,7 @@ def load_frames(
                         conflict_columns=keys)
 
 
-def _table_text(conn: "psycopg.Connection[Any]", table: TableArg) -> Any:
+def _table_text(conn: Any, table: TableArg) -> Any:
     """The table in a form zcimport._ddl can render without a connection."""
     if isinstance(table, sql.Composable) and not isinstance(table, (sql.Identifier, sql.SQL)):
         try:
@@ -852,17 +996,32 @@ def _table_text(conn: "psycopg.Connection[Any]", table: TableArg) -> Any:
     return table
 
 
-def _create_hook(conn: "psycopg.Connection[Any]", table: TableArg, plan: Any,
-                 if_exists: str, primary_key: Optional[Sequence[str]] = None) -> Prepare:
-    columns = column_types(plan)
-    target = _table_text(conn, table)
+class CreateTable:
+    """The ``prepare`` step of ``create=True``: create (replace, truncate,
+    keep) the table (:func:`zcimport._ddl.prepare_table`), for any driver."""
 
-    def prepare(execute: Execute) -> Any:
-        action = prepare_table(execute, target, columns, if_exists, primary_key)
-        log.info("zcimport: table %s %s", table_name(target), action)
+    def __init__(self, target: Any, columns: Sequence[Tuple[str, str]], if_exists: str,
+                 primary_key: Optional[Sequence[str]] = None) -> None:
+        self.target = target
+        self.columns = list(columns)
+        self.if_exists = if_exists
+        self.primary_key = primary_key
+
+    def gen(self) -> Gen[str]:
+        """The statements, as :class:`zcimport._drive.Query` operations; returns what was done."""
+        action = yield from prepare_table_gen(self.target, self.columns, self.if_exists,
+                                              self.primary_key)
+        log.info("zcimport: table %s %s", table_name(self.target), action)
         return action
 
-    return prepare
+    def __call__(self, execute: Execute) -> str:
+        """As a :data:`Prepare` hook: run the statements with ``execute``."""
+        return run_queries(self.gen(), execute_as_run(execute))
+
+
+def _create_hook(conn: Any, table: TableArg, plan: Any, if_exists: str,
+                 primary_key: Optional[Sequence[str]] = None) -> CreateTable:
+    return CreateTable(_table_text(conn, table), column_types(plan), if_exists, primary_key)
 
 
 def _load_stream(
@@ -877,19 +1036,15 @@ def _load_stream(
     on_conflict: Optional[str] = None,
     conflict_columns: Optional[Sequence[str]] = None,
 ) -> int:
-    bar = make_progress(progress) if isinstance(progress, bool) else progress
-    try:
+    with progress_bar(progress) as bar:
         prepare = _create_hook(conn, table, stream.header_columns, if_exists,
                                conflict_columns) if create else None
         upsert = make_upsert(_table_text(conn, table), stream.names, on_conflict,
                              conflict_columns)
-        return _in_transaction(conn, create or upsert is not None, lambda: _prepare_and_copy(
-            conn, table, stream.names, stream.chunks, freeze=freeze, prepare=prepare,
-            report=_reporter(bar), upsert=upsert,
-            what=f"a stream of frames, {len(stream.names)} columns"))
-    finally:
-        if isinstance(progress, bool) and isinstance(bar, Progress):
-            bar.close()
+        return _in_transaction(conn, create or upsert is not None, lambda: _run_load(
+            conn, load_gen(conn, table, stream.names, stream.chunks, freeze=freeze,
+                           prepare=prepare, report=_reporter(bar), upsert=upsert,
+                           what=f"a stream of frames, {len(stream.names)} columns")))
 
 
 def load_zci(
@@ -951,40 +1106,62 @@ def load_zci(
 
     upsert = None if stmt_names is None else make_upsert(
         _table_text(conn, table), stmt_names, on_conflict, keys)
-
-    def run() -> int:
-        version, server_gss = check_extension(conn)
-        raw, desc = transport(conn, server_gss)
-        if create_columns is not None:
-            target = _table_text(conn, table)
-            action = prepare_table(psycopg_execute(conn), target, list(create_columns), if_exists,
-                                   keys)
-            log.info("zcimport: table %s %s", table_name(target), action)
-        if upsert is not None:
-            assert stmt_names is not None
-            upsert.start(psycopg_run(conn))
-            stmt: sql.Composable = copy_statement(upsert.stage_table, stmt_names)
-        elif stmt_names is None:
-            options = "FORMAT zcimport, FREEZE" if freeze else "FORMAT zcimport"
-            stmt = sql.SQL("COPY {} FROM STDIN WITH (" + options + ")").format(
-                table_identifier(table))
-        else:
-            stmt = copy_statement(table, stmt_names, freeze)
-        rows, nbytes = send_stream(conn, stmt, counted(), raw=raw, transport_desc=desc,
-                                   report=report)
-        log.debug("zcimport: server library %s; loaded a stream of %d bytes, %d rows, via %s",
-                  version, nbytes, rows, desc)
-        if upsert is not None:
-            rows = upsert.finish(psycopg_run(conn), rows)
-        return rows
-
-    return _in_transaction(conn, create_columns is not None or upsert is not None, run)
+    prepare = None if create_columns is None else CreateTable(
+        _table_text(conn, table), create_columns, if_exists, keys)
+    return _in_transaction(conn, create_columns is not None or upsert is not None, lambda: (
+        _run_load(conn, load_gen(conn, table, stmt_names, counted, freeze=freeze,
+                                 prepare=prepare, report=report, what="a stream of bytes",
+                                 upsert=upsert))))
 
 
-def copy_dataframe(
+@dataclasses.dataclass
+class LoadRequest:
+    """A frame's load, checked and planned, before any connection is used.
+
+    What :func:`zcimport.copy_dataframe` and
+    :func:`zcimport.copy_dataframe_async` share: :func:`load_request` makes
+    one from their arguments (raising their ValueError and TypeError before
+    anything is sent); :func:`load_request_sync`, :func:`load_other` and
+    :func:`zcimport._async.load_request_async` run it.
+    """
+
+    plan: Plan
+    table: TableArg
+    batch_rows: int
+    freeze: bool
+    create: bool
+    if_exists: str
+    progress: ProgressArg
+    on_conflict: Optional[str]
+    #: The conflict columns of an upsert (None: the primary key).
+    keys: Optional[Sequence[str]]
+
+    def steps(self, conn: Any) -> Tuple[Optional[CreateTable], Optional[Upsert]]:
+        """The DDL of ``create=`` and the upsert of ``on_conflict=``, on conn (None: none)."""
+        prepare = _create_hook(conn, self.table, self.plan, self.if_exists,
+                               self.keys) if self.create else None
+        upsert = make_upsert(_table_text(conn, self.table), [c.name for c in self.plan],
+                             self.on_conflict, self.keys)
+        return prepare, upsert
+
+    def gen(self, conn: Any, report: Optional[Callable[[int, int], None]], *,
+            pack_in_thread: bool = False) -> Tuple[Gen[int], bool]:
+        """The load on a psycopg 3 connection (:func:`plan_load_gen`), and whether it
+        needs a transaction block (DDL or an upsert: several statements)."""
+        prepare, upsert = self.steps(conn)
+        gen = plan_load_gen(conn, self.plan, self.table, self.batch_rows, self.freeze,
+                            prepare=prepare, report=report, upsert=upsert,
+                            pack_in_thread=pack_in_thread)
+        return gen, self.create or upsert is not None
+
+    def progress_bar(self) -> Any:
+        """``with`` it: what to report progress to (see :func:`zcimport._progress.progress_bar`)."""
+        return progress_bar(self.progress, total_rows=self.plan.rows)
+
+
+def load_request(
     df: Any,
     table: TableArg,
-    conn: Any,
     *,
     columns: ColumnsArg = None,
     batch_rows: Optional[int] = None,
@@ -995,42 +1172,23 @@ def copy_dataframe(
     progress: ProgressArg = False,
     on_conflict: Optional[str] = None,
     conflict_columns: ConflictColumnsArg = None,
-) -> int:
-    """See :func:`zcimport.copy_dataframe`."""
+) -> LoadRequest:
+    """Check the arguments of :func:`zcimport.copy_dataframe` and plan the frame."""
     check_if_exists(create, if_exists)
     keys = check_on_conflict(on_conflict, conflict_columns, freeze=freeze, create=create)
     the_plan = make_plan(df, columns=columns, nan_as_null=nan_as_null)
     batch = resolve_batch_rows(the_plan, batch_rows)
     if not _is_other_sql(table):
         table_identifier(table)  # validate before connecting
-    names = [c.name for c in the_plan]
+    return LoadRequest(the_plan, table, batch, freeze, create, if_exists, progress, on_conflict,
+                       keys)
 
-    def run(c: "psycopg.Connection[Any]") -> int:
-        bar = make_progress(progress, total_rows=the_plan.rows) \
-            if isinstance(progress, bool) else progress
-        try:
-            prepare = _create_hook(c, table, the_plan, if_exists, keys) if create else None
-            upsert = make_upsert(_table_text(c, table), names, on_conflict, keys)
-            return _in_transaction(c, create or upsert is not None, lambda: load(
-                c, the_plan, table, batch, freeze, progress=bar, prepare=prepare,
-                upsert=upsert))
-        finally:
-            if isinstance(progress, bool) and isinstance(bar, Progress):
-                bar.close()
 
-    if isinstance(conn, str):
-        with psycopg.connect(conn) as own:
-            return run(own)
-    if isinstance(conn, psycopg.Connection):
-        return run(conn)
-    rows = _load_other(the_plan, table, conn, batch, freeze, create, if_exists, progress,
-                       on_conflict, keys)
-    if rows is not None:
-        return rows
-    raise TypeError(
-        "conn must be a psycopg 3 Connection or a connection string,"
-        f" not {type(conn).__module__}.{type(conn).__name__}"
-    )
+def load_request_sync(req: LoadRequest, conn: "psycopg.Connection[Any]") -> int:
+    """Run a load on a psycopg ``Connection``, in its current transaction."""
+    with req.progress_bar() as bar:
+        gen, block = req.gen(conn, _reporter(bar))
+        return _in_transaction(conn, block, lambda: _run_load(conn, gen))
 
 
 def _is_other_sql(table: Any) -> bool:
@@ -1038,30 +1196,19 @@ def _is_other_sql(table: Any) -> bool:
     return type(table).__module__.startswith("psycopg2")
 
 
-def _load_other(plan: Plan, table: Any, conn: Any, batch: int, freeze: bool, create: bool,
-                if_exists: str, progress: ProgressArg, on_conflict: Optional[str] = None,
-                conflict_columns: Optional[Sequence[str]] = None) -> Optional[int]:
+def load_other(req: LoadRequest, conn: Any) -> Optional[int]:
     """Load through psycopg2 or SQLAlchemy (:func:`load_with_driver`); None for other objects."""
-    bar = make_progress(progress, total_rows=plan.rows) if isinstance(progress, bool) else progress
-    report = _reporter(bar)
-    prepare: Optional[Prepare] = None
-    if create:
-        columns = column_types(plan)
-
-        def prepare(execute: Execute) -> Any:
-            return prepare_table(execute, table, columns, if_exists, conflict_columns)
-
-    upsert = make_upsert(table, [c.name for c in plan], on_conflict, conflict_columns) \
+    prepare = None if not req.create else CreateTable(req.table, column_types(req.plan),
+                                                      req.if_exists, req.keys)
+    upsert = make_upsert(req.table, [c.name for c in req.plan], req.on_conflict, req.keys) \
         if _dbapi.is_psycopg2(conn) or _dbapi.sqlalchemy_kind(conn) is not None else None
-    try:
+    with req.progress_bar() as bar:
+        report = _reporter(bar)
         # the driver's reader calls update(rows, nbytes) for every chunk
         rows = load_with_driver(
-            plan, table, conn, batch_rows=batch, freeze=freeze,
+            req.plan, req.table, conn, batch_rows=req.batch_rows, freeze=req.freeze,
             progress=SimpleNamespace(update=report) if report is not None else None,
             prepare=prepare, upsert=upsert)
-    finally:
-        if isinstance(progress, bool) and isinstance(bar, Progress):
-            bar.close()
     return None if rows is None else int(rows)
 
 

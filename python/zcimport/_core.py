@@ -43,6 +43,7 @@ from typing import (
     List,
     Optional,
     Sequence,
+    Set,
     Tuple,
     Union,
     overload,
@@ -66,15 +67,17 @@ from ._format import (
 )
 
 try:  # pandas >= 1.2; the home of IntegerArray, BooleanArray, FloatingArray
-    from pandas.core.arrays.masked import BaseMaskedArray
+    from pandas.core.arrays.masked import BaseMaskedArray as BaseMaskedArray
 except ImportError:  # pragma: no cover
-    BaseMaskedArray = None  # type: ignore[assignment,misc]
+    BaseMaskedArray = None  # type: ignore[assignment,misc,unused-ignore]
 
 log = logging.getLogger("zcimport")
 
 #: What ``columns=`` accepts: all columns, a list of frame columns, or a
-#: mapping of frame columns to table columns.
-ColumnsArg = Union[None, Sequence[Hashable], Mapping[Hashable, Any]]
+#: mapping of frame columns to table columns.  (The mapping's keys are any
+#: hashable labels: Mapping is invariant in its key type, and
+#: ``Mapping[Hashable, str]`` would refuse a ``dict[str, str]``.)
+ColumnsArg = Union[None, Sequence[Hashable], Mapping[Any, Any]]
 
 #: Default batch size target: about this many bytes of column data.
 TARGET_BATCH_BYTES = 4 << 20
@@ -288,7 +291,7 @@ class Plan(Sequence[ColumnPlan]):
 
     def boundaries(self) -> List[int]:
         """Rows where a chunk of some column starts (besides 0), sorted."""
-        cuts = set()
+        cuts: Set[int] = set()
         for c in self._columns:
             cuts.update(c.data.boundaries())
         return sorted(x for x in cuts if 0 < x < (self.rows or 0))

@@ -77,6 +77,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple, Union
 
+from ._drive import Gen, Query, Run, psycopg_query, run_queries
 from ._format import WireType
 
 log = logging.getLogger("zcimport")
@@ -430,15 +431,37 @@ def prepare_table(
         TableExistsError: the table exists and ``if_exists`` is ``"fail"``.
         The driver's errors, unchanged.
     """
+    return run_queries(prepare_table_gen(table, columns, if_exists, primary_key),
+                       execute_as_run(execute))
+
+
+def execute_as_run(execute: Execute) -> Run:
+    """An :data:`Execute` as a :data:`zcimport._drive.Run` (its rowcount: -1)."""
+
+    def run_query(query: Any, params: Optional[Sequence[Any]] = None) -> Tuple[List[Any], int]:
+        rows = execute(query) if params is None else execute(query, params)
+        return list(rows or []), -1
+
+    return run_query
+
+
+def prepare_table_gen(
+    table: Any,
+    columns: Union[ColumnTypes, Any],
+    if_exists: str = "fail",
+    primary_key: Optional[Sequence[str]] = None,
+) -> Gen[str]:
+    """:func:`prepare_table` as a generator of :class:`zcimport._drive.Query`
+    operations, for any driver (:mod:`zcimport._drive`)."""
     if not (isinstance(columns, Sequence) and all(isinstance(c, tuple) for c in columns)):
         columns = column_types(columns)
     query, params = exists_query(table)
-    rows = execute(query, params)
+    rows, _ = yield Query(query, params)
     exists = bool(rows and rows[0][0])
     statements = ddl_statements(table, columns, if_exists, exists, primary_key)
     for stmt in statements:
         log.debug("zcimport: %s", stmt)
-        execute(stmt)
+        yield Query(stmt)
     if not exists:
         return "created"
     return {"replace": "replaced", "truncate": "truncated"}.get(if_exists, "kept")
@@ -446,10 +469,10 @@ def prepare_table(
 
 def psycopg_execute(conn: Any) -> Execute:
     """An :data:`Execute` for a psycopg 3 (synchronous) connection."""
+    run_query = psycopg_query(conn)
 
     def execute(query: Any, params: Optional[Sequence[Any]] = None) -> List[Tuple[Any, ...]]:
-        cur = conn.execute(query, params)
-        return list(cur.fetchall()) if cur.description is not None else []
+        return run_query(query, params)[0]
 
     return execute
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import struct
-from typing import IO, Any, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import IO, Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Type, Union
 
 import numpy as np
 import pandas as pd
@@ -191,7 +191,7 @@ def _dictionary_message(index: int, d: Tuple[int, List[memoryview]]) -> List[Par
 
 
 def frame_batches(columns: Sequence[PlannedColumn], rows: int, batch_rows: int,
-                  sent: dict) -> Iterator[Chunk]:
+                  sent: Dict[int, Any]) -> Iterator[Chunk]:
     """The batches of a planned frame, each preceded by the dictionary
     messages of the dictionary columns whose dictionary changes there (a
     chunked Arrow dictionary column has one per chunk).
@@ -199,7 +199,7 @@ def frame_batches(columns: Sequence[PlannedColumn], rows: int, batch_rows: int,
     ``sent`` maps a column index to the key of the dictionary it last sent
     (:meth:`~zcimport._core.ColumnData.dictionary_key`); it is updated.
     """
-    cuts = set()
+    cuts: Set[int] = set()
     for c in columns:
         cuts.update(c.data.boundaries())
     dict_columns = [i for i, c in enumerate(columns) if c.data.dictionary() is not None]
@@ -241,7 +241,7 @@ def iter_chunks(plan: Plan, batch_rows: int) -> Iterator[List[Part]]:
     columns = plan.planned_columns
     rows = plan.rows or 0
     yield Chunk([encode_header(columns)])
-    sent: dict = {}
+    sent: Dict[int, Any] = {}
     if rows:
         dicts = []
         for index, c in enumerate(columns):
@@ -262,11 +262,11 @@ def write_parts(file: IO[bytes], parts: Sequence[Part]) -> int:
     for part in parts:
         view = memoryview(part)
         n = view.nbytes
-        written = file.write(view)  # type: ignore[arg-type]
+        written = file.write(view)
         if written is not None and written < n:
             done = written
             while done < n:
-                more = file.write(view[done:])  # type: ignore[arg-type]
+                more = file.write(view[done:])
                 if more is None:  # non-blocking raw file with no room
                     raise BlockingIOError("the file accepted no more data")
                 done += more
@@ -389,7 +389,7 @@ def coerce_values(values: Any, ref: Any, name: str, frame: str, first_row: int =
         return values
     n = len(values)
 
-    def fail(why: str, exc: type = TypeError) -> Exception:
+    def fail(why: str, exc: Type[Exception] = TypeError) -> Exception:
         return exc(f"column {name!r}: {frame} has dtype {vd}, but the first one's is"
                    f" {ref}, which fixed the column's type in the stream: {why}"
                    f"{_culprit(values, ref, first_row)}")
@@ -825,8 +825,8 @@ class FrameStream:
         plan = self._first
         self._first = None
         k = self._frame_no
-        sent: dict = {}  # column index -> the last dictionary sent
-        keys: dict = {}  # column index -> the key of the last dictionary sent
+        sent: Dict[int, Any] = {}  # column index -> the last dictionary sent
+        keys: Dict[int, Any] = {}  # column index -> the key of the last dictionary sent
         while True:
             if plan is not None and plan.rows:
                 try:

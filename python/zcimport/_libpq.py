@@ -140,9 +140,10 @@ class _TcpCounter:
             return None
         # received first, queued second: data arriving in between makes the
         # count low for a moment, never high
-        (received,) = struct.unpack_from("<Q", info, _TCPI_BYTES_RECEIVED)
+        received: int = struct.unpack_from("<Q", info, _TCPI_BYTES_RECEIVED)[0]
         try:
-            queued = struct.unpack("i", fcntl.ioctl(self.fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+            queued: int = struct.unpack(
+                "i", fcntl.ioctl(self.fd, termios.FIONREAD, b"\0\0\0\0"))[0]
         except OSError:
             return None
         return received - queued
@@ -152,7 +153,8 @@ class _TcpCounter:
         info = self._info()
         if info is None:
             return None
-        return struct.unpack_from("<I", info, _TCPI_RTO)[0] / 1e6
+        rto: int = struct.unpack_from("<I", info, _TCPI_RTO)[0]
+        return rto / 1e6
 
     def close(self) -> None:
         if self._sock is not None:

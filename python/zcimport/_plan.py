@@ -85,7 +85,7 @@ def select_columns(
                 raise ValueError(f"column {label!r} appears more than once in the DataFrame")
             return int(loc)
 
-        def fetch(pos: int) -> Tuple[Union[np.ndarray, ExtensionArray], str]:
+        def fetch(pos: int) -> Tuple[Any, str]:
             s = df.iloc[:, pos]
             return _series_values(s), str(s.dtype)
 
@@ -103,8 +103,8 @@ def select_columns(
             except ValueError:
                 raise KeyError(f"column {label!r} is not in the mapping") from None
 
-        def fetch(pos: int) -> Tuple[Union[np.ndarray, ExtensionArray], str]:
-            a = arrays[labels[pos]]
+        def fetch(pos: int) -> Tuple[Any, str]:
+            a: Any = arrays[labels[pos]]  # a NumPy, pandas or pyarrow array
             return a, str(a.dtype if hasattr(a, "dtype") else a.type)  # pyarrow: .type
 
     elif arrow is not None:
@@ -242,3 +242,25 @@ class StreamPlan(Plan):
         return self.reader
 
 
+__all__ = [
+    "MIN_BATCH_ROWS",
+    "TARGET_BATCH_BYTES",
+    "BaseMaskedArray",
+    "ColumnData",
+    "ColumnInput",
+    "ColumnPlan",
+    "ColumnsArg",
+    "FixedWidthData",
+    "Handler",
+    "Plan",
+    "PlannedColumn",
+    "StreamPlan",
+    "batch_message_length",
+    "default_batch_rows",
+    "make_plan",
+    "note_cuts",
+    "plan_column",
+    "register_handler",
+    "resolve_batch_rows",
+    "select_columns",
+]

@@ -17,10 +17,11 @@ that reports rows only.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import time
-from typing import IO, Any, Callable, Optional
+from typing import IO, Any, Callable, Iterator, Optional
 
 log = logging.getLogger("zcimport")
 
@@ -205,5 +206,24 @@ def make_progress(progress: Any, *, total_rows: Optional[int] = None, desc: str 
     return Progress(bool(progress), total_rows=total_rows, desc=desc)
 
 
+@contextlib.contextmanager
+def progress_bar(progress: Any, *, total_rows: Optional[int] = None,
+                 desc: str = "") -> Iterator[Any]:
+    """What a library call reports to, for its ``progress=`` argument.
+
+    ``True``/``False`` make a :class:`Progress` (with or without a bar),
+    closed when the block ends; anything else (None, a Progress, a
+    callable) is used as it is, and left open.
+    """
+    if not isinstance(progress, bool):
+        yield progress
+        return
+    bar = make_progress(progress, total_rows=total_rows, desc=desc)
+    try:
+        yield bar
+    finally:
+        bar.close()
+
+
 __all__ = ["Progress", "format_bytes", "format_count", "format_rate", "format_seconds",
-           "make_progress", "reporter"]
+           "make_progress", "progress_bar", "reporter"]

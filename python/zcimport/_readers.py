@@ -454,9 +454,12 @@ def _date_kind(s: pd.Series) -> Optional[str]:
         kind = "date"
     else:
         zone = rest.str.contains(_ISO_ZONE + "$")
-        kind = "timestamptz" if bool(zone.all()) else None if bool(zone.any()) else "timestamp"
-    if kind is None:
-        return None
+        if bool(zone.all()):
+            kind = "timestamptz"
+        elif bool(zone.any()):
+            return None  # some with a time zone, some without
+        else:
+            kind = "timestamp"
     try:
         _parse_iso(v.iloc[:1000], kind)
     except (TypeError, ValueError, OverflowError):
@@ -878,7 +881,8 @@ class ArrowCsvSource(Source):
                 with lzma.open(self.path, "rb") as f:
                     return f.read(nbytes)
             with self._pa.input_stream(self.path, compression="detect") as f:
-                return f.read(nbytes)
+                head: bytes = f.read(nbytes)
+                return head
         except (OSError, ValueError, EOFError) as ex:
             raise _input_error(self.path, ex) from None
 
@@ -1013,7 +1017,7 @@ class ArrowCsvSource(Source):
                         arr = batch.column(0)
                         if rows < start:
                             arr = arr.slice(start - rows)
-                        i = pc.index(arr, value).as_py()
+                        i: Optional[int] = pc.index(arr, value).as_py()
                         if i is not None and i >= 0:
                             return max(rows, start) + i + 1
                     rows += n
@@ -1123,15 +1127,15 @@ def _open_text(path: str, encoding: Optional[str]) -> IO[str]:
     if lower.endswith(".gz"):
         import gzip
 
-        return gzip.open(path, "rt", encoding=encoding)  # type: ignore[return-value]
+        return gzip.open(path, "rt", encoding=encoding)
     if lower.endswith(".bz2"):
         import bz2
 
-        return bz2.open(path, "rt", encoding=encoding)  # type: ignore[return-value]
+        return bz2.open(path, "rt", encoding=encoding)
     if lower.endswith(".xz"):
         import lzma
 
-        return lzma.open(path, "rt", encoding=encoding)  # type: ignore[return-value]
+        return lzma.open(path, "rt", encoding=encoding)
     if lower.endswith((".zip", ".zst")):
         raise OptionError(f"{path}: --skip-rows is not supported for .zip and .zst JSON lines")
     return open(path, "r", encoding=encoding)

@@ -45,11 +45,11 @@ def _numpy_handler(inp: ColumnInput) -> Optional[PlannedColumn]:
         wire = WireType.TIMESTAMP if kind == "M" else WireType.DURATION
         return _planned(inp, prep, wire, FixedWidthData(values),
                         sentinel=True, unit=unit)
-    wire = _numeric_wire_type(v.dtype)
-    if wire is None:
+    numeric = _numeric_wire_type(v.dtype)
+    if numeric is None:
         return None
     values = prep.array(v, "values", inp.name)
-    return _planned(inp, prep, wire, FixedWidthData(values),
+    return _planned(inp, prep, numeric, FixedWidthData(values),
                     sentinel=inp.nan_as_null and kind == "f")
 
 

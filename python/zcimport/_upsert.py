@@ -48,7 +48,7 @@ This module makes the statements as strings and runs them through a
 callable (:data:`Run`), so that every driver shares it: psycopg 3
 (:mod:`zcimport._copy`), psycopg2 and SQLAlchemy (:mod:`zcimport._dbapi`),
 asyncio (:mod:`zcimport._async`, which awaits the same statements).  It
-imports nothing of the package but :mod:`zcimport._ddl`.
+imports nothing of the package but :mod:`zcimport._ddl` and :mod:`zcimport._drive`.
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ import psycopg
 import psycopg.errors
 
 from ._ddl import quote_ident, table_name
+from ._drive import Gen, Query, psycopg_query, run_queries
 
 log = logging.getLogger("zcimport")
 
@@ -257,26 +258,35 @@ class Upsert:
         """``DROP TABLE`` the staging table."""
         return f"DROP TABLE {self._stage_sql}"
 
-    # -- a synchronous driver
+    # -- the statements, for any driver (zcimport._drive)
 
-    def start(self, run: Run) -> None:
+    def start_gen(self) -> Gen[None]:
         """Before the COPY: find the primary key if needed, create the staging
         table, and plan the INSERT (:meth:`check_sql`)."""
         if self.keys is None:
-            self.set_primary_key(run(*self.primary_key_query())[0])
+            query, params = self.primary_key_query()
+            self.set_primary_key((yield Query(query, params))[0])
         stmt = self.create_stage_sql()
         log.debug("zcimport: %s", stmt)
-        run(stmt)
-        run(self.check_sql())
+        yield Query(stmt)
+        yield Query(self.check_sql())
 
-    def finish(self, run: Run, copied: int = -1) -> int:
+    def finish_gen(self, copied: int = -1) -> Gen[int]:
         """After the COPY: the INSERT (its row count is returned), then DROP the staging table."""
         stmt = self.insert_sql()
         log.debug("zcimport: %s", stmt)
-        rows = run(stmt)[1]
-        run(self.drop_stage_sql())
+        rows: int = (yield Query(stmt))[1]
+        yield Query(self.drop_stage_sql())
         self.log_done(copied, rows)
         return rows
+
+    def start(self, run: Run) -> None:
+        """:meth:`start_gen`, run with ``run`` (a :data:`Run`)."""
+        run_queries(self.start_gen(), run)
+
+    def finish(self, run: Run, copied: int = -1) -> int:
+        """:meth:`finish_gen`, run with ``run`` (a :data:`Run`)."""
+        return run_queries(self.finish_gen(copied), run)
 
     def log_done(self, copied: int, rows: int) -> None:
         """The DEBUG line of a finished upsert."""
@@ -294,15 +304,8 @@ def make_upsert(table: Any, names: Sequence[str], on_conflict: Optional[str],
     return Upsert(table, names, on_conflict, conflict_columns)
 
 
-def psycopg_run(conn: Any) -> Run:
-    """A :data:`Run` for a psycopg 3 (synchronous) connection."""
-
-    def run(query: Any, params: Optional[Sequence[Any]] = None) -> Tuple[List[Any], int]:
-        cur = conn.execute(query, params)
-        rows = list(cur.fetchall()) if cur.description is not None else []
-        return rows, cur.rowcount
-
-    return run
+#: A :data:`Run` for a psycopg 3 (synchronous) connection.
+psycopg_run = psycopg_query
 
 
 def dbapi_run(cursor: Any) -> Run:

@@ -411,7 +411,7 @@ def _connect(args: argparse.Namespace) -> Any:
     except psycopg.ProgrammingError as ex:
         raise UsageError(f"invalid connection string (--dsn / $ZCIMPORT_DSN): "
                          f"{_one_line(str(ex))}") from None
-    kwargs = {}
+    kwargs: Dict[str, Any] = {}
     if "application_name" not in params and "PGAPPNAME" not in os.environ:
         kwargs["application_name"] = "zcimport"
     try:
@@ -529,7 +529,7 @@ def cmd_load(args: argparse.Namespace) -> int:
     from ._upsert import check_on_conflict
 
     if_exists = args.if_exists or "fail"
-    keys = None
+    keys: Optional[Sequence[str]] = None
     if args.conflict_columns is not None:
         keys = [s.strip() for s in args.conflict_columns.split(",")]
         if any(not k for k in keys):
@@ -739,7 +739,7 @@ def classify(ex: BaseException, args: Optional[argparse.Namespace] = None) -> Tu
     """(exit code, one-line message) for an exception of a command."""
     import psycopg
 
-    from ._copy import ExtensionNotInstalledError
+    from ._base import ExtensionNotInstalledError
     from ._ddl import TableExistsError
     from ._readers import ChunkError, InputError, MissingPackageError
 

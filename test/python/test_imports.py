@@ -148,9 +148,14 @@ def test_the_package_import_graph_has_no_cycle():
 
 
 def test_the_database_modules_are_layered():
-    """_ddl <- _upsert <- _base <- _dbapi <- _copy <- _drivers/_async: nothing imports upwards."""
+    """_drive <- _ddl <- _upsert <- _base <- _dbapi <- _copy <- _drivers/_async <- _api:
+    nothing imports upwards.  _drive (the operations and the sync and async
+    drivers) imports nothing of the package; _api (the public functions,
+    which dispatch on the connection's type) is imported by nothing below it."""
     graph = import_graph()
-    order = ["_ddl", "_upsert", "_base", "_dbapi", "_copy", "_drivers", "_async"]
+    assert graph["_drive"] == {}
+    order = ["_drive", "_ddl", "_upsert", "_base", "_dbapi", "_copy", "_drivers", "_async",
+             "_api"]
     for i, low in enumerate(order):
         for high in order[i + 1:]:
             if low in graph and high in graph:
