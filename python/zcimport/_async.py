@@ -53,7 +53,7 @@ from psycopg import errors as pg_errors
 from psycopg import pq, waiting
 from psycopg.copy import AsyncLibpqWriter
 
-from ._base import ExtensionNotInstalledError, TableArg, table_identifier
+from ._base import ExtensionNotInstalledError, TableArg, add_client_hint, table_identifier
 from ._copy import (
     LoadRequest,
     ProgressArg,
@@ -248,6 +248,8 @@ async def _copy_stream(conn: "psycopg.AsyncConnection[Any]", op: CopyStream) -> 
         except Exception as ex:
             if ex is client_error:
                 _answer_as_context(ex, writer)  # the COPY was ended with CopyFail because of it
+            elif isinstance(ex, psycopg.Error):
+                add_client_hint(ex)  # the Python options that would avoid the server's error
             raise
         return cur.rowcount, writer.bytes_sent
 

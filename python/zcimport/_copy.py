@@ -32,6 +32,7 @@ from . import _dbapi
 from ._base import (
     MISSING_EXTENSION_SQLSTATES,
     ExtensionNotInstalledError,
+    add_client_hint,
     Prepare,
     TableArg,
     copy_statement,
@@ -770,9 +771,10 @@ def send_stream(
                     if not isinstance(ex, psycopg.Error):
                         client_error = ex
                     raise
-        except psycopg.Error:
+        except psycopg.Error as ex:
             if client_error is not None and not conn.closed:
                 raise client_error  # the COPY was ended with CopyFail because of it
+            add_client_hint(ex)  # the Python options that would avoid the server's error
             raise
         except OSError as ex:
             if writer._broken is None:

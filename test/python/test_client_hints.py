@@ -127,14 +127,6 @@ def test_psycopg2_error_carries_the_client_hint(dsn):
         c.close()
 
 
-# _copy.py and _async.py, where psycopg 3 errors are raised, call
-# add_client_hint() once the change described in the commit adding this
-# mark is made there; remove the mark with it.
-_NEEDS_CALL = pytest.mark.xfail(
-    strict=True, reason="add_client_hint() is not yet called in _copy.py / _async.py")
-
-
-@_NEEDS_CALL
 def test_psycopg_error_carries_the_client_hint(conn):
     import psycopg
 
@@ -144,7 +136,6 @@ def test_psycopg_error_carries_the_client_hint(conn):
     assert getattr(info.value, "__notes__", None) == ["hint: " + NAN_HINT]
 
 
-@_NEEDS_CALL
 def test_async_error_carries_the_client_hint(dsn):
     import asyncio
 
