@@ -13,11 +13,13 @@ COPY target TO STDOUT WITH (FORMAT zcimport);
 COPY target FROM '/tmp/no_such.zci' WITH (FORMAT zcimport);
 COPY target FROM PROGRAM 'cat' WITH (FORMAT zcimport);
 
--- options other than FREEZE are refused; repeated options conflict
-COPY target FROM STDIN WITH (FORMAT zcimport, DELIMITER ',');
-COPY target FROM STDIN WITH (FORMAT zcimport, HEADER);
-COPY target FROM STDIN WITH (FORMAT zcimport, FREEZE, FREEZE false);
-COPY target FROM STDIN WITH (FORMAT zcimport, FORMAT zcimport);
+-- options other than FREEZE are refused; repeated options conflict (\copy:
+-- psql 15 and psql 16 disagree on the lines after a COPY FROM STDIN that the
+-- server refuses before copy mode)
+\copy target FROM 'test/fixtures/batches.zci' WITH (FORMAT zcimport, DELIMITER ',')
+\copy target FROM 'test/fixtures/batches.zci' WITH (FORMAT zcimport, HEADER)
+\copy target FROM 'test/fixtures/batches.zci' WITH (FORMAT zcimport, FREEZE, FREEZE false)
+\copy target FROM 'test/fixtures/batches.zci' WITH (FORMAT zcimport, FORMAT zcimport)
 -- FREEZE needs a table created or truncated in this transaction
 \copy target FROM 'test/fixtures/batches.zci' WITH (FORMAT zcimport, FREEZE)
 

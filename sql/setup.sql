@@ -2,7 +2,10 @@
 -- setup: the extension and the roles the other tests use
 --
 CREATE EXTENSION zcimport;
-\dx zcimport
+SELECT e.extname, e.extversion, n.nspname AS schema,
+       pg_catalog.obj_description(e.oid, 'pg_extension') AS description
+  FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+ WHERE e.extname = 'zcimport';
 \df zcimport.*
 DO $$
 BEGIN

@@ -83,8 +83,12 @@ for env in $ZC_PY_ENVS; do
 		echo "pytest ($env): the server_side and once tests ran in the first environment; deselected here"
 	fi
 	t0=$SECONDS
-	out=$(ZC_TEST_SCALE=$scale PYTHONPATH=python ".venv/$env/bin/python" -m pytest test/python "${select[@]}" -q -p no:cacheprovider -rs --durations=12 2>&1); rc=$?
-	echo "$out" | tail -n 60
+	out=$(ZC_TEST_SCALE=$scale PYTHONPATH=python ".venv/$env/bin/python" -m pytest test/python "${select[@]}" -q -p no:cacheprovider -rsfE --durations=12 2>&1); rc=$?
+	# the failures' tracebacks, then the summary (skip reasons, FAILED/ERROR lines)
+	if [ $rc -ne 0 ]; then
+		echo "$out" | sed -n '/^=* FAILURES =*$/,/^=* short test summary info =*$/p' | head -n 400
+	fi
+	echo "$out" | sed -n '/^=* slowest 12 durations =*$/,$p' | tail -n 150
 	summaries+=("pytest ($env, $((SECONDS - t0)) s): $(echo "$out" | tail -n 1)")
 	[ $rc -eq 0 ] || failed=1
 done
