@@ -77,8 +77,8 @@ zcimport--$(EXTVERSION).sql: sql/zcimport.sql
 venv:
 	@bash test/venv.sh $(PYENV) >/dev/null
 
-# The Python package's _wire C module, built in place so that
-# PYTHONPATH=python imports it.  It uses only the C API of CPython, so the
+# The Python package's C modules (_wire and _pack), built in place so that
+# PYTHONPATH=python imports them.  They use only the C API of CPython, so the
 # one build serves every environment of the same interpreter.
 python-ext: venv
 	cd python && $(PYTHON) setup.py -q build_ext --inplace

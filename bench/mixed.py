@@ -551,15 +551,16 @@ class PhaseTimer:
     @contextlib.contextmanager
     def installed(self) -> Iterator["PhaseTimer"]:
         import zcimport._copy as zc_copy
+        import zcimport._pack as zc_pack
         import zcimport._wire as zc_wire
 
         patches = [
             (zc_copy, "make_plan", self.wrap("plan", zc_copy.make_plan)),
             (zc_copy, "check_extension", self.wrap("check", zc_copy.check_extension)),
             (zc_copy, "iter_chunks", self.wrap_generator("encode", zc_copy.iter_chunks)),
-            (zc_wire, "scan_objects", self.wrap("scan", zc_wire.scan_objects)),
-            (zc_wire, "pack_utf8", self.wrap(
-                lambda stack: "pack_plan" if "plan" in stack else "pack_batch", zc_wire.pack_utf8)),
+            (zc_pack, "scan_objects", self.wrap("scan", zc_pack.scan_objects)),
+            (zc_pack, "pack_utf8", self.wrap(
+                lambda stack: "pack_plan" if "plan" in stack else "pack_batch", zc_pack.pack_utf8)),
             (zc_wire, "send_copy_data", self.wrap("send", zc_wire.send_copy_data)),
             (zc_copy.ServerInput, "drain", self.wrap("drain", zc_copy.ServerInput.drain)),
             (zc_copy.ZcWriter, "finish", self.wrap("finish", zc_copy.ZcWriter.finish)),

@@ -2,8 +2,9 @@
 
 The package's metadata is in pyproject.toml (PEP 621).  This file declares
 what pyproject.toml cannot without setuptools' beta [tool.setuptools] table
-(as of setuptools 66): the package, its py.typed marker, and the extension
-module zcimport._wire, built from zcimport/_wire.c and zcimport/_pack.c.
+(as of setuptools 66): the package, its py.typed marker, and its two
+extension modules: zcimport._wire (socket I/O), built from zcimport/_wire.c,
+and zcimport._pack (packing of object columns), from zcimport/_pack.c.
 
     pip install ./python                                  # install
     cd python && python3 setup.py -q build_ext --inplace  # what `make` runs
@@ -25,11 +26,7 @@ setup(
     package_data={"zcimport": ["py.typed"]},
     include_package_data=False,  # not the C sources next to the modules
     ext_modules=[
-        Extension(
-            "zcimport._wire",
-            sources=["zcimport/_wire.c", "zcimport/_pack.c"],
-            depends=["zcimport/_pack.h"],
-            extra_compile_args=_CFLAGS,
-        )
+        Extension("zcimport._wire", sources=["zcimport/_wire.c"], extra_compile_args=_CFLAGS),
+        Extension("zcimport._pack", sources=["zcimport/_pack.c"], extra_compile_args=_CFLAGS),
     ],
 )

@@ -88,7 +88,7 @@ from ._core import (
 )
 
 try:
-    from . import _wire
+    from . import _pack as _wire
 except ImportError:  # pragma: no cover - the C module is not built
     _wire = None  # type: ignore[assignment]
 

@@ -2,7 +2,7 @@
  * _pack.c
  *	  Packing of object columns into zcimport stream buffers.
  *
- * Part of the zcimport._wire module.  A pandas column of Python objects
+ * The zcimport._pack module.  A pandas column of Python objects
  * (str, bytes, datetime.date) has no buffer the stream can use as it is: its
  * values must be packed into the stream's layout (docs/FORMAT.md), batch by
  * batch.  The functions here do that in C, in two passes over the object
@@ -37,8 +37,6 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
-
-#include "_pack.h"
 
 /* Bytes of a single buffer of a batch: a batch message must stay < 1 GiB. */
 #define ZP_MAX_DATA			((Py_ssize_t) 0x3FFFFFFF)
@@ -484,7 +482,7 @@ typedef struct
 	Py_ssize_t	count;
 } TypeCount;
 
-const char	zp_scan_objects_doc[] =
+PyDoc_STRVAR(zp_scan_objects_doc,
 "scan_objects(values, missing=()) -> dict\n"
 "\n"
 "One pass over values (a 1-D NumPy object array, a list or a tuple).\n"
@@ -501,9 +499,9 @@ const char	zp_scan_objects_doc[] =
 "  values; binary_bad: the first row of a memoryview that cannot be read as\n"
 "  C-contiguous bytes, or -1.\n"
 "\n"
-"No Python object is created per value.\n";
+"No Python object is created per value.\n");
 
-PyObject *
+static PyObject *
 zp_scan_objects(PyObject *self, PyObject *args, PyObject *kwargs)
 {
 	static char *kwlist[] = {"values", "missing", NULL};
@@ -868,7 +866,7 @@ done:
 	return result;
 }
 
-const char	zp_pack_utf8_doc[] =
+PyDoc_STRVAR(zp_pack_utf8_doc,
 "pack_utf8(values, start, stop, missing=(), with_mask=False, name=None,\n"
 "          base_row=0) -> (mask, offsets, data, nulls)\n"
 "\n"
@@ -879,22 +877,22 @@ const char	zp_pack_utf8_doc[] =
 "number of NULLs.  Missing values: None, float NaN and the objects of the\n"
 "missing tuple; they are an error (ValueError) without with_mask.  Other\n"
 "values raise TypeError, strings with lone surrogates UnicodeEncodeError,\n"
-"naming the column (name) and the row (base_row + index).\n";
+"naming the column (name) and the row (base_row + index).\n");
 
-PyObject *
+static PyObject *
 zp_pack_utf8(PyObject *self, PyObject *args, PyObject *kwargs)
 {
 	(void) self;
 	return pack_var(args, kwargs, 0);
 }
 
-const char	zp_pack_binary_doc[] =
+PyDoc_STRVAR(zp_pack_binary_doc,
 "pack_binary(values, start, stop, missing=(), with_mask=False, name=None,\n"
 "            base_row=0) -> (mask, offsets, data, nulls)\n"
 "\n"
-"As pack_utf8, for bytes, bytearray and (C-contiguous) memoryview values.\n";
+"As pack_utf8, for bytes, bytearray and (C-contiguous) memoryview values.\n");
 
-PyObject *
+static PyObject *
 zp_pack_binary(PyObject *self, PyObject *args, PyObject *kwargs)
 {
 	(void) self;
@@ -905,15 +903,15 @@ zp_pack_binary(PyObject *self, PyObject *args, PyObject *kwargs)
  * pack_date32()
  * ------------------------------------------------------------------------- */
 
-const char	zp_pack_date32_doc[] =
+PyDoc_STRVAR(zp_pack_date32_doc,
 "pack_date32(values, start, stop, missing=(), with_mask=False, name=None,\n"
 "            base_row=0) -> (mask, values, nulls)\n"
 "\n"
 "Pack rows [start, stop) of datetime.date values (not datetime.datetime) as\n"
 "a date32 column's buffers: mask (bytes, 1 = NULL; None unless with_mask)\n"
-"and values (little-endian int32 days since 1970-01-01; 0 for NULLs).\n";
+"and values (little-endian int32 days since 1970-01-01; 0 for NULLs).\n");
 
-PyObject *
+static PyObject *
 zp_pack_date32(PyObject *self, PyObject *args, PyObject *kwargs)
 {
 	PackArgs	pa;
@@ -980,10 +978,49 @@ done:
 	return result;
 }
 
-int
-zp_init(PyObject *module)
+/* ---------------------------------------------------------------------------
+ * The module
+ * ------------------------------------------------------------------------- */
+
+static PyMethodDef pack_methods[] = {
+	{"scan_objects", (PyCFunction) (void (*) (void)) zp_scan_objects,
+	METH_VARARGS | METH_KEYWORDS, zp_scan_objects_doc},
+	{"pack_utf8", (PyCFunction) (void (*) (void)) zp_pack_utf8,
+	METH_VARARGS | METH_KEYWORDS, zp_pack_utf8_doc},
+	{"pack_binary", (PyCFunction) (void (*) (void)) zp_pack_binary,
+	METH_VARARGS | METH_KEYWORDS, zp_pack_binary_doc},
+	{"pack_date32", (PyCFunction) (void (*) (void)) zp_pack_date32,
+	METH_VARARGS | METH_KEYWORDS, zp_pack_date32_doc},
+	{NULL, NULL, 0, NULL}
+};
+
+PyDoc_STRVAR(module_doc,
+"Packing of object columns (str, bytes, datetime.date) into zcimport stream\n"
+"buffers, batch by batch: scan_objects, pack_utf8, pack_binary, pack_date32.\n"
+"zcimport._pack_py implements the same functions in Python; zcimport._packers\n"
+"chooses between the two (ZCIMPORT_IMPL).");
+
+static struct PyModuleDef pack_module = {
+	PyModuleDef_HEAD_INIT,
+	"zcimport._pack",
+	module_doc,
+	-1,
+	pack_methods,
+	NULL,
+	NULL,
+	NULL,
+	NULL
+};
+
+/* The module's init function: the datetime C API is needed by pack_date32. */
+PyMODINIT_FUNC
+PyInit__pack(void)
 {
-	(void) module;
+	PyObject   *m;
+
 	PyDateTime_IMPORT;
-	return PyDateTimeAPI == NULL ? -1 : 0;
+	if (PyDateTimeAPI == NULL)
+		return NULL;
+	m = PyModule_Create(&pack_module);
+	return m;
 }

@@ -15,9 +15,6 @@
  * it cannot write and the server has something to say (the caller must then
  * read it, to avoid a deadlock, and resume the same message).
  *
- * The module also packs object columns (str, bytes, datetime.date) into
- * stream buffers, batch by batch: see _pack.c.
- *
  * python/zcimport/_wire.c
  */
 #define PY_SSIZE_T_CLEAN
@@ -33,8 +30,6 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <time.h>
-
-#include "_pack.h"
 
 #ifndef IOV_MAX
 #define IOV_MAX 1024
@@ -628,14 +623,12 @@ static PyMethodDef wire_methods[] = {
 	{"send_copy_data", (PyCFunction) (void (*) (void)) wire_send_copy_data,
 	METH_VARARGS | METH_KEYWORDS, send_copy_data_doc},
 	{"peek", wire_peek, METH_VARARGS, peek_doc},
-	ZP_METHODS,
 	{NULL, NULL, 0, NULL}
 };
 
 PyDoc_STRVAR(module_doc,
-"Zero-copy sending of COPY data on a PostgreSQL connection's socket, and\n"
-"packing of object columns (str, bytes, datetime.date) into stream buffers\n"
-"(scan_objects, pack_utf8, pack_binary, pack_date32; see _pack.c).");
+"Zero-copy sending of COPY data on a PostgreSQL connection's socket:\n"
+"send_copy_data and peek.  (Object columns are packed by zcimport._pack.)");
 
 static struct PyModuleDef wire_module = {
 	PyModuleDef_HEAD_INIT,
@@ -656,8 +649,7 @@ PyInit__wire(void)
 
 	if (m == NULL)
 		return NULL;
-	if (zp_init(m) < 0 ||
-		PyModule_AddIntConstant(m, "MAX_MESSAGE", (long) ZW_MAX_MESSAGE) < 0 ||
+	if (PyModule_AddIntConstant(m, "MAX_MESSAGE", (long) ZW_MAX_MESSAGE) < 0 ||
 		PyModule_AddIntConstant(m, "IOV_MAX", (long) ZW_IOV_LEN) < 0)
 	{
 		Py_DECREF(m);

@@ -26,7 +26,8 @@ from hypothesis import strategies as st
 import zci_reference as ref
 import zcimport
 from procmem import NullSink, proc_status
-from zcimport import _encode, _objects, _plan, _wire
+from zcimport import _encode, _objects, _plan
+from zcimport import _pack as _wire
 
 MISSING = (pd.NA, pd.NaT)
 
