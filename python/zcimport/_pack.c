@@ -12,13 +12,19 @@
  * no Python code runs between the passes, so the objects cannot change under
  * them.
  *
- * Text: a compact ASCII str is copied straight from its data (PyUnicode_DATA).
- * Any other str is encoded to UTF-8 here, from its PEP 393 representation
- * (1, 2 or 4 bytes per code point); when CPython already holds the string's
- * cached UTF-8 form, that is copied instead.  Nothing is added to that cache
- * (PyUnicode_AsUTF8AndSize would keep a UTF-8 copy of every non-ASCII string
- * alive as long as the string).  Lone surrogates cannot be encoded and raise
+ * Text: an ASCII str is copied straight from its data (PyUnicode_DATA).  Any
+ * other str is encoded to UTF-8 here, from its PEP 393 representation (1, 2
+ * or 4 bytes per code point, PyUnicode_KIND).  Only CPython's public C API is
+ * used (the PEP 393 macros are public, though not in the limited API): the
+ * UTF-8 form CPython may cache in a string object is not read, and nothing is
+ * added to that cache (PyUnicode_AsUTF8AndSize would keep a UTF-8 copy of
+ * every non-ASCII string alive as long as the string, and was slower on
+ * short non-ASCII strings).  Lone surrogates cannot be encoded and raise
  * UnicodeEncodeError naming the column and the row.
+ *
+ * Type names in error messages are the types' fully qualified names
+ * (__module__ and __qualname__, without "builtins." or "__main__."), which
+ * zcimport._pack_py, the Python version of this module, gives too.
  *
  * The GIL is held throughout: the values are Python objects that another
  * thread could otherwise replace (and free) in the array while we read them.
@@ -63,6 +69,40 @@ typedef struct
  * Helpers
  * ------------------------------------------------------------------------- */
 
+/*
+ * The fully qualified name of an object's type, for error messages:
+ * "module.qualname", or the bare qualname for builtins and __main__ (as
+ * PEP 737's %T).  Read through type attributes, not tp_name.  NULL with an
+ * exception set.
+ */
+static PyObject *
+type_name(PyObject *o)
+{
+	PyObject   *type = (PyObject *) Py_TYPE(o);
+	PyObject   *module;
+	PyObject   *qualname;
+	PyObject   *result = NULL;
+
+	qualname = PyObject_GetAttrString(type, "__qualname__");
+	if (qualname == NULL)
+		return NULL;
+	module = PyObject_GetAttrString(type, "__module__");
+	if (module == NULL)
+		PyErr_Clear();
+	if (module == NULL || !PyUnicode_Check(module) ||
+		PyUnicode_CompareWithASCIIString(module, "builtins") == 0 ||
+		PyUnicode_CompareWithASCIIString(module, "__main__") == 0)
+	{
+		result = qualname;
+		qualname = NULL;
+	}
+	else
+		result = PyUnicode_FromFormat("%U.%S", module, qualname);
+	Py_XDECREF(module);
+	Py_XDECREF(qualname);
+	return result;
+}
+
 /* Open values: a 1-D NumPy object array (any stride), a list or a tuple. */
 static int
 items_open(PyObject *values, Items *it)
@@ -81,10 +121,17 @@ items_open(PyObject *values, Items *it)
 	}
 	if (PyObject_GetBuffer(values, &it->view, PyBUF_STRIDES | PyBUF_FORMAT) < 0)
 	{
+		PyObject   *tname;
+
 		PyErr_Clear();
-		PyErr_Format(PyExc_TypeError,
-					 "expected a 1-D NumPy array of objects, a list or a tuple, not %.200s",
-					 Py_TYPE(values)->tp_name);
+		tname = type_name(values);
+		if (tname != NULL)
+		{
+			PyErr_Format(PyExc_TypeError,
+						 "expected a 1-D NumPy array of objects, a list or a tuple, not %U",
+						 tname);
+			Py_DECREF(tname);
+		}
 		return -1;
 	}
 	it->has_view = 1;
@@ -107,6 +154,7 @@ items_open(PyObject *values, Items *it)
 	return 0;
 }
 
+/* Release what items_open() holds. */
 static void
 items_close(Items *it)
 {
@@ -116,12 +164,14 @@ items_close(Items *it)
 	Py_CLEAR(it->seq);
 }
 
+/* The object pointer of value i (NULL is possible in an object array). */
 static inline PyObject *
 item_at(const Items *it, Py_ssize_t i)
 {
 	return *(PyObject **) (it->base + i * it->stride);
 }
 
+/* Read the missing tuple (None: no extra missing values) into *ms. */
 static int
 missing_parse(PyObject *tuple, Missing *ms)
 {
@@ -158,6 +208,7 @@ is_missing(PyObject *o, const Missing *ms)
 	return 0;
 }
 
+/* Little-endian stores and loads of the offsets and date32 values. */
 static inline void
 put_le64(char *p, int64_t v)
 {
@@ -221,9 +272,6 @@ utf8_length(PyObject *o, Py_ssize_t *bad)
 
 	if (PyUnicode_IS_ASCII(o))
 		return len;
-	/* Not ASCII: the object is at least a PyCompactUnicodeObject. */
-	if (((PyCompactUnicodeObject *) o)->utf8 != NULL)
-		return ((PyCompactUnicodeObject *) o)->utf8_length;
 	switch (PyUnicode_KIND(o))
 	{
 		case PyUnicode_1BYTE_KIND:
@@ -296,12 +344,6 @@ utf8_write(PyObject *o, char *out)
 	if (PyUnicode_IS_ASCII(o))
 	{
 		memcpy(out, PyUnicode_DATA(o), (size_t) len);
-		return;
-	}
-	if (((PyCompactUnicodeObject *) o)->utf8 != NULL)
-	{
-		memcpy(out, ((PyCompactUnicodeObject *) o)->utf8,
-			   (size_t) ((PyCompactUnicodeObject *) o)->utf8_length);
 		return;
 	}
 	switch (PyUnicode_KIND(o))
@@ -408,6 +450,7 @@ surrogate_error(PyObject *o, Py_ssize_t pos, PyObject *name, Py_ssize_t row)
  * Bytes
  * ------------------------------------------------------------------------- */
 
+/* Is o a value of a binary column (bytes, bytearray, memoryview)? */
 static inline int
 is_bytes_like(PyObject *o)
 {
@@ -448,6 +491,7 @@ bytes_get(PyObject *o, const char **p, Py_ssize_t *len, Py_buffer *view,
  * Dates
  * ------------------------------------------------------------------------- */
 
+/* Is o a datetime.date, and not a datetime.datetime? */
 static inline int
 is_date(PyObject *o)
 {
@@ -501,6 +545,7 @@ PyDoc_STRVAR(zp_scan_objects_doc,
 "\n"
 "No Python object is created per value.\n");
 
+/* scan_objects(): see its docstring. */
 static PyObject *
 zp_scan_objects(PyObject *self, PyObject *args, PyObject *kwargs)
 {
@@ -657,6 +702,7 @@ typedef struct
 	Py_ssize_t	base_row;
 } PackArgs;
 
+/* Parse the arguments shared by the pack_*() functions; opens pa->it. */
 static int
 pack_args(PyObject *args, PyObject *kwargs, PackArgs *pa)
 {
@@ -687,14 +733,21 @@ pack_args(PyObject *args, PyObject *kwargs, PackArgs *pa)
 	return 0;
 }
 
+/* Raise TypeError for value o at row i, which is not of the expected type. */
 static void
 type_error(const PackArgs *pa, Py_ssize_t i, const char *expected, PyObject *o)
 {
+	PyObject   *tname = type_name(o);
+
+	if (tname == NULL)
+		return;
 	PyErr_Format(PyExc_TypeError,
-				 "column %R, row %zd: expected %s or a missing value (None, NaN, pd.NA), not %.200s",
-				 pa->name, pa->base_row + i, expected, Py_TYPE(o)->tp_name);
+				 "column %R, row %zd: expected %s or a missing value (None, NaN, pd.NA), not %U",
+				 pa->name, pa->base_row + i, expected, tname);
+	Py_DECREF(tname);
 }
 
+/* Raise ValueError for a missing value in a column planned without NULLs. */
 static void
 null_error(const PackArgs *pa, Py_ssize_t i)
 {
@@ -703,6 +756,7 @@ null_error(const PackArgs *pa, Py_ssize_t i)
 				 pa->name, pa->base_row + i);
 }
 
+/* Raise ValueError for a batch whose data would not fit in a message. */
 static void
 too_large_error(const PackArgs *pa, Py_ssize_t need)
 {
@@ -879,6 +933,7 @@ PyDoc_STRVAR(zp_pack_utf8_doc,
 "values raise TypeError, strings with lone surrogates UnicodeEncodeError,\n"
 "naming the column (name) and the row (base_row + index).\n");
 
+/* pack_utf8(): see its docstring. */
 static PyObject *
 zp_pack_utf8(PyObject *self, PyObject *args, PyObject *kwargs)
 {
@@ -892,6 +947,7 @@ PyDoc_STRVAR(zp_pack_binary_doc,
 "\n"
 "As pack_utf8, for bytes, bytearray and (C-contiguous) memoryview values.\n");
 
+/* pack_binary(): see its docstring. */
 static PyObject *
 zp_pack_binary(PyObject *self, PyObject *args, PyObject *kwargs)
 {
@@ -911,6 +967,7 @@ PyDoc_STRVAR(zp_pack_date32_doc,
 "a date32 column's buffers: mask (bytes, 1 = NULL; None unless with_mask)\n"
 "and values (little-endian int32 days since 1970-01-01; 0 for NULLs).\n");
 
+/* pack_date32(): see its docstring. */
 static PyObject *
 zp_pack_date32(PyObject *self, PyObject *args, PyObject *kwargs)
 {
