@@ -79,9 +79,11 @@ venv:
 
 # The Python package's C modules (_wire and _pack), built in place so that
 # PYTHONPATH=python imports them.  They use only the C API of CPython, so the
-# one build serves every environment of the same interpreter.
+# one build serves every environment of the same interpreter.  Warnings are
+# errors only with ZC_WERROR=1, as for the extension (python/setup.py reads
+# ZCIMPORT_WERROR).
 python-ext: venv
-	cd python && $(PYTHON) setup.py -q build_ext --inplace
+	cd python && ZCIMPORT_WERROR=$(ZC_WERROR) $(PYTHON) setup.py -q build_ext --inplace
 
 # C unit tests of the stream decoder and the sub-stream encoder, under
 # AddressSanitizer and UBSan.

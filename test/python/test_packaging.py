@@ -217,3 +217,26 @@ def test_installed_copy_loads_into_the_database(installed, dsn):
     info = json.loads(out.stdout.strip().splitlines()[-1])
     assert info["n"] == 2 and info["rows"] == [[1, "x"], [2, None]]
     assert info["file"].startswith(str(installed["venv"]))
+
+
+@pytest.mark.parametrize("value,werror", [(None, False), ("0", False), ("", False), ("1", True)])
+def test_setup_py_makes_warnings_errors_only_when_asked(tmp_path, value, werror):
+    """-Werror only with ZCIMPORT_WERROR=1 (make python-ext ZC_WERROR=1): a
+    user's pip install must not fail on a new compiler warning."""
+    _require("setuptools", "setuptools (python/requirements/*.txt)", sys.executable)
+    env = _clean_env()
+    env.pop("ZCIMPORT_WERROR", None)
+    if value is not None:
+        env["ZCIMPORT_WERROR"] = value
+    src = tmp_path / "python"
+    shutil.copytree(PYTHON_DIR, src, ignore=_IGNORE)
+    out = subprocess.run([sys.executable, "setup.py", "--dry-run", "build_ext", "--force",
+                          "--build-temp", str(tmp_path / "build")],
+                         cwd=src, capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    compiles = [line for line in (out.stdout + out.stderr).splitlines()
+                if " -c zcimport/_" in line]
+    assert sorted(re.search(r"-c (zcimport/_\w+\.c)", c).group(1) for c in compiles) == [
+        "zcimport/_pack.c", "zcimport/_wire.c"]
+    for c in compiles:
+        assert bool(re.search(r" -Werror(\s|$)", c)) == werror, c
