@@ -24,7 +24,7 @@ import datetime as _dt
 import io
 import math
 import operator
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
@@ -159,6 +159,33 @@ def _check_range(start: Any, stop: Any, n: int) -> Tuple[int, int]:
     return start, stop
 
 
+class _Batch:
+    """The arguments shared by the pack_*() functions, checked as _pack.c's
+    pack_args() checks them, and the batch's mask."""
+
+    def __init__(self, values: Any, start: Any, stop: Any, missing: Any, with_mask: Any,
+                 base_row: Any) -> None:
+        self.missing = _missing_tuple(missing)
+        self.items, n = _open(values)
+        self.start, self.stop = _check_range(start, stop, n)
+        self.nrows = self.stop - self.start
+        self.first = operator.index(base_row) + self.start  # the row of the first value
+        self.mask = bytearray(self.nrows) if with_mask else None
+
+    def chunks(self) -> Iterator[Tuple[int, List[Any]]]:
+        """(index of the first, values) of each chunk of CHUNK_ROWS values."""
+        return _chunks(self.items, self.start, self.stop)
+
+    def mask_bytes(self) -> Optional[bytes]:
+        return bytes(self.mask) if self.mask is not None else None
+
+
+def _chunks(items: Any, start: int, stop: int) -> Iterator[Tuple[int, List[Any]]]:
+    """(index from start, values) of each chunk of CHUNK_ROWS of [start, stop)."""
+    for a in range(0, stop - start, CHUNK_ROWS):
+        yield a, _rows(items, start + a, min(stop, start + a + CHUNK_ROWS))
+
+
 def _type_error(name: Any, row: int, expected: str, o: Any) -> TypeError:
     return TypeError(f"column {name!r}, row {row}: expected {expected} or a missing value"
                      f" (None, NaN, pd.NA), not {type_name(o)}")
@@ -173,13 +200,6 @@ def _too_large_error(name: Any, first: int, last: int, need: int) -> ValueError:
     return ValueError(f"column {name!r}: the values of rows {first} to {last} take more than"
                       f" {MAX_DATA} bytes (at least {need}), more than a batch message can"
                       " hold (1 GiB); use a smaller batch_rows")
-
-
-def _offsets(lengths: Sequence[int]) -> np.ndarray:
-    """The (n + 1) offsets, starting at 0, of values of these lengths (int64)."""
-    out = np.zeros(len(lengths) + 1, dtype="<i8")
-    np.cumsum(np.asarray(lengths, dtype=np.int64), out=out[1:])
-    return out
 
 
 # -- scan_objects() -------------------------------------------------------------
@@ -283,8 +303,7 @@ def scan_objects(values: Any, missing: Any = ()) -> Dict[str, Any]:
     ms = _missing_tuple(missing)
     items, n = _open(values)
     scan = _Scan()
-    for a in range(0, n, CHUNK_ROWS):
-        vals = _rows(items, a, min(n, a + CHUNK_ROWS))
+    for a, vals in _chunks(items, 0, n):
         plain, _ = _plain_strs(vals, False)
         if plain is not None:
             scan.plain(plain, a)
@@ -347,29 +366,23 @@ def _pack_var(values: Any, start: Any, stop: Any, missing: Any, with_mask: Any, 
     chunk; the data is gathered in a BytesIO, whose getvalue() then returns
     its buffer without a copy.
     """
-    ms = _missing_tuple(missing)
-    items, n = _open(values)
-    start, stop = _check_range(start, stop, n)
-    base_row = operator.index(base_row)
-    nrows = stop - start
-    first = base_row + start
-    mask = bytearray(nrows) if with_mask else None
+    batch = _Batch(values, start, stop, missing, with_mask, base_row)
+    nrows, first, mask = batch.nrows, batch.first, batch.mask
     offsets = np.zeros(nrows + 1, dtype="<i8")
     out = io.BytesIO()
     nulls = off = 0
-    for a in range(0, nrows, CHUNK_ROWS):
-        b = min(nrows, a + CHUNK_ROWS)
-        vals = _rows(items, start + a, start + b)
+    for a, vals in batch.chunks():
+        b = a + len(vals)
         plain, parts = (None, []) if binary else _plain_strs(vals, True)
         if plain is not None and (mask is not None or not plain.nones):
             lengths: Any = plain.lengths
-            if plain.nones:
+            if plain.nones and mask is not None:
                 flags = np.zeros(b - a, dtype=np.uint8)
                 flags[plain.nones] = 1
                 mask[a:b] = flags.tobytes()
                 nulls += len(plain.nones)
         else:
-            parts, lengths, k = _pack_var_loop(vals, ms, mask, a, name, first,
+            parts, lengths, k = _pack_var_loop(vals, batch.missing, mask, a, name, first,
                                                first + nrows - 1, off, binary)
             nulls += k
         chunk = offsets[a + 1:b + 1]
@@ -382,7 +395,7 @@ def _pack_var(values: Any, start: Any, stop: Any, missing: Any, with_mask: Any, 
         out.write(b"".join(parts))
         del parts, vals
     data = out.getvalue()
-    return (bytes(mask) if mask is not None else None), offsets.tobytes(), data, nulls
+    return batch.mask_bytes(), offsets.tobytes(), data, nulls
 
 
 def _pack_var_loop(vals: List[Any], ms: Tuple[Any, ...], mask: Optional[bytearray], at: int,
@@ -458,25 +471,20 @@ def pack_date32(values: Any, start: int, stop: int, missing: Any = (), with_mask
     """Pack rows [start, stop) of datetime.date values (not datetimes) as a
     date32 column's buffers: (mask or None, little-endian int32 days since
     1970-01-01 with 0 for NULLs, nulls), as _pack.c's pack_date32."""
-    ms = _missing_tuple(missing)
-    items, n = _open(values)
-    start, stop = _check_range(start, stop, n)
-    base_row = operator.index(base_row)
-    nrows = stop - start
-    first = base_row + start
-    mask = bytearray(nrows) if with_mask else None
-    ordinals = np.full(nrows, _EPOCH_ORDINAL, dtype=np.int64)
+    batch = _Batch(values, start, stop, missing, with_mask, base_row)
+    mask = batch.mask
+    ordinals = np.full(batch.nrows, _EPOCH_ORDINAL, dtype=np.int64)
     nulls = 0
-    for i, o in ((i, o) for a in range(0, nrows, CHUNK_ROWS)
-                 for i, o in enumerate(_rows(items, start + a, min(stop, start + a + CHUNK_ROWS)), a)):
-        if _is_date(o):
-            ordinals[i] = _dt.date.toordinal(o)
-        elif _is_missing(o, ms):
-            if mask is None:
-                raise _null_error(name, first + i)
-            mask[i] = 1
-            nulls += 1
-        else:
-            raise _type_error(name, first + i, "datetime.date", o)
+    for a, vals in batch.chunks():
+        for i, o in enumerate(vals, a):
+            if _is_date(o):
+                ordinals[i] = _dt.date.toordinal(o)
+            elif _is_missing(o, batch.missing):
+                if mask is None:
+                    raise _null_error(name, batch.first + i)
+                mask[i] = 1
+                nulls += 1
+            else:
+                raise _type_error(name, batch.first + i, "datetime.date", o)
     days = (ordinals - _EPOCH_ORDINAL).astype("<i4")
-    return (bytes(mask) if mask is not None else None), days.tobytes(), nulls
+    return batch.mask_bytes(), days.tobytes(), nulls

@@ -44,7 +44,7 @@ def _choose(value: Optional[str]) -> Tuple[str, ModuleType]:
         raise ImportError(f"{ENV}={value!r}: expected 'c' or 'python' (or unset: C if built)")
     if want in ("", "c"):
         try:
-            from . import _pack
+            from . import _pack  # type: ignore[attr-defined]  # the C module
         except ImportError as ex:
             if want == "c":
                 raise ImportError(
