@@ -476,15 +476,15 @@ class NullSink:
 PHASES: List[Tuple[str, str, str]] = [
     ("plan", "planning: `make_plan`",
      "dtype dispatch of the 7 columns, the scan of the object column, the categorical's dictionary"),
-    ("scan", "… of which the object-column scan: `_wire.scan_objects`",
+    ("scan", "… of which the object-column scan: `_packers.scan_objects`",
      "one C pass over the objects of 'name' (kinds, NULLs, UTF-8 lengths), and one over the"
      " 10 categories of 'region'"),
-    ("pack_plan", "… of which packing the dictionary: `_wire.pack_utf8`",
+    ("pack_plan", "… of which packing the dictionary: `_packers.pack_utf8`",
      "the 10 categories of 'region'"),
     ("check", "extension check: `SELECT zcimport.version()`", "one round trip"),
     ("encode", "encoding the batches: `iter_chunks`",
      "stream and message headers, slicing the column buffers, packing 'name' per batch"),
-    ("pack_batch", "… of which packing strings: `_wire.pack_utf8`",
+    ("pack_batch", "… of which packing strings: `_packers.pack_utf8`",
      "offsets and UTF-8 bytes of 'name', one batch at a time"),
     ("send", "sending: `_wire.send_copy_data`",
      "sendmsg() of the buffers in CopyData messages; poll() while the socket buffer is full"),
@@ -499,7 +499,7 @@ TOP_PHASES = ["plan", "check", "encode", "send", "drain", "finish", "commit"]
 
 class PhaseTimer:
     """Wall and CPU time of the phases of zcimport loads, by wrapping the
-    client's functions (zcimport._copy, zcimport._wire) for the duration of
+    client's functions (zcimport._copy, zcimport._packers, zcimport._wire) for the duration of
     a ``with`` block."""
 
     def __init__(self) -> None:
@@ -551,7 +551,7 @@ class PhaseTimer:
     @contextlib.contextmanager
     def installed(self) -> Iterator["PhaseTimer"]:
         import zcimport._copy as zc_copy
-        import zcimport._pack as zc_pack
+        import zcimport._packers as zc_pack
         import zcimport._wire as zc_wire
 
         patches = [
