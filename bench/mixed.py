@@ -499,8 +499,8 @@ TOP_PHASES = ["plan", "check", "encode", "send", "drain", "finish", "commit"]
 
 class PhaseTimer:
     """Wall and CPU time of the phases of zcimport loads, by wrapping the
-    client's functions (zcimport._copy, zcimport._packers, zcimport._wire) for the duration of
-    a ``with`` block."""
+    client's functions (zcimport._copy, zcimport._packers, zcimport._wire)
+    for the duration of a ``with`` block."""
 
     def __init__(self) -> None:
         self.wall: Dict[str, float] = {}
