@@ -18,9 +18,12 @@
  * used (the PEP 393 macros are public, though not in the limited API): the
  * UTF-8 form CPython may cache in a string object is not read, and nothing is
  * added to that cache (PyUnicode_AsUTF8AndSize would keep a UTF-8 copy of
- * every non-ASCII string alive as long as the string, and was slower on
- * short non-ASCII strings).  Lone surrogates cannot be encoded and raise
- * UnicodeEncodeError naming the column and the row.
+ * every non-ASCII string alive as long as the string, and on 1M short
+ * non-ASCII strings not cached yet it made scan_objects 2.5 times and
+ * pack_utf8 1.5 times slower; copying the cached form when there is one
+ * saved a quarter on strings already cached, which are rare).  Lone
+ * surrogates cannot be encoded and raise UnicodeEncodeError naming the
+ * column and the row.
  *
  * Type names in error messages are the types' fully qualified names
  * (__module__ and __qualname__, without "builtins." or "__main__."), which

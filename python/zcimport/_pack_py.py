@@ -97,7 +97,8 @@ def _open(values: Any) -> Tuple[Any, int]:
 def _rows(items: Any, start: int, stop: int) -> List[Any]:
     """Values [start, stop) of what _open() returned, as a list."""
     if isinstance(items, np.ndarray):
-        return items[start:stop].tolist()
+        out: List[Any] = items[start:stop].tolist()
+        return out
     base = list if issubclass(type(items), list) else tuple
     return list(base.__getitem__(items, slice(start, stop)))
 
