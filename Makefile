@@ -97,11 +97,13 @@ src/functions.o: $(VERSION_FILE)
 venv:
 	@bash test/venv.sh $(PYENV) >/dev/null
 
-# The Python package's _wire C module, built in place so that
-# PYTHONPATH=python imports it.  It uses only the C API of CPython, so the
-# one build serves every environment of the same interpreter.
+# The Python package's C modules (_wire and _pack), built in place so that
+# PYTHONPATH=python imports them.  They use only the C API of CPython, so the
+# one build serves every environment of the same interpreter.  Warnings are
+# errors only with ZC_WERROR=1, as for the extension (python/setup.py reads
+# ZCIMPORT_WERROR).
 python-ext: venv
-	cd python && $(VENV_PYTHON) setup.py -q build_ext --inplace
+	cd python && ZCIMPORT_WERROR=$(ZC_WERROR) $(VENV_PYTHON) setup.py -q build_ext --inplace
 
 # C unit tests of the stream decoder and the sub-stream encoder, under
 # AddressSanitizer and UBSan.

@@ -476,15 +476,15 @@ class NullSink:
 PHASES: List[Tuple[str, str, str]] = [
     ("plan", "planning: `make_plan`",
      "dtype dispatch of the 7 columns, the scan of the object column, the categorical's dictionary"),
-    ("scan", "… of which the object-column scan: `_wire.scan_objects`",
+    ("scan", "… of which the object-column scan: `_packers.scan_objects`",
      "one C pass over the objects of 'name' (kinds, NULLs, UTF-8 lengths), and one over the"
      " 10 categories of 'region'"),
-    ("pack_plan", "… of which packing the dictionary: `_wire.pack_utf8`",
+    ("pack_plan", "… of which packing the dictionary: `_packers.pack_utf8`",
      "the 10 categories of 'region'"),
     ("check", "extension check: `SELECT zcimport.version()`", "one round trip"),
     ("encode", "encoding the batches: `iter_chunks`",
      "stream and message headers, slicing the column buffers, packing 'name' per batch"),
-    ("pack_batch", "… of which packing strings: `_wire.pack_utf8`",
+    ("pack_batch", "… of which packing strings: `_packers.pack_utf8`",
      "offsets and UTF-8 bytes of 'name', one batch at a time"),
     ("send", "sending: `_wire.send_copy_data`",
      "sendmsg() of the buffers in CopyData messages; poll() while the socket buffer is full"),
@@ -499,8 +499,8 @@ TOP_PHASES = ["plan", "check", "encode", "send", "drain", "finish", "commit"]
 
 class PhaseTimer:
     """Wall and CPU time of the phases of zcimport loads, by wrapping the
-    client's functions (zcimport._copy, zcimport._wire) for the duration of
-    a ``with`` block."""
+    client's functions (zcimport._copy, zcimport._packers, zcimport._wire)
+    for the duration of a ``with`` block."""
 
     def __init__(self) -> None:
         self.wall: Dict[str, float] = {}
@@ -551,15 +551,16 @@ class PhaseTimer:
     @contextlib.contextmanager
     def installed(self) -> Iterator["PhaseTimer"]:
         import zcimport._copy as zc_copy
+        import zcimport._packers as zc_pack
         import zcimport._wire as zc_wire
 
         patches = [
             (zc_copy, "make_plan", self.wrap("plan", zc_copy.make_plan)),
             (zc_copy, "check_extension", self.wrap("check", zc_copy.check_extension)),
             (zc_copy, "iter_chunks", self.wrap_generator("encode", zc_copy.iter_chunks)),
-            (zc_wire, "scan_objects", self.wrap("scan", zc_wire.scan_objects)),
-            (zc_wire, "pack_utf8", self.wrap(
-                lambda stack: "pack_plan" if "plan" in stack else "pack_batch", zc_wire.pack_utf8)),
+            (zc_pack, "scan_objects", self.wrap("scan", zc_pack.scan_objects)),
+            (zc_pack, "pack_utf8", self.wrap(
+                lambda stack: "pack_plan" if "plan" in stack else "pack_batch", zc_pack.pack_utf8)),
             (zc_wire, "send_copy_data", self.wrap("send", zc_wire.send_copy_data)),
             (zc_copy.ServerInput, "drain", self.wrap("drain", zc_copy.ServerInput.drain)),
             (zc_copy.ZcWriter, "finish", self.wrap("finish", zc_copy.ZcWriter.finish)),

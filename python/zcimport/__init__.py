@@ -50,6 +50,12 @@ docs/cli.md.
 
 Messages are logged to the ``"zcimport"`` logger (INFO when a column had
 to be copied, or when a connection cannot use the zero-copy socket path).
+
+Object columns (str, bytes, datetime.date) are packed by a C module,
+``zcimport._pack``, or by its pure-Python version, ``zcimport._pack_py``,
+as the environment variable ``ZCIMPORT_IMPL`` says (``c``, ``python``, or
+unset: C if built); :data:`IMPL` says which is in use (see
+``zcimport._packers``).
 """
 
 from __future__ import annotations
@@ -65,6 +71,7 @@ from ._upsert import ON_CONFLICT, ConflictColumnsArg, NoConflictTargetError
 from ._progress import Progress
 from ._format import NullEncoding, TimeUnit, WireType
 from ._plan import ColumnPlan, ColumnsArg, Plan, default_batch_rows
+from ._packers import IMPL
 
 #: The version of zcimport, server and client: the one place it is written
 #: is zcimport/VERSION, next to this file (pyproject.toml's version and the
@@ -77,6 +84,7 @@ __all__ = [
     "ExtensionNotInstalledError",
     "FrameArg",
     "IF_EXISTS",
+    "IMPL",
     "NoConflictTargetError",
     "NullEncoding",
     "ON_CONFLICT",

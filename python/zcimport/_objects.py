@@ -6,14 +6,17 @@ handlers are in :mod:`zcimport._src_numpy` and :mod:`zcimport._src_pandas`.
 
 **Strings** (object columns of ``str``, ``string[python]``) become ``utf8``
 columns.  Their values are packed *per batch*, never for the whole column at
-once, by ``zcimport._wire.pack_utf8`` (C): one pass over the batch's object
-pointers computes the offsets (starting at 0 in every batch) and the byte
-mask, a second copies the UTF-8 bytes into a buffer of the exact size.  No
-Python object is created per value.  Compact ASCII strings are copied as
-they are; other strings are encoded to UTF-8 by zcimport itself, without
-filling CPython's per-string UTF-8 cache (which would keep a UTF-8 copy of
-every non-ASCII string alive).  Client memory for a string column is thus
-the packed batch being sent (and the previous one, until it is released).
+once, by ``pack_utf8`` of :mod:`zcimport._packers`: in C
+(:mod:`zcimport._pack`), one pass over the batch's object pointers computes
+the offsets (starting at 0 in every batch) and the byte mask, a second
+copies the UTF-8 bytes into a buffer of the exact size.  No Python object is
+created per value.  ASCII strings are copied as they are; other strings are
+encoded to UTF-8 by zcimport itself, without filling CPython's per-string
+UTF-8 cache (which would keep a UTF-8 copy of every non-ASCII string alive).
+Client memory for a string column is thus the packed batch being sent (and
+the previous one, until it is released).  With ``ZCIMPORT_IMPL=python`` (or
+without the C module) :mod:`zcimport._pack_py` packs the same bytes, slower,
+with a bytes object per value of the batch.
 
 **Missing values** in object columns are None, float NaN (including
 ``numpy.float64``), ``pd.NA`` and ``pd.NaT``: they load as NULL, whatever
@@ -21,16 +24,16 @@ the packed batch being sent (and the previous one, until it is released).
 header, so it is decided at planning: ``bytemask`` when the column holds at
 least one missing value, ``none`` otherwise (no mask is sent).
 
-**Kinds of objects.**  The planner scans an object column once (in C) and
+**Kinds of objects.**  The planner scans an object column once (``scan_objects``) and
 decides its wire type from the types of its non-missing values, which must
 all be of one kind:
 
 ============================  ===========  ===================================
 values                        wire type    how
 ============================  ===========  ===================================
-str (and subclasses)          utf8         packed per batch (C)
-bytes, bytearray, memoryview  binary       packed per batch (C)
-datetime.date (not datetime)  date32       packed per batch (C), int32 days
+str (and subclasses)          utf8         packed per batch
+bytes, bytearray, memoryview  binary       packed per batch
+datetime.date (not datetime)  date32       packed per batch, int32 days
 decimal.Decimal               utf8         ``str(d)``; NaN as ``NaN``; sNaN is
                                            an error; per batch
 dict, list                    utf8         ``json.dumps(v, ensure_ascii=False,
@@ -87,12 +90,9 @@ from ._core import (
     _time_unit,
 )
 
-try:
-    from . import _wire
-except ImportError:  # pragma: no cover - the C module is not built
-    _wire = None  # type: ignore[assignment]
+from . import _packers
 
-#: Missing values besides None and float NaN, which _wire checks itself.
+#: Missing values besides None and float NaN, which the packers check themselves.
 MISSING = (pd.NA, pd.NaT)
 
 #: Rows converted at a time when validating converted columns at planning.
@@ -102,17 +102,8 @@ _INT64_MIN = np.iinfo(np.int64).min
 _INT64_MAX = np.iinfo(np.int64).max
 
 
-def _need_wire() -> Any:
-    if _wire is None:  # pragma: no cover
-        raise ImportError(
-            "zcimport._wire (the C module) is not built; it packs string, bytes"
-            " and date columns: run `make python-ext`"
-        )
-    return _wire
-
-
 def _is_missing(v: Any) -> bool:
-    """The missing values of object columns (as _wire checks them)."""
+    """The missing values of object columns (as the packers check them)."""
     return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v)
 
 
@@ -121,14 +112,14 @@ def _is_missing(v: Any) -> bool:
 # --------------------------------------------------------------------------
 
 #: A converter: rows [start, stop) of a column as a list or object array of
-#: values _wire can pack (str, bytes or missing values).
+#: values the packers can pack (str, bytes or missing values).
 Converter = Callable[[int, int], Sequence[Any]]
 
 
 class PackedVarData(ColumnData):
-    """A utf8 or binary column, packed batch by batch by zcimport._wire.
+    """A utf8 or binary column, packed batch by batch by zcimport._packers.
 
-    ``values`` is the column's object array (or anything _wire accepts), or
+    ``values`` is the column's object array (or anything the packers accept), or
     ``convert`` produces a batch's values from the rows of the column.
     """
 
@@ -155,8 +146,7 @@ class PackedVarData(ColumnData):
         self.row_width = (1 if with_mask else 0) + 8 + avg
 
     def buffers(self, start: int, stop: int) -> List[memoryview]:
-        wire = _need_wire()
-        pack = wire.pack_binary if self._binary else wire.pack_utf8
+        pack = _packers.pack_binary if self._binary else _packers.pack_utf8
         if self._convert is not None:
             values = self._convert(start, stop)
             args: Tuple[Any, ...] = (values, 0, stop - start, MISSING, self._with_mask,
@@ -200,7 +190,7 @@ class Date32Data(ColumnData):
         self.row_width = 4 + (1 if with_mask else 0)
 
     def buffers(self, start: int, stop: int) -> List[memoryview]:
-        mask, values, _nulls = _need_wire().pack_date32(
+        mask, values, _nulls = _packers.pack_date32(
             self._values, start, stop, MISSING, self._with_mask, self._name, 0)
         return ([memoryview(mask)] if self._with_mask else []) + [memoryview(values)]
 
@@ -400,13 +390,12 @@ def _object_converter(values: np.ndarray, conv: Callable[[Any, int], Optional[st
 
 def _measure(inp: ColumnInput, convert: Converter, rows: int, binary: bool) -> Tuple[int, int, int]:
     """Convert every chunk once: validate, and count (nulls, bytes, max)."""
-    wire = _need_wire()
     nulls = total = biggest = 0
     prefix = "binary" if binary else "utf8"
     for start in range(0, rows, CHUNK_ROWS):
         stop = min(rows, start + CHUNK_ROWS)
         values = convert(start, stop)
-        info = wire.scan_objects(values, MISSING)
+        info = _packers.scan_objects(values, MISSING)
         bad = info[f"{prefix}_bad"]
         if bad >= 0:
             if binary:  # pragma: no cover - converters make bytes
@@ -618,7 +607,7 @@ def plan_objects(inp: ColumnInput, values: np.ndarray, prep: Optional[_Prepared]
     (``"null"`` when every value is missing).
     """
     prep = prep or _Prepared()
-    info = _need_wire().scan_objects(values, MISSING)
+    info = _packers.scan_objects(values, MISSING)
     kind = _decide_kind(inp, info)
     col = _plan_object_kind(inp, values, prep, info, kind)
     col.value_kind = kind or "null"

@@ -2,7 +2,7 @@
  * _pack.c
  *	  Packing of object columns into zcimport stream buffers.
  *
- * Part of the zcimport._wire module.  A pandas column of Python objects
+ * The zcimport._pack module.  A pandas column of Python objects
  * (str, bytes, datetime.date) has no buffer the stream can use as it is: its
  * values must be packed into the stream's layout (docs/FORMAT.md), batch by
  * batch.  The functions here do that in C, in two passes over the object
@@ -12,13 +12,22 @@
  * no Python code runs between the passes, so the objects cannot change under
  * them.
  *
- * Text: a compact ASCII str is copied straight from its data (PyUnicode_DATA).
- * Any other str is encoded to UTF-8 here, from its PEP 393 representation
- * (1, 2 or 4 bytes per code point); when CPython already holds the string's
- * cached UTF-8 form, that is copied instead.  Nothing is added to that cache
- * (PyUnicode_AsUTF8AndSize would keep a UTF-8 copy of every non-ASCII string
- * alive as long as the string).  Lone surrogates cannot be encoded and raise
- * UnicodeEncodeError naming the column and the row.
+ * Text: an ASCII str is copied straight from its data (PyUnicode_DATA).  Any
+ * other str is encoded to UTF-8 here, from its PEP 393 representation (1, 2
+ * or 4 bytes per code point, PyUnicode_KIND).  Only CPython's public C API is
+ * used (the PEP 393 macros are public, though not in the limited API): the
+ * UTF-8 form CPython may cache in a string object is not read, and nothing is
+ * added to that cache (PyUnicode_AsUTF8AndSize would keep a UTF-8 copy of
+ * every non-ASCII string alive as long as the string, and on 1M short
+ * non-ASCII strings not cached yet it made scan_objects 2.5 times and
+ * pack_utf8 1.5 times slower; copying the cached form when there is one
+ * saved a quarter on strings already cached, which are rare).  Lone
+ * surrogates cannot be encoded and raise UnicodeEncodeError naming the
+ * column and the row.
+ *
+ * Type names in error messages are the types' fully qualified names
+ * (__module__ and __qualname__, without "builtins." or "__main__."), which
+ * zcimport._pack_py, the Python version of this module, gives too.
  *
  * The GIL is held throughout: the values are Python objects that another
  * thread could otherwise replace (and free) in the array while we read them.
@@ -37,8 +46,6 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
-
-#include "_pack.h"
 
 /* Bytes of a single buffer of a batch: a batch message must stay < 1 GiB. */
 #define ZP_MAX_DATA			((Py_ssize_t) 0x3FFFFFFF)
@@ -65,6 +72,40 @@ typedef struct
  * Helpers
  * ------------------------------------------------------------------------- */
 
+/*
+ * The fully qualified name of an object's type, for error messages:
+ * "module.qualname", or the bare qualname for builtins and __main__ (as
+ * PEP 737's %T).  Read through type attributes, not tp_name.  NULL with an
+ * exception set.
+ */
+static PyObject *
+type_name(PyObject *o)
+{
+	PyObject   *type = (PyObject *) Py_TYPE(o);
+	PyObject   *module;
+	PyObject   *qualname;
+	PyObject   *result = NULL;
+
+	qualname = PyObject_GetAttrString(type, "__qualname__");
+	if (qualname == NULL)
+		return NULL;
+	module = PyObject_GetAttrString(type, "__module__");
+	if (module == NULL)
+		PyErr_Clear();
+	if (module == NULL || !PyUnicode_Check(module) ||
+		PyUnicode_CompareWithASCIIString(module, "builtins") == 0 ||
+		PyUnicode_CompareWithASCIIString(module, "__main__") == 0)
+	{
+		result = qualname;
+		qualname = NULL;
+	}
+	else
+		result = PyUnicode_FromFormat("%U.%S", module, qualname);
+	Py_XDECREF(module);
+	Py_XDECREF(qualname);
+	return result;
+}
+
 /* Open values: a 1-D NumPy object array (any stride), a list or a tuple. */
 static int
 items_open(PyObject *values, Items *it)
@@ -83,10 +124,17 @@ items_open(PyObject *values, Items *it)
 	}
 	if (PyObject_GetBuffer(values, &it->view, PyBUF_STRIDES | PyBUF_FORMAT) < 0)
 	{
+		PyObject   *tname;
+
 		PyErr_Clear();
-		PyErr_Format(PyExc_TypeError,
-					 "expected a 1-D NumPy array of objects, a list or a tuple, not %.200s",
-					 Py_TYPE(values)->tp_name);
+		tname = type_name(values);
+		if (tname != NULL)
+		{
+			PyErr_Format(PyExc_TypeError,
+						 "expected a 1-D NumPy array of objects, a list or a tuple, not %U",
+						 tname);
+			Py_DECREF(tname);
+		}
 		return -1;
 	}
 	it->has_view = 1;
@@ -109,6 +157,7 @@ items_open(PyObject *values, Items *it)
 	return 0;
 }
 
+/* Release what items_open() holds. */
 static void
 items_close(Items *it)
 {
@@ -118,12 +167,14 @@ items_close(Items *it)
 	Py_CLEAR(it->seq);
 }
 
+/* The object pointer of value i (NULL is possible in an object array). */
 static inline PyObject *
 item_at(const Items *it, Py_ssize_t i)
 {
 	return *(PyObject **) (it->base + i * it->stride);
 }
 
+/* Read the missing tuple (None: no extra missing values) into *ms. */
 static int
 missing_parse(PyObject *tuple, Missing *ms)
 {
@@ -160,6 +211,7 @@ is_missing(PyObject *o, const Missing *ms)
 	return 0;
 }
 
+/* Little-endian stores and loads of the offsets and date32 values. */
 static inline void
 put_le64(char *p, int64_t v)
 {
@@ -223,9 +275,6 @@ utf8_length(PyObject *o, Py_ssize_t *bad)
 
 	if (PyUnicode_IS_ASCII(o))
 		return len;
-	/* Not ASCII: the object is at least a PyCompactUnicodeObject. */
-	if (((PyCompactUnicodeObject *) o)->utf8 != NULL)
-		return ((PyCompactUnicodeObject *) o)->utf8_length;
 	switch (PyUnicode_KIND(o))
 	{
 		case PyUnicode_1BYTE_KIND:
@@ -298,12 +347,6 @@ utf8_write(PyObject *o, char *out)
 	if (PyUnicode_IS_ASCII(o))
 	{
 		memcpy(out, PyUnicode_DATA(o), (size_t) len);
-		return;
-	}
-	if (((PyCompactUnicodeObject *) o)->utf8 != NULL)
-	{
-		memcpy(out, ((PyCompactUnicodeObject *) o)->utf8,
-			   (size_t) ((PyCompactUnicodeObject *) o)->utf8_length);
 		return;
 	}
 	switch (PyUnicode_KIND(o))
@@ -410,6 +453,7 @@ surrogate_error(PyObject *o, Py_ssize_t pos, PyObject *name, Py_ssize_t row)
  * Bytes
  * ------------------------------------------------------------------------- */
 
+/* Is o a value of a binary column (bytes, bytearray, memoryview)? */
 static inline int
 is_bytes_like(PyObject *o)
 {
@@ -450,6 +494,7 @@ bytes_get(PyObject *o, const char **p, Py_ssize_t *len, Py_buffer *view,
  * Dates
  * ------------------------------------------------------------------------- */
 
+/* Is o a datetime.date, and not a datetime.datetime? */
 static inline int
 is_date(PyObject *o)
 {
@@ -484,7 +529,7 @@ typedef struct
 	Py_ssize_t	count;
 } TypeCount;
 
-const char	zp_scan_objects_doc[] =
+PyDoc_STRVAR(zp_scan_objects_doc,
 "scan_objects(values, missing=()) -> dict\n"
 "\n"
 "One pass over values (a 1-D NumPy object array, a list or a tuple).\n"
@@ -501,9 +546,10 @@ const char	zp_scan_objects_doc[] =
 "  values; binary_bad: the first row of a memoryview that cannot be read as\n"
 "  C-contiguous bytes, or -1.\n"
 "\n"
-"No Python object is created per value.\n";
+"No Python object is created per value.\n");
 
-PyObject *
+/* scan_objects(): see its docstring. */
+static PyObject *
 zp_scan_objects(PyObject *self, PyObject *args, PyObject *kwargs)
 {
 	static char *kwlist[] = {"values", "missing", NULL};
@@ -659,6 +705,7 @@ typedef struct
 	Py_ssize_t	base_row;
 } PackArgs;
 
+/* Parse the arguments shared by the pack_*() functions; opens pa->it. */
 static int
 pack_args(PyObject *args, PyObject *kwargs, PackArgs *pa)
 {
@@ -689,14 +736,21 @@ pack_args(PyObject *args, PyObject *kwargs, PackArgs *pa)
 	return 0;
 }
 
+/* Raise TypeError for value o at row i, which is not of the expected type. */
 static void
 type_error(const PackArgs *pa, Py_ssize_t i, const char *expected, PyObject *o)
 {
+	PyObject   *tname = type_name(o);
+
+	if (tname == NULL)
+		return;
 	PyErr_Format(PyExc_TypeError,
-				 "column %R, row %zd: expected %s or a missing value (None, NaN, pd.NA), not %.200s",
-				 pa->name, pa->base_row + i, expected, Py_TYPE(o)->tp_name);
+				 "column %R, row %zd: expected %s or a missing value (None, NaN, pd.NA), not %U",
+				 pa->name, pa->base_row + i, expected, tname);
+	Py_DECREF(tname);
 }
 
+/* Raise ValueError for a missing value in a column planned without NULLs. */
 static void
 null_error(const PackArgs *pa, Py_ssize_t i)
 {
@@ -705,6 +759,7 @@ null_error(const PackArgs *pa, Py_ssize_t i)
 				 pa->name, pa->base_row + i);
 }
 
+/* Raise ValueError for a batch whose data would not fit in a message. */
 static void
 too_large_error(const PackArgs *pa, Py_ssize_t need)
 {
@@ -868,7 +923,7 @@ done:
 	return result;
 }
 
-const char	zp_pack_utf8_doc[] =
+PyDoc_STRVAR(zp_pack_utf8_doc,
 "pack_utf8(values, start, stop, missing=(), with_mask=False, name=None,\n"
 "          base_row=0) -> (mask, offsets, data, nulls)\n"
 "\n"
@@ -879,22 +934,24 @@ const char	zp_pack_utf8_doc[] =
 "number of NULLs.  Missing values: None, float NaN and the objects of the\n"
 "missing tuple; they are an error (ValueError) without with_mask.  Other\n"
 "values raise TypeError, strings with lone surrogates UnicodeEncodeError,\n"
-"naming the column (name) and the row (base_row + index).\n";
+"naming the column (name) and the row (base_row + index).\n");
 
-PyObject *
+/* pack_utf8(): see its docstring. */
+static PyObject *
 zp_pack_utf8(PyObject *self, PyObject *args, PyObject *kwargs)
 {
 	(void) self;
 	return pack_var(args, kwargs, 0);
 }
 
-const char	zp_pack_binary_doc[] =
+PyDoc_STRVAR(zp_pack_binary_doc,
 "pack_binary(values, start, stop, missing=(), with_mask=False, name=None,\n"
 "            base_row=0) -> (mask, offsets, data, nulls)\n"
 "\n"
-"As pack_utf8, for bytes, bytearray and (C-contiguous) memoryview values.\n";
+"As pack_utf8, for bytes, bytearray and (C-contiguous) memoryview values.\n");
 
-PyObject *
+/* pack_binary(): see its docstring. */
+static PyObject *
 zp_pack_binary(PyObject *self, PyObject *args, PyObject *kwargs)
 {
 	(void) self;
@@ -905,15 +962,16 @@ zp_pack_binary(PyObject *self, PyObject *args, PyObject *kwargs)
  * pack_date32()
  * ------------------------------------------------------------------------- */
 
-const char	zp_pack_date32_doc[] =
+PyDoc_STRVAR(zp_pack_date32_doc,
 "pack_date32(values, start, stop, missing=(), with_mask=False, name=None,\n"
 "            base_row=0) -> (mask, values, nulls)\n"
 "\n"
 "Pack rows [start, stop) of datetime.date values (not datetime.datetime) as\n"
 "a date32 column's buffers: mask (bytes, 1 = NULL; None unless with_mask)\n"
-"and values (little-endian int32 days since 1970-01-01; 0 for NULLs).\n";
+"and values (little-endian int32 days since 1970-01-01; 0 for NULLs).\n");
 
-PyObject *
+/* pack_date32(): see its docstring. */
+static PyObject *
 zp_pack_date32(PyObject *self, PyObject *args, PyObject *kwargs)
 {
 	PackArgs	pa;
@@ -980,10 +1038,49 @@ done:
 	return result;
 }
 
-int
-zp_init(PyObject *module)
+/* ---------------------------------------------------------------------------
+ * The module
+ * ------------------------------------------------------------------------- */
+
+static PyMethodDef pack_methods[] = {
+	{"scan_objects", (PyCFunction) (void (*) (void)) zp_scan_objects,
+	METH_VARARGS | METH_KEYWORDS, zp_scan_objects_doc},
+	{"pack_utf8", (PyCFunction) (void (*) (void)) zp_pack_utf8,
+	METH_VARARGS | METH_KEYWORDS, zp_pack_utf8_doc},
+	{"pack_binary", (PyCFunction) (void (*) (void)) zp_pack_binary,
+	METH_VARARGS | METH_KEYWORDS, zp_pack_binary_doc},
+	{"pack_date32", (PyCFunction) (void (*) (void)) zp_pack_date32,
+	METH_VARARGS | METH_KEYWORDS, zp_pack_date32_doc},
+	{NULL, NULL, 0, NULL}
+};
+
+PyDoc_STRVAR(module_doc,
+"Packing of object columns (str, bytes, datetime.date) into zcimport stream\n"
+"buffers, batch by batch: scan_objects, pack_utf8, pack_binary, pack_date32.\n"
+"zcimport._pack_py implements the same functions in Python; zcimport._packers\n"
+"chooses between the two (ZCIMPORT_IMPL).");
+
+static struct PyModuleDef pack_module = {
+	PyModuleDef_HEAD_INIT,
+	"zcimport._pack",
+	module_doc,
+	-1,
+	pack_methods,
+	NULL,
+	NULL,
+	NULL,
+	NULL
+};
+
+/* The module's init function: the datetime C API is needed by pack_date32. */
+PyMODINIT_FUNC
+PyInit__pack(void)
 {
-	(void) module;
+	PyObject   *m;
+
 	PyDateTime_IMPORT;
-	return PyDateTimeAPI == NULL ? -1 : 0;
+	if (PyDateTimeAPI == NULL)
+		return NULL;
+	m = PyModule_Create(&pack_module);
+	return m;
 }

@@ -36,11 +36,11 @@ from ._core import (
     plan_column,
 )
 from ._format import MAX_MESSAGE_LEN, MAX_TZ_LEN, MESSAGE_FIXED_LEN, NullEncoding, WireType, align8
+from . import _packers
 from ._objects import (
     MISSING,
     DictionaryData,
     NullData,
-    _need_wire,
     _plan_converted_text,
     _plan_text,
     _surrogate_error,
@@ -94,7 +94,7 @@ def _string_dtype_handler(inp: ColumnInput) -> Optional[PlannedColumn]:
     prep = _Prepared()
     nd = getattr(v, "_ndarray", None)
     if isinstance(nd, np.ndarray) and nd.dtype == object and nd.ndim == 1:
-        info = _need_wire().scan_objects(nd, MISSING)
+        info = _packers.scan_objects(nd, MISSING)
         for t, row, _ in info["types"]:
             if not issubclass(t, str):  # pragma: no cover - pandas validates
                 raise TypeError(f"column {inp.name!r}, row {row}: holds {_type_name(t)}")
@@ -188,14 +188,13 @@ def _categorical_handler(inp: ColumnInput) -> Optional[PlannedColumn]:
     if codes.dtype.kind != "i" or index_type is None:  # pragma: no cover
         raise _unsupported(inp, f"categorical codes of dtype {codes.dtype}")
     entries = np.asarray(cats.to_numpy(dtype=object))
-    wire = _need_wire()
-    info = wire.scan_objects(entries, MISSING)
+    info = _packers.scan_objects(entries, MISSING)
     if info["utf8_bad"] >= 0:
         k = info["utf8_bad"]
         err = _surrogate_error(inp.name, k, entries[k])
         err.reason = f"lone surrogate in category {k} of column {inp.name!r}, which UTF-8 cannot encode"
         raise err
-    _, offsets, data, _ = wire.pack_utf8(entries, 0, len(entries), MISSING, False, inp.name, 0)
+    _, offsets, data, _ = _packers.pack_utf8(entries, 0, len(entries), MISSING, False, inp.name, 0)
     length = MESSAGE_FIXED_LEN + 16 + align8(len(offsets)) + align8(len(data))
     if length > MAX_MESSAGE_LEN:
         raise ValueError(

@@ -15,9 +15,6 @@
  * it cannot write and the server has something to say (the caller must then
  * read it, to avoid a deadlock, and resume the same message).
  *
- * The module also packs object columns (str, bytes, datetime.date) into
- * stream buffers, batch by batch: see _pack.c.
- *
  * python/zcimport/_wire.c
  */
 #define PY_SSIZE_T_CLEAN
@@ -33,8 +30,6 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <time.h>
-
-#include "_pack.h"
 
 #ifndef IOV_MAX
 #define IOV_MAX 1024
@@ -94,6 +89,7 @@ slice_elapsed(const SendState *st)
 	return ms >= ZW_POLL_SLICE_MS;
 }
 
+/* Store v big-endian (the CopyData length). */
 static void
 put_be32(unsigned char *p, uint32_t v)
 {
@@ -344,6 +340,7 @@ settle_frame_header(SendState *st)
 	return true;
 }
 
+/* Release the first n views of views, and the array. */
 static void
 release_views(Py_buffer *views, Py_ssize_t n)
 {
@@ -408,6 +405,141 @@ PyDoc_STRVAR(send_copy_data_doc,
 "Raises OSError with errno on socket errors (EPIPE, ECONNRESET, ...); the\n"
 "process never gets SIGPIPE (MSG_NOSIGNAL).\n");
 
+/*
+ * Check send_copy_data()'s arguments other than parts; -1 with an exception
+ * set if one is out of range.
+ */
+static int
+check_send_args(int fd, Py_ssize_t max_message, Py_ssize_t in_message,
+				PyObject *progress)
+{
+	if (fd < 0)
+	{
+		PyErr_SetString(PyExc_ValueError, "fd must be a non-negative integer");
+		return -1;
+	}
+	if (max_message < 1 || max_message > ZW_MAX_MESSAGE)
+	{
+		PyErr_Format(PyExc_ValueError,
+					 "max_message must be between 1 and %zd", ZW_MAX_MESSAGE);
+		return -1;
+	}
+	if (in_message < 0)
+	{
+		PyErr_SetString(PyExc_ValueError, "in_message must not be negative");
+		return -1;
+	}
+	if (progress != Py_None &&
+		(!PyList_Check(progress) || PyList_GET_SIZE(progress) < 2))
+	{
+		PyErr_SetString(PyExc_TypeError,
+						"progress must be None or a list of two items");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Get a C-contiguous buffer view of each item of seq (a PySequence_Fast)
+ * into a new array *views, and their total length into *total.  *nviews
+ * counts the views acquired, which the caller releases (release_views())
+ * even on failure (-1, with an exception set).
+ */
+static int
+get_part_views(PyObject *seq, Py_buffer **views, Py_ssize_t *nviews,
+			   Py_ssize_t *total)
+{
+	Py_ssize_t	nparts = PySequence_Fast_GET_SIZE(seq);
+	Py_ssize_t	i;
+
+	*nviews = 0;
+	*total = 0;
+	*views = PyMem_Calloc(nparts > 0 ? (size_t) nparts : 1, sizeof(Py_buffer));
+	if (*views == NULL)
+	{
+		PyErr_NoMemory();
+		return -1;
+	}
+	for (i = 0; i < nparts; i++)
+	{
+		Py_buffer  *view = &(*views)[i];
+
+		if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(seq, i), view,
+							   PyBUF_C_CONTIGUOUS) < 0)
+			return -1;
+		(*nviews)++;
+		if (view->len > PY_SSIZE_T_MAX - *total)
+		{
+			PyErr_SetString(PyExc_OverflowError, "parts are too large");
+			return -1;
+		}
+		*total += view->len;
+	}
+	return 0;
+}
+
+/*
+ * Run run_send() without the GIL until it is done or needs the caller,
+ * checking for Python signals after every slice.  When a signal handler
+ * raises, the frame header is settled (settle_frame_header()) and the
+ * handler's exception is returned, or OSError if the socket failed too.
+ * Returns the final status, or ZW_SLICE with an exception set.
+ */
+static ZwStatus
+send_with_signals(SendState *st)
+{
+	ZwStatus	status;
+	bool		ok;
+
+	for (;;)
+	{
+		Py_BEGIN_ALLOW_THREADS
+		status = run_send(st);
+		Py_END_ALLOW_THREADS
+
+		if (status != ZW_SLICE)
+			return status;
+		if (PyErr_CheckSignals() < 0)
+			break;
+	}
+	Py_BEGIN_ALLOW_THREADS
+	ok = settle_frame_header(st);
+	Py_END_ALLOW_THREADS
+	if (!ok)
+	{
+		/* the socket failed too: that is what the caller must know */
+		PyErr_Clear();
+		errno = st->err;
+		PyErr_SetFromErrno(PyExc_OSError);
+	}
+	return ZW_SLICE;
+}
+
+/*
+ * Store st's progress into the progress list, whether or not an exception
+ * is being raised (which stays the one raised).  Returns result, or NULL
+ * if storing failed.
+ */
+static PyObject *
+report_progress(const SendState *st, PyObject *progress, PyObject *result)
+{
+	PyObject   *et,
+			   *ev,
+			   *etb;
+
+	PyErr_Fetch(&et, &ev, &etb);
+	if (set_progress(progress, st->sent, st->owed) < 0)
+	{
+		Py_CLEAR(result);
+		if (et != NULL)
+			PyErr_Clear();		/* the earlier exception wins */
+	}
+	if (et != NULL)
+		PyErr_Restore(et, ev, etb);
+	return result;
+}
+
+/* send_copy_data(): see its docstring. */
 static PyObject *
 wire_send_copy_data(PyObject *self, PyObject *args, PyObject *kwargs)
 {
@@ -419,13 +551,11 @@ wire_send_copy_data(PyObject *self, PyObject *args, PyObject *kwargs)
 	Py_ssize_t	in_message = 0;
 	PyObject   *progress = Py_None;
 	int			watch_input = 1;
-	PyObject   *seq = NULL;
+	PyObject   *seq;
 	SendState  *st = NULL;
 	Py_buffer  *views = NULL;
-	Py_ssize_t	nparts;
 	Py_ssize_t	nviews = 0;
 	Py_ssize_t	total = 0;
-	Py_ssize_t	i;
 	ZwStatus	status;
 	PyObject   *result = NULL;
 
@@ -434,54 +564,13 @@ wire_send_copy_data(PyObject *self, PyObject *args, PyObject *kwargs)
 									 &fd, &parts, &max_message, &in_message,
 									 &progress, &watch_input))
 		return NULL;
-	if (fd < 0)
-	{
-		PyErr_SetString(PyExc_ValueError, "fd must be a non-negative integer");
+	if (check_send_args(fd, max_message, in_message, progress) < 0)
 		return NULL;
-	}
-	if (max_message < 1 || max_message > ZW_MAX_MESSAGE)
-	{
-		PyErr_Format(PyExc_ValueError,
-					 "max_message must be between 1 and %zd", ZW_MAX_MESSAGE);
-		return NULL;
-	}
-	if (in_message < 0)
-	{
-		PyErr_SetString(PyExc_ValueError, "in_message must not be negative");
-		return NULL;
-	}
-	if (progress != Py_None &&
-		(!PyList_Check(progress) || PyList_GET_SIZE(progress) < 2))
-	{
-		PyErr_SetString(PyExc_TypeError,
-						"progress must be None or a list of two items");
-		return NULL;
-	}
-
 	seq = PySequence_Fast(parts, "parts must be a sequence of buffers");
 	if (seq == NULL)
 		return NULL;
-	nparts = PySequence_Fast_GET_SIZE(seq);
-	views = PyMem_Calloc(nparts > 0 ? (size_t) nparts : 1, sizeof(Py_buffer));
-	if (views == NULL)
-	{
-		PyErr_NoMemory();
+	if (get_part_views(seq, &views, &nviews, &total) < 0)
 		goto done;
-	}
-	for (i = 0; i < nparts; i++)
-	{
-		PyObject   *item = PySequence_Fast_GET_ITEM(seq, i);
-
-		if (PyObject_GetBuffer(item, &views[i], PyBUF_C_CONTIGUOUS) < 0)
-			goto done;
-		nviews++;
-		if (views[i].len > PY_SSIZE_T_MAX - total)
-		{
-			PyErr_SetString(PyExc_OverflowError, "parts are too large");
-			goto done;
-		}
-		total += views[i].len;
-	}
 	if (in_message > total)
 	{
 		PyErr_SetString(PyExc_ValueError,
@@ -504,66 +593,23 @@ wire_send_copy_data(PyObject *self, PyObject *args, PyObject *kwargs)
 	st->owed = in_message;
 	skip_empty(st);
 
-	for (;;)
-	{
-		Py_BEGIN_ALLOW_THREADS
-		status = run_send(st);
-		Py_END_ALLOW_THREADS
-
-		if (status != ZW_SLICE)
-			break;
-		if (PyErr_CheckSignals() < 0)
-		{
-			bool		ok;
-
-			Py_BEGIN_ALLOW_THREADS
-			ok = settle_frame_header(st);
-			Py_END_ALLOW_THREADS
-			if (!ok)
-			{
-				/* the socket failed too: that is what the caller must know */
-				PyErr_Clear();
-				errno = st->err;
-				PyErr_SetFromErrno(PyExc_OSError);
-			}
-			goto done;
-		}
-	}
-
+	status = send_with_signals(st);
 	if (status == ZW_ERROR)
 	{
 		errno = st->err;
 		PyErr_SetFromErrno(PyExc_OSError);
-		goto done;
 	}
-	result = Py_BuildValue("(nOn)", st->sent,
-						   status == ZW_DONE ? Py_False : Py_True,
-						   st->owed);
+	else if (status != ZW_SLICE)
+		result = Py_BuildValue("(nOn)", st->sent,
+							   status == ZW_DONE ? Py_False : Py_True,
+							   st->owed);
+	result = report_progress(st, progress, result);
 
 done:
-	if (st != NULL)
-	{
-		PyObject   *et,
-				   *ev,
-				   *etb;
-
-		/* Report progress even when raising; keep the exception intact. */
-		PyErr_Fetch(&et, &ev, &etb);
-		if (set_progress(progress, st->sent, st->owed) < 0)
-		{
-			Py_CLEAR(result);
-			if (et != NULL)
-				PyErr_Clear();	/* the earlier exception wins */
-		}
-		if (et != NULL)
-			PyErr_Restore(et, ev, etb);
-		PyMem_Free(st);
-	}
-	else if (result == NULL && !PyErr_Occurred())
-		PyErr_SetString(PyExc_SystemError, "send_copy_data failed");
+	PyMem_Free(st);
 	if (views != NULL)
 		release_views(views, nviews);
-	Py_XDECREF(seq);
+	Py_DECREF(seq);
 	return result;
 }
 
@@ -575,6 +621,7 @@ PyDoc_STRVAR(peek_doc,
 "nothing is waiting and b\"\" when the peer has closed the connection.\n"
 "Raises OSError on other errors.\n");
 
+/* peek(): see its docstring. */
 static PyObject *
 wire_peek(PyObject *self, PyObject *args)
 {
@@ -628,14 +675,12 @@ static PyMethodDef wire_methods[] = {
 	{"send_copy_data", (PyCFunction) (void (*) (void)) wire_send_copy_data,
 	METH_VARARGS | METH_KEYWORDS, send_copy_data_doc},
 	{"peek", wire_peek, METH_VARARGS, peek_doc},
-	ZP_METHODS,
 	{NULL, NULL, 0, NULL}
 };
 
 PyDoc_STRVAR(module_doc,
-"Zero-copy sending of COPY data on a PostgreSQL connection's socket, and\n"
-"packing of object columns (str, bytes, datetime.date) into stream buffers\n"
-"(scan_objects, pack_utf8, pack_binary, pack_date32; see _pack.c).");
+"Zero-copy sending of COPY data on a PostgreSQL connection's socket:\n"
+"send_copy_data and peek.  (Object columns are packed by zcimport._pack.)");
 
 static struct PyModuleDef wire_module = {
 	PyModuleDef_HEAD_INIT,
@@ -649,6 +694,7 @@ static struct PyModuleDef wire_module = {
 	NULL
 };
 
+/* The module's init function. */
 PyMODINIT_FUNC
 PyInit__wire(void)
 {
@@ -656,8 +702,7 @@ PyInit__wire(void)
 
 	if (m == NULL)
 		return NULL;
-	if (zp_init(m) < 0 ||
-		PyModule_AddIntConstant(m, "MAX_MESSAGE", (long) ZW_MAX_MESSAGE) < 0 ||
+	if (PyModule_AddIntConstant(m, "MAX_MESSAGE", (long) ZW_MAX_MESSAGE) < 0 ||
 		PyModule_AddIntConstant(m, "IOV_MAX", (long) ZW_IOV_LEN) < 0)
 	{
 		Py_DECREF(m);

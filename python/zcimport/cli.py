@@ -183,13 +183,14 @@ def _wrap(text: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``zcimport`` command."""
-    from . import __version__
+    from . import IMPL, __version__
     from ._ddl import IF_EXISTS
 
     fmt = argparse.RawDescriptionHelpFormatter
     parser = _Parser(prog="zcimport", description=__doc__, epilog=EXIT_CODES,
                      formatter_class=fmt)
-    parser.add_argument("--version", action="version", version=f"zcimport {__version__}")
+    parser.add_argument("--version", action="version",
+                        version=f"zcimport {__version__} (object column packers: {IMPL})")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 

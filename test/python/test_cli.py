@@ -174,7 +174,9 @@ def test_help_documents_the_exit_codes():
 
 def test_version():
     r = run("--version")
-    assert r.returncode == 0 and r.stdout.strip() == f"zcimport {zcimport.__version__}"
+    assert r.returncode == 0
+    assert r.stdout.strip() == f"zcimport {zcimport.__version__} (object column packers: {zcimport.IMPL})"
+    assert zcimport.IMPL in ("c", "python")
 
 
 @pytest.mark.parametrize("args,fragment", [

@@ -52,7 +52,7 @@ def _runtime_imports(tree: ast.AST) -> List[ast.stmt]:
 def import_graph(package: Path = PACKAGE) -> Dict[str, Dict[str, int]]:
     """{module: {imported module: line of the first such import}} for the package."""
     modules = {p.stem for p in package.glob("*.py")}
-    # submodules that are not Python source: the C extensions (_wire)
+    # submodules that are not Python source: the C extensions (_wire, _pack)
     extensions = {p.name.split(".")[0] for p in package.iterdir()
                   if p.suffix in (".c", ".so", ".pyd")}
     submodules = modules | extensions

@@ -93,11 +93,12 @@ def test_pip_install_leaves_the_checkout_alone(installed):
 def test_import_uses_the_installed_copy_and_its_c_module(installed):
     info = _run(installed, """
         import json, os, socket, sys
-        import zcimport, zcimport._wire as w
+        import zcimport, zcimport._wire as w, zcimport._pack as p
         a, b = socket.socketpair()
         sent, has_data, owed = w.send_copy_data(a.fileno(), [b"abc", memoryview(b"de")])
         frame = b.recv(100)
-        print(json.dumps({"file": zcimport.__file__, "wire": w.__file__,
+        print(json.dumps({"file": zcimport.__file__, "wire": w.__file__, "pack": p.__file__,
+                          "packed": p.pack_utf8(["ab", "é"], 0, 2)[2].hex(),
                           "prefix": sys.prefix, "frame": frame.hex(),
                           "sent": sent, "has_data": has_data, "owed": owed,
                           "version": zcimport.__version__}))
@@ -105,6 +106,8 @@ def test_import_uses_the_installed_copy_and_its_c_module(installed):
     venv = str(installed["venv"])
     assert info["file"].startswith(venv) and "site-packages" in info["file"]
     assert info["wire"].startswith(venv) and info["wire"].endswith(".so")
+    assert info["pack"].startswith(venv) and info["pack"].endswith(".so")
+    assert bytes.fromhex(info["packed"]) == "abé".encode()
     assert not info["file"].startswith(str(REPO))
     assert bytes.fromhex(info["frame"]) == b"d\x00\x00\x00\x09abcde"
     assert (info["sent"], info["has_data"], info["owed"]) == (5, False, 0)
@@ -120,7 +123,8 @@ def test_installed_package_has_every_module_and_py_typed(installed):
     for name in ["__init__.py", "_async.py", "_accessor.py", "_copy.py", "_drivers.py",
                  "_encode.py", "_format.py", "_objects.py", "_plan.py", "py.typed"]:
         assert name in info
-    assert any(n.startswith("_wire.") and n.endswith(".so") for n in info)
+    for ext in ("_wire.", "_pack."):
+        assert any(n.startswith(ext) and n.endswith(".so") for n in info)
     assert not any(n.endswith(".c") for n in info)
 
 
@@ -190,14 +194,15 @@ def test_setup_py_still_builds_in_place(tmp_path):
                          cwd=src, capture_output=True, text=True, env=_clean_env(), timeout=600)
     assert out.returncode == 0, out.stderr
     assert "Beta" not in out.stderr  # no [tool.setuptools] beta warning
-    built = list((src / "zcimport").glob("_wire*.so"))
-    assert len(built) == 1
+    built = sorted((src / "zcimport").glob("_*.so"))
+    assert [p.name.split(".")[0] for p in built] == ["_pack", "_wire"]
     env = _clean_env()
     env["PYTHONPATH"] = str(src)
-    check = subprocess.run([sys.executable, "-c", "import zcimport._wire as w; print(w.__file__)"],
+    check = subprocess.run([sys.executable, "-c", "import zcimport._pack as p, zcimport._wire as w;"
+                            " print(p.__file__); print(w.__file__)"],
                            cwd=tmp_path, capture_output=True, text=True, env=env)
     assert check.returncode == 0, check.stderr
-    assert check.stdout.strip() == str(built[0])
+    assert check.stdout.split() == [str(p) for p in built]
 
 
 def test_installed_copy_loads_into_the_database(installed, dsn):
@@ -217,3 +222,26 @@ def test_installed_copy_loads_into_the_database(installed, dsn):
     info = json.loads(out.stdout.strip().splitlines()[-1])
     assert info["n"] == 2 and info["rows"] == [[1, "x"], [2, None]]
     assert info["file"].startswith(str(installed["venv"]))
+
+
+@pytest.mark.parametrize("value,werror", [(None, False), ("0", False), ("", False), ("1", True)])
+def test_setup_py_makes_warnings_errors_only_when_asked(tmp_path, value, werror):
+    """-Werror only with ZCIMPORT_WERROR=1 (make python-ext ZC_WERROR=1): a
+    user's pip install must not fail on a new compiler warning."""
+    _require("setuptools", "setuptools (python/requirements/*.txt)", sys.executable)
+    env = _clean_env()
+    env.pop("ZCIMPORT_WERROR", None)
+    if value is not None:
+        env["ZCIMPORT_WERROR"] = value
+    src = tmp_path / "python"
+    shutil.copytree(PYTHON_DIR, src, ignore=_IGNORE)
+    out = subprocess.run([sys.executable, "setup.py", "--dry-run", "build_ext", "--force",
+                          "--build-temp", str(tmp_path / "build")],
+                         cwd=src, capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    compiles = [line for line in (out.stdout + out.stderr).splitlines()
+                if " -c zcimport/_" in line]
+    assert sorted(re.search(r"-c (zcimport/_\w+\.c)", c).group(1) for c in compiles) == [
+        "zcimport/_pack.c", "zcimport/_wire.c"]
+    for c in compiles:
+        assert bool(re.search(r" -Werror(\s|$)", c)) == werror, c
