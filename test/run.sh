@@ -2,7 +2,8 @@
 # Run every test suite of zcimport against a private throwaway cluster:
 #   1. C unit tests of the stream decoder (ASan + UBSan)
 #   2. a bounded libFuzzer run of the decoder
-#   3. pytest: the Python client, and end-to-end loads against the cluster,
+#   3. mypy --strict over the Python package (in the first environment)
+#   4. pytest: the Python client, and end-to-end loads against the cluster,
 #      once in each Python environment of the matrix (ZC_PY_ENVS):
 #        latest   today's releases: pandas 3, NumPy 2, pyarrow, polars,
 #                 SQLAlchemy 2.1, psycopg 3.3
@@ -13,7 +14,7 @@
 #      (ZC_TEST_SCALE); the server suites (pytest marker server_side) and
 #      the slow packaging and memory tests (marker once) run in the first
 #      environment only.
-#   4. pg_regress: the SQL surface and the server's error paths
+#   5. pg_regress: the SQL surface and the server's error paths
 # The cluster is started here and stopped (and deleted) on exit.  The last
 # lines repeat each runner's summary line.  Exits non-zero if any failed.
 set -uo pipefail
@@ -41,7 +42,7 @@ done
 
 step "build and install"
 # warnings are errors here (ZC_WERROR=1), not in a user's make
-make -s all ZC_WERROR=1 && make -s install && make -s python-ext || exit 1
+make -s all ZC_WERROR=1 && make -s install && make -s python-ext ZC_WERROR=1 || exit 1
 
 step "start the test cluster"
 test/cluster.sh stop
@@ -60,6 +61,18 @@ out=$(make -s fuzz FUZZ_SECONDS="$FUZZ_SECONDS" 2>&1); rc=$?
 echo "$out" | tail -n 20
 summaries+=("$(echo "$out" | tail -n 1)")
 [ $rc -eq 0 ] || failed=1
+
+step "mypy --strict over the Python package"
+first=${ZC_PY_ENVS%% *}
+if ".venv/$first/bin/python" -c "import mypy" 2>/dev/null; then
+	out=$(".venv/$first/bin/python" -m mypy --config-file python/pyproject.toml python/zcimport 2>&1); rc=$?
+	echo "$out" | tail -n 40
+	summaries+=("mypy ($first): $(echo "$out" | tail -n 1)")
+	[ $rc -eq 0 ] || failed=1
+else
+	summaries+=("mypy: skipped, not installed in $first (python/requirements/latest.txt has it)")
+	echo "${summaries[-1]}"
+fi
 
 for env in $ZC_PY_ENVS; do
 	step "pytest ($env)"
@@ -82,14 +95,19 @@ for env in $ZC_PY_ENVS; do
 		select=(-m "not server_side and not once")
 		echo "pytest ($env): the server_side and once tests ran in the first environment; deselected here"
 	fi
+	# the object-column packers in pure Python (ZCIMPORT_IMPL=python) in
+	# noarrow, where pandas' str columns are Python objects and most loads
+	# go through them; the C packers elsewhere
+	impl=
+	[ "$env" = noarrow ] && impl=python
 	t0=$SECONDS
-	out=$(ZC_TEST_SCALE=$scale PYTHONPATH=python ".venv/$env/bin/python" -m pytest test/python "${select[@]}" -q -p no:cacheprovider -rsfE --durations=12 2>&1); rc=$?
+	out=$(ZCIMPORT_IMPL=$impl ZC_TEST_SCALE=$scale PYTHONPATH=python ".venv/$env/bin/python" -m pytest test/python "${select[@]}" -q -p no:cacheprovider -rsfE --durations=12 2>&1); rc=$?
 	# the failures' tracebacks, then the summary (skip reasons, FAILED/ERROR lines)
 	if [ $rc -ne 0 ]; then
 		echo "$out" | sed -n '/^=* FAILURES =*$/,/^=* short test summary info =*$/p' | head -n 400
 	fi
 	echo "$out" | sed -n '/^=* slowest 12 durations =*$/,$p' | tail -n 150
-	summaries+=("pytest ($env, $((SECONDS - t0)) s): $(echo "$out" | tail -n 1)")
+	summaries+=("pytest ($env${impl:+, ZCIMPORT_IMPL=$impl}, $((SECONDS - t0)) s): $(echo "$out" | tail -n 1)")
 	[ $rc -eq 0 ] || failed=1
 done
 

@@ -74,7 +74,7 @@ import ipaddress
 import dataclasses
 import json
 import uuid
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import pandas as pd
@@ -113,7 +113,7 @@ def _is_missing(v: Any) -> bool:
 
 #: A converter: rows [start, stop) of a column as a list or object array of
 #: values the packers can pack (str, bytes or missing values).
-Converter = Callable[[int, int], Sequence[Any]]
+Converter = Callable[[int, int], Union[Sequence[Any], np.ndarray]]
 
 
 class PackedVarData(ColumnData):
@@ -297,7 +297,7 @@ _KIND_NAMES = {
 }
 
 
-def _decide_kind(inp: ColumnInput, info: dict) -> Optional[str]:
+def _decide_kind(inp: ColumnInput, info: Dict[str, Any]) -> Optional[str]:
     """The kind of an object column from scan_objects(); None if all missing."""
     types = info["types"]
     if not types:
@@ -330,7 +330,8 @@ def _decide_kind(inp: ColumnInput, info: dict) -> Optional[str]:
 def _decimal_text(name: str) -> Callable[[Any, int], Optional[str]]:
     def conv(v: Any, row: int) -> Optional[str]:
         if type(v) is not decimal.Decimal and not isinstance(v, decimal.Decimal):
-            return _other(v, row, name, "decimal.Decimal")
+            _other(v, row, name, "decimal.Decimal")
+            return None
         if v.is_nan():
             if v.is_snan():
                 raise ValueError(
@@ -348,7 +349,8 @@ def _json_text(name: str) -> Callable[[Any, int], Optional[str]]:
 
     def conv(v: Any, row: int) -> Optional[str]:
         if not isinstance(v, (dict, list)):
-            return _other(v, row, name, "dict or list")
+            _other(v, row, name, "dict or list")
+            return None
         try:
             return encode(v)
         except (TypeError, ValueError, RecursionError) as ex:
@@ -361,7 +363,8 @@ def _json_text(name: str) -> Callable[[Any, int], Optional[str]]:
 def _str_text(name: str, types: Tuple[type, ...], what: str) -> Callable[[Any, int], Optional[str]]:
     def conv(v: Any, row: int) -> Optional[str]:
         if not isinstance(v, types):
-            return _other(v, row, name, what)
+            _other(v, row, name, what)
+            return None
         return str(v)
 
     return conv
@@ -446,7 +449,7 @@ def _plan_text(
     inp: ColumnInput,
     prep: _Prepared,
     values: Any,
-    info: dict,
+    info: Dict[str, Any],
     reason: str,
 ) -> PlannedColumn:
     """A column whose values are str or missing (info from scan_objects)."""
@@ -524,7 +527,7 @@ def _duration_micros(d: Any) -> int:
     if isinstance(ns, int):
         q, r = divmod(ns, 1000)
         return q + (r > 500 or (r == 500 and q % 2 == 1))
-    return (d.days * 86400 + d.seconds) * 1_000_000 + d.microseconds
+    return int((d.days * 86400 + d.seconds) * 1_000_000 + d.microseconds)
 
 
 def _micros(inp: ColumnInput, values: np.ndarray, epoch: Any) -> np.ndarray:
@@ -615,7 +618,7 @@ def plan_objects(inp: ColumnInput, values: np.ndarray, prep: Optional[_Prepared]
 
 
 def _plan_object_kind(
-    inp: ColumnInput, values: np.ndarray, prep: _Prepared, info: dict, kind: Optional[str]
+    inp: ColumnInput, values: np.ndarray, prep: _Prepared, info: Dict[str, Any], kind: Optional[str]
 ) -> PlannedColumn:
     name = inp.name
     if kind is None:

@@ -72,7 +72,7 @@ def _datetimetz_handler(inp: ColumnInput) -> Optional[PlannedColumn]:
     """tz-aware datetime64[unit, tz]: UTC values, sent as timestamptz."""
     if not isinstance(getattr(inp.values, "dtype", None), pd.DatetimeTZDtype):
         return None
-    dtype: pd.DatetimeTZDtype = inp.values.dtype  # type: ignore[assignment]
+    dtype: pd.DatetimeTZDtype = inp.values.dtype
     raw = getattr(inp.values, "_ndarray", None)  # the M8 values, UTC, no copy
     if not isinstance(raw, np.ndarray):  # pragma: no cover - other pandas versions
         raw = np.asarray(inp.values.asi8).view(f"M8[{dtype.unit}]")  # type: ignore[union-attr]
@@ -100,8 +100,10 @@ def _string_dtype_handler(inp: ColumnInput) -> Optional[PlannedColumn]:
                 raise TypeError(f"column {inp.name!r}, row {row}: holds {_type_name(t)}")
         return _plan_text(inp, prep, nd, info, "str values packed per batch")
 
+    ext: Any = v  # an ExtensionArray: its to_numpy() takes na_value
+
     def convert(start: int, stop: int) -> np.ndarray:  # e.g. string[pyarrow]
-        return np.asarray(v[start:stop].to_numpy(dtype=object, na_value=None))
+        return np.asarray(ext[start:stop].to_numpy(dtype=object, na_value=None))
 
     return _plan_converted_text(inp, prep, v, convert,
                                 f"{inp.dtype} values converted to str per batch")
@@ -110,7 +112,8 @@ def _string_dtype_handler(inp: ColumnInput) -> Optional[PlannedColumn]:
 def _string_categories(cats: pd.Index) -> bool:
     if isinstance(cats.dtype, pd.StringDtype):
         return True
-    return cats.dtype == object and pd.api.types.infer_dtype(cats, skipna=False) == "string"
+    return bool(cats.dtype == object
+                and pd.api.types.infer_dtype(cats, skipna=False) == "string")
 
 
 def _materialize(cat: pd.Categorical) -> Any:
@@ -150,7 +153,7 @@ def _nbytes(values: Any) -> int:
     if isinstance(values, np.ndarray):
         return values.nbytes
     if BaseMaskedArray is not None and isinstance(values, BaseMaskedArray):
-        return values._data.nbytes + values._mask.nbytes
+        return int(values._data.nbytes + values._mask.nbytes)
     return int(getattr(values, "nbytes", 0))
 
 
