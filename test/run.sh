@@ -104,7 +104,7 @@ for env in $ZC_PY_ENVS; do
 	out=$(ZCIMPORT_IMPL=$impl ZC_TEST_SCALE=$scale PYTHONPATH=python ".venv/$env/bin/python" -m pytest test/python "${select[@]}" -q -p no:cacheprovider -rsfE --durations=12 2>&1); rc=$?
 	# the failures' tracebacks, then the summary (skip reasons, FAILED/ERROR lines)
 	if [ $rc -ne 0 ]; then
-		echo "$out" | sed -n '/^=* FAILURES =*$/,/^=* short test summary info =*$/p' | head -n 400
+		echo "$out" | sed -n '/^=* FAILURES =*$/,/^=* slowest 12 durations =*$/p' | head -n 400
 	fi
 	echo "$out" | sed -n '/^=* slowest 12 durations =*$/,$p' | tail -n 150
 	summaries+=("pytest ($env${impl:+, ZCIMPORT_IMPL=$impl}, $((SECONDS - t0)) s): $(echo "$out" | tail -n 1)")
