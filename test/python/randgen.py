@@ -1654,7 +1654,10 @@ class Table:
         part = ""
         if self.root is not None:
             part = f" PARTITION BY {self.root.strategy} ({qi(self.root.key)})"
-        out.append(f"CREATE {'UNLOGGED ' if self.unlogged else ''}TABLE {S}.{qi(self.name)} ("
+        # a partitioned table has no storage to log: 18 refuses UNLOGGED on
+        # it, and 15 to 17 ignored it (its partitions were logged)
+        unlogged = self.unlogged and self.root is None
+        out.append(f"CREATE {'UNLOGGED ' if unlogged else ''}TABLE {S}.{qi(self.name)} ("
                    + ", ".join(defs) + ")" + part)
         if self.root is not None:
             out += self._render_parts(self.root)
