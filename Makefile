@@ -86,11 +86,11 @@ all: $(EXTENSION).control
 $(EXTENSION).control: $(EXTENSION).control.in $(VERSION_FILE)
 	sed 's/@EXTVERSION@/$(EXTVERSION)/' $< > $@
 
-# the library reports the version it was built with
-src/functions.o: $(VERSION_FILE)
+# the library reports the version it was built with (zcimport.version(), and
+# PG_MODULE_MAGIC_EXT's)
+src/functions.o src/zcimport.o: $(VERSION_FILE)
 
 .PHONY: venv python-ext check-c check-valgrind fuzz fuzz-coverage test demo deps
-
 
 # The virtual environment (idempotent: rebuilt only when its requirements
 # file changed).

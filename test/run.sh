@@ -21,6 +21,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 ZC_PY_ENVS=${ZC_PY_ENVS:-latest noarrow oldest}
+first=${ZC_PY_ENVS%% *}
 export ZC_PGPORT=${ZC_PGPORT:-54329}
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 summaries=()
@@ -63,7 +64,6 @@ summaries+=("$(echo "$out" | tail -n 1)")
 [ $rc -eq 0 ] || failed=1
 
 step "mypy --strict over the Python package"
-first=${ZC_PY_ENVS%% *}
 if ".venv/$first/bin/python" -c "import mypy" 2>/dev/null; then
 	out=$(".venv/$first/bin/python" -m mypy --config-file python/pyproject.toml python/zcimport 2>&1); rc=$?
 	echo "$out" | tail -n 40
@@ -87,7 +87,7 @@ for env in $ZC_PY_ENVS; do
 	# indexes, hook order, Citus) only in the first, as the server they
 	# test is the same in each, and so are the slow packaging and memory
 	# tests (marker once)
-	if [ "$env" = "${ZC_PY_ENVS%% *}" ]; then
+	if [ "$env" = "$first" ]; then
 		scale=1
 		select=()
 	else

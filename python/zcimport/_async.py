@@ -65,7 +65,7 @@ from ._copy import (
     plan_load_gen,
     stream_gen,
 )
-from ._drive import CopyStream, in_thread, run_async, wait_readable
+from ._drive import CopyStream, run_async
 from ._encode import Part
 from ._libpq import CopyEnd, copy_fail_message
 from ._plan import ColumnsArg, Plan
@@ -81,11 +81,6 @@ _WAIT_ASYNC_KW = ({"interval": 0.1}
 #: Bytes handed to one executor call of the socket writer.  Bounds how long
 #: a cancellation waits for the call in flight.
 SLICE_BYTES = 8 << 20
-
-#: The names of older releases (now in zcimport._drive).
-_in_thread = in_thread
-_wait_readable = wait_readable
-
 
 class AsyncZcWriter(WriterCore, AsyncLibpqWriter):
     """The asyncio twin of :class:`zcimport._copy.ZcWriter`.

@@ -555,10 +555,6 @@ class WriterCore:
             raise interrupt
 
 
-#: The name of older releases.
-RawSendState = WriterCore
-
-
 class ZcWriter(WriterCore, LibpqWriter):
     """A psycopg COPY writer that sends buffers without copying them.
 
@@ -808,7 +804,7 @@ def send_stream(
     return rows, writer.bytes_sent
 
 
-def _answer_as_context(ex: BaseException, writer: "RawSendState") -> None:
+def _answer_as_context(ex: BaseException, writer: WriterCore) -> None:
     """Make the server's answer to CopyFail ex's ``__context__``, if nothing else is."""
     answer = getattr(writer, "end_error", None)
     if answer is not None and answer is not ex and ex.__context__ is None:

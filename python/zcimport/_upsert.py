@@ -61,7 +61,7 @@ import psycopg
 import psycopg.errors
 
 from ._ddl import quote_ident, table_name
-from ._drive import Gen, Query, psycopg_query, run_queries
+from ._drive import Gen, Query, run_queries
 
 log = logging.getLogger("zcimport")
 
@@ -304,10 +304,6 @@ def make_upsert(table: Any, names: Sequence[str], on_conflict: Optional[str],
     return Upsert(table, names, on_conflict, conflict_columns)
 
 
-#: A :data:`Run` for a psycopg 3 (synchronous) connection.
-psycopg_run = psycopg_query
-
-
 def dbapi_run(cursor: Any) -> Run:
     """A :data:`Run` for a DB-API cursor with ``%s`` placeholders (psycopg2)."""
 
@@ -331,5 +327,4 @@ __all__ = [
     "check_on_conflict",
     "dbapi_run",
     "make_upsert",
-    "psycopg_run",
 ]
